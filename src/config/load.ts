@@ -1,0 +1,216 @@
+// Read bridge.yaml, merge overlays, apply TANDEM_* env overrides, validate -> Config, or throw
+// a ConfigError with one plain line per problem, each naming the key.
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import YAML from "yaml";
+import { z } from "zod";
+import { applyEnvOverrides } from "./env.js";
+import { ConfigError, type ConfigProblem } from "./errors.js";
+import { ConfigSchema, configKeys, type Config } from "./schema.js";
+
+export interface LoadOptions {
+  /**
+   * Extra YAML files merged over the config file in order (mappings merge, other values replace),
+   * e.g. config/docker.yaml in the image. Also read from env TANDEM_CONFIG_OVERLAY
+   * (paths separated by ","), applied after these.
+   */
+  overlays?: string[];
+}
+
+export interface ParseOptions {
+  /** Directory that relative paths (database.data_dir, appservice.registration) are resolved against. Default: cwd. */
+  baseDir?: string;
+}
+
+/** Loads and validates the config file at `path`. Relative paths in it resolve against its directory. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
+  let raw = readYamlMapping(path, "config");
+  const overlays = [...(opts.overlays ?? []), ...splitList(env.TANDEM_CONFIG_OVERLAY)];
+  for (const overlay of overlays) raw = deepMerge(raw, readYamlMapping(overlay, "overlay"));
+  return parseConfig(raw, env, { baseDir: dirname(resolve(path)) });
+}
+
+/** Validates an already parsed config (e.g. from YAML.parse), applying env overrides first. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, opts: ParseOptions = {}): Config {
+  const input = raw === null || raw === undefined ? {} : raw;
+  if (!isPlainObject(input)) {
+    throw new ConfigError("the config must be a YAML mapping (key: value lines)", "config_unreadable");
+  }
+  const { data, sources } = applyEnvOverrides(dropNulls(input), env);
+  const result = ConfigSchema.safeParse(data, { error: phrase });
+  if (!result.success) throw new ConfigError(describeIssues(result.error.issues, sources));
+  const config = result.data;
+  const baseDir = opts.baseDir ?? process.cwd();
+  return {
+    ...config,
+    appservice: { ...config.appservice, registration: resolve(baseDir, config.appservice.registration) },
+    database: { ...config.database, data_dir: resolve(baseDir, config.database.data_dir) },
+  };
+}
+
+// ---- reading
+
+function readYamlMapping(path: string, what: "config" | "overlay"): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      const hint = what === "config" ? ` (copy bridge.example.yaml to ${path})` : "";
+      throw new ConfigError(`${what} file ${path} not found${hint}`, "config_missing");
+    }
+    throw new ConfigError(`${what} file ${path} cannot be read: ${(err as Error).message}`, "config_unreadable");
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const first = yamlError.message.split("\n")[0] ?? "";
+    throw new ConfigError(`${what} file ${path} is not valid YAML: ${first}`, "config_unreadable");
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (!isPlainObject(value)) {
+    throw new ConfigError(`${what} file ${path} must be a YAML mapping (key: value lines)`, "config_unreadable");
+  }
+  return value;
+}
+
+const splitList = (v: string | undefined): string[] =>
+  (v ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] = isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value;
+  }
+  return out;
+}
+
+/** `key:` with no value means "use the default", as does a section whose keys are all commented out. */
+function dropNulls(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(obj)) {
+    if (value === null) continue;
+    out[key] = isPlainObject(value) ? dropNulls(value) : value;
+  }
+  return out;
+}
+
+// ---- messages
+
+type Issue = z.core.$ZodIssue;
+type RawIssue = z.core.$ZodRawIssue;
+
+const TYPE_WORDS: Record<string, string> = {
+  string: "must be a string",
+  number: "must be a number",
+  int: "must be a whole number",
+  boolean: "must be true or false",
+  object: "must be a mapping (key: value lines)",
+  record: "must be a mapping (key: value lines)",
+  array: "must be a list",
+};
+
+/** Per-parse error map: a phrase that follows the key path. Schema-level messages take precedence. */
+function phrase(iss: RawIssue): string | undefined {
+  switch (iss.code) {
+    case "invalid_type":
+      if (iss.input === undefined) return "is required";
+      return TYPE_WORDS[iss.expected] ?? `must be a ${iss.expected}`;
+    case "too_small":
+      if (iss.origin === "string") return Number(iss.minimum) <= 1 ? "must not be empty" : `must be at least ${iss.minimum} characters`;
+      return `must be at least ${iss.minimum}`;
+    case "too_big":
+      if (iss.origin === "string") return `must be at most ${iss.maximum} characters`;
+      return `must be at most ${iss.maximum}`;
+    case "invalid_value":
+      return `must be one of ${iss.values.map(String).join(", ")}`;
+    default:
+      return undefined;
+  }
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** ["bridge", "permissions", "example.org"] -> bridge.permissions["example.org"] */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (typeof seg === "string" && IDENT.test(seg)) out += out === "" ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(String(seg))}]`;
+  }
+  return out;
+}
+
+function describeIssues(issues: readonly Issue[], sources: Map<string, string>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const issue of issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        const path = [...issue.path, key].map(String);
+        const hint = suggestKey(path);
+        problems.push({
+          path: formatPath(path),
+          message: `unknown key ${formatPath(path)}${hint ? ` (did you mean ${hint}?)` : ""}`,
+        });
+      }
+      continue;
+    }
+    const path = formatPath(issue.path);
+    const dotted = issue.path.map(String).join(".");
+    const from = [...sources].find(([key]) => dotted === key || dotted.startsWith(`${key}.`))?.[1];
+    const suffix = from ? ` (from ${from})` : "";
+    if (issue.code === "invalid_key") {
+      const parent = formatPath(issue.path.slice(0, -1));
+      const key = String(issue.path[issue.path.length - 1]);
+      const why = issue.issues[0]?.message ?? "is not allowed";
+      problems.push({ path, message: `${parent} key ${JSON.stringify(key)} ${why}${suffix}` });
+      continue;
+    }
+    problems.push({ path, message: `${path || "the config"} ${issue.message}${suffix}` });
+  }
+  return problems;
+}
+
+// ---- "did you mean"
+
+/** Edit distance counting an adjacent swap as one edit (optimal string alignment). */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The known key an unknown one was probably meant to be: a close sibling, else the same name in another section. */
+export function suggestKey(path: readonly string[]): string | undefined {
+  const parent = path.slice(0, -1).join(".");
+  const name = path[path.length - 1] ?? "";
+  const keys = configKeys();
+  let best: { key: string; distance: number } | undefined;
+  for (const k of keys) {
+    if (k.path.slice(0, -1).join(".") !== parent) continue;
+    const leaf = k.path[k.path.length - 1]!;
+    const distance = editDistance(name.toLowerCase(), leaf);
+    if (!best || distance < best.distance) best = { key: k.path.join("."), distance };
+  }
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  if (best && best.distance <= limit) return best.key;
+  const elsewhere = keys.find((k) => k.path[k.path.length - 1] === name.toLowerCase());
+  return elsewhere?.path.join(".");
+}
