@@ -1,0 +1,219 @@
+/**
+ * The store's public surface: what the core and the CLI may ask of Postgres.
+ * Implemented over `pg` and over embedded PGlite with the same SQL (see db.ts).
+ * Rows use camelCase; the SQL uses snake_case.
+ */
+
+/** A minimal SQL port shared by pg.Pool and PGlite. */
+export interface Db {
+  readonly kind: "pg" | "pglite";
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Run fn in one transaction; commits when it resolves, rolls back when it throws.
+   * Use only the Db passed to fn inside it: on PGlite (one connection) the outer Db
+   * throws while a transaction of this task is open, instead of deadlocking.
+   * Calling tx on that inner Db nests with a SAVEPOINT.
+   */
+  tx<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  /** Run a multi-statement SQL script without parameters (migrations, tests). */
+  exec?(sql: string): Promise<void>;
+  /** Statements executed since start (for the benchmark's statements-per-message), BEGIN/COMMIT included. */
+  readonly statementCount: number;
+  close(): Promise<void>;
+}
+
+export interface LoginRow {
+  id: string;                 // e.g. "slack:T0001" / "telegram:7001"
+  network: string;
+  ownerMxid: string;
+  remoteId: string;
+  name: string;
+  secrets: Record<string, string>; // decrypted in memory, encrypted at rest
+  createdAt: Date;
+}
+
+export type CutoverPhase = "parallel" | "matrix-primary" | "standby";
+
+export interface PortalRow {
+  roomId: string;
+  /** "portal": created by the bridge; "linked": an existing room linked by a user. */
+  kind: "portal" | "linked";
+  /** The Matrix user the portal was made for (invited at creation); null for linked rooms. */
+  ownerMxid: string | null;
+  phase: CutoverPhase;
+  createdAt: Date;
+}
+
+export interface PortalLinkRow {
+  roomId: string;
+  network: string;
+  chat: string;               // opaque ChatRef
+  loginId: string;            // the login that relays this chat
+  name: string;
+  alias: string | null;
+  createdAt: Date;
+}
+
+export interface GhostRow {
+  mxid: string;
+  network: string;
+  userRef: string;
+  displayName: string | null;
+  /** Remote avatar identity (url / file id) last uploaded, to skip redundant uploads. */
+  avatarSource: string | null;
+  avatarMxc: string | null;
+  updatedAt: Date;
+}
+
+export interface MessageRow {
+  roomId: string;
+  eventId: string;
+  network: string;
+  chat: string;
+  /** Opaque MessageRef of this part on the network. */
+  remoteRef: string;
+  /** Part index: 0 = text, 1.. = files, for messages split in several Matrix events / remote posts. */
+  part: number;
+  /** Where it was first written: a remote network message bridged in, or a Matrix event bridged out. */
+  origin: "remote" | "matrix";
+  senderMxid: string;
+  threadRootEvent: string | null;
+  threadRootRemote: string | null;
+  createdAt: Date;
+}
+
+export interface ReactionRow {
+  roomId: string;
+  /** The Matrix m.reaction event id. */
+  eventId: string;
+  targetEventId: string;
+  network: string;
+  chat: string;
+  targetRemote: string;
+  /** Matrix sender (ghost or real user). */
+  senderMxid: string;
+  emoji: string;
+  origin: "remote" | "matrix";
+}
+
+export type QueueStatus = "pending" | "done" | "dead";
+
+export interface QueueItem<P = unknown> {
+  id: number;
+  /** Ordering key: one worker per lane, items applied in id order. */
+  lane: string;
+  /** Unique source id: enqueueing the same key twice is a no-op. */
+  sourceKey: string;
+  payload: P;
+  status: QueueStatus;
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  createdAt: Date;
+}
+
+export interface NewQueueItem {
+  lane: string;
+  sourceKey: string;
+  payload: unknown;
+}
+
+export interface CutoverChangeRow {
+  roomId: string;
+  fromPhase: CutoverPhase;
+  toPhase: CutoverPhase;
+  byMxid: string;
+  at: Date;
+}
+
+export interface Store {
+  readonly db: Db;
+  logins: {
+    put(row: Omit<LoginRow, "createdAt">): Promise<void>;   // insert or update by id
+    get(id: string): Promise<LoginRow | null>;
+    list(): Promise<LoginRow[]>;
+    listByOwner(ownerMxid: string): Promise<LoginRow[]>;
+    delete(id: string): Promise<boolean>;
+  };
+  portals: {
+    create(row: Omit<PortalRow, "createdAt" | "phase"> & { phase?: CutoverPhase }): Promise<void>;
+    get(roomId: string): Promise<PortalRow | null>;
+    list(): Promise<PortalRow[]>;
+    setPhase(roomId: string, phase: CutoverPhase, byMxid: string): Promise<void>; // also records a CutoverChangeRow
+    history(roomId: string): Promise<CutoverChangeRow[]>;
+    delete(roomId: string): Promise<void>;
+  };
+  links: {
+    add(row: Omit<PortalLinkRow, "createdAt">): Promise<void>;  // unique (network, chat): throws if linked elsewhere
+    byChat(network: string, chat: string): Promise<PortalLinkRow | null>;
+    byRoom(roomId: string): Promise<PortalLinkRow[]>;
+    byLogin(loginId: string): Promise<PortalLinkRow[]>;
+    list(): Promise<PortalLinkRow[]>;
+    remove(roomId: string, network?: string): Promise<number>;
+    moveChat(network: string, fromChat: string, toChat: string): Promise<void>; // Telegram group → supergroup
+  };
+  ghosts: {
+    get(mxid: string): Promise<GhostRow | null>;
+    put(row: Omit<GhostRow, "updatedAt">): Promise<void>;
+  };
+  messages: {
+    insert(rows: Omit<MessageRow, "createdAt">[]): Promise<void>;  // ignores exact duplicates
+    byRemote(network: string, remoteRef: string): Promise<MessageRow[]>;   // all rooms, all parts
+    byEvent(eventId: string): Promise<MessageRow[]>;                       // every network it went to
+    deleteByEvent(eventId: string): Promise<void>;
+  };
+  reactions: {
+    insert(row: ReactionRow): Promise<void>;
+    byEvent(eventId: string): Promise<ReactionRow | null>;
+    /** Matrix reaction events for one remote message + emoji (several Matrix users → one Slack reaction). */
+    forTarget(targetEventId: string, emoji: string): Promise<ReactionRow[]>;
+    /** The reaction a remote user made, to redact it when removed. */
+    findRemote(targetRemote: string, senderMxid: string, emoji: string): Promise<ReactionRow | null>;
+    deleteByEvent(eventId: string): Promise<void>;
+  };
+  queue: {
+    /** Inserts the items that are new (by sourceKey) in one transaction; returns how many were new. */
+    enqueue(items: NewQueueItem[]): Promise<number>;
+    /**
+     * Lanes whose head (lowest pending id) is due (nextAttemptAt <= now), oldest head first.
+     * A lane whose head waits for a retry is not returned even if later items are due.
+     * `now` defaults to the process clock (the same clock retry() times are computed with).
+     */
+    readyLanes(limit: number, now?: Date): Promise<string[]>;
+    /** The first pending item of a lane (lowest id), whether due or not; null if none. */
+    head(lane: string): Promise<QueueItem | null>;
+    done(id: number): Promise<void>;
+    /** Record a failure and schedule the next attempt. */
+    retry(id: number, error: string, nextAttemptAt: Date): Promise<void>;
+    /** Give up on an item (permanent failure). */
+    dead(id: number, error: string): Promise<void>;
+    /** Pending items (due or waiting), all lanes. */
+    depth(): Promise<number>;
+    /** Dead-lettered items, most recent first. */
+    deadItems(limit: number): Promise<QueueItem[]>;
+    /** Delete done items older than the cutoff (they are kept for a while for dedup). */
+    prune(olderThan: Date): Promise<number>;
+  };
+  kv: {
+    get(key: string): Promise<string | null>;
+    set(key: string, value: string): Promise<void>;
+  };
+  /**
+   * Run fn with a Store whose repos all use one transaction (e.g. mark a queue item done and
+   * record the message map atomically). Optional so hand-written fakes need not provide it;
+   * the real store (openStore) always does.
+   */
+  tx?<T>(fn: (store: Store) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** postgres:// URI; empty = embedded PGlite in dataDir. */
+  uri: string;
+  /** The embedded database lives in `<dataDir>/pglite` ("memory://" = in memory, for tests). */
+  dataDir: string;
+  /** Key material for secrets at rest; empty = stored with a marker saying they are unencrypted. */
+  encryptionKey: string;
+  /** pg only: errors of idle pooled connections (the pool reconnects on next use). Default: ignored. */
+  onError?: (err: Error) => void;
+}

@@ -1,0 +1,399 @@
+/**
+ * The Db port over pg.Pool (a real Postgres) or PGlite (embedded WASM Postgres in a folder).
+ * The same SQL with $1 parameters runs on both. Errors come out as StoreError with a
+ * readable message (SQLSTATE, constraint, the statement's start), never with the password.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import fs from "node:fs";
+import path from "node:path";
+import pg from "pg";
+import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { TandemError } from "../core/errors.js";
+import type { Db } from "./api.js";
+
+/**
+ * A storage failure. `code` is one of: store.connect (cannot reach / open the database),
+ * store.locked (embedded database used by another process), store.conflict (unique violation),
+ * store.query (other SQL errors), store.migrate, store.secrets, store.not-found, store.misuse.
+ */
+export class StoreError extends TandemError {
+  readonly code: string;
+  /** Postgres SQLSTATE (e.g. "23505") when the database reported the error. */
+  readonly sqlState?: string;
+  readonly constraint?: string;
+  constructor(code: string, message: string, opts: { cause?: unknown; sqlState?: string; constraint?: string } = {}) {
+    super(message, { cause: opts.cause });
+    this.code = code;
+    this.sqlState = opts.sqlState;
+    this.constraint = opts.constraint;
+  }
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return err instanceof StoreError ? err.sqlState === "23505" : (err as { code?: unknown })?.code === "23505";
+}
+
+/** "host:port/db" for messages; never the user or password. */
+export function describeUri(uri: string): string {
+  try {
+    const u = new URL(uri);
+    const host = u.hostname || u.searchParams.get("host") || "localhost";
+    const db = decodeURIComponent(u.pathname.replace(/^\//, "")) || "(default db)";
+    return `${host}:${u.port || "5432"}/${db}`;
+  } catch {
+    return "(unparsable database.uri)";
+  }
+}
+
+/** The embedded database's folder inside data_dir. */
+export function embeddedDbPath(dataDir: string): string {
+  return path.join(dataDir, "pglite");
+}
+
+interface DbErrorLike {
+  message?: string;
+  code?: unknown;
+  severity?: unknown;
+  constraint?: unknown;
+  detail?: unknown;
+  errors?: unknown;
+}
+
+function isDbError(e: DbErrorLike): boolean {
+  return typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === "string";
+}
+
+function networkReason(err: unknown): string {
+  const e = err as DbErrorLike;
+  if (typeof e?.code === "string" && e.code) return e.code;
+  if (Array.isArray(e?.errors) && e.errors.length) return networkReason(e.errors[0]);
+  return e?.message || String(err);
+}
+
+/** Turn a driver error into a StoreError (already-converted errors pass through). */
+export function toStoreError(err: unknown, sql: string, where?: string): unknown {
+  if (err instanceof TandemError) return err;
+  const e = (err ?? {}) as DbErrorLike;
+  if (isDbError(e)) {
+    const sqlState = e.code as string;
+    const constraint = typeof e.constraint === "string" ? e.constraint : undefined;
+    const detail = typeof e.detail === "string" ? ` (${e.detail})` : "";
+    const stmt = sql.replace(/\s+/g, " ").trim().slice(0, 80);
+    const code = sqlState === "23505" ? "store.conflict" : sqlState.startsWith("08") || sqlState === "57P01" ? "store.connect" : "store.query";
+    return new StoreError(code, `${e.message}${detail} [${sqlState}] in: ${stmt}`, { cause: err, sqlState, constraint });
+  }
+  if (where && typeof e.code === "string" && /^E[A-Z]+$/.test(e.code)) {
+    return new StoreError("store.connect", `lost the connection to Postgres at ${where}: ${e.code}`, { cause: err });
+  }
+  if (err instanceof Error && /Connection terminated|connection ended|Client has encountered a connection error/i.test(err.message)) {
+    return new StoreError("store.connect", `lost the connection to Postgres${where ? ` at ${where}` : ""}: ${err.message}`, { cause: err });
+  }
+  return err;
+}
+
+interface Counter {
+  n: number;
+}
+
+/** Marks the async context of an open PGlite transaction, to refuse outer-Db use inside it. */
+interface TxMark {
+  db: object;
+  open: boolean;
+}
+const txContext = new AsyncLocalStorage<TxMark[]>();
+
+abstract class BaseDb implements Db {
+  abstract readonly kind: "pg" | "pglite";
+  constructor(protected readonly counter: Counter) {}
+  get statementCount(): number {
+    return this.counter.n;
+  }
+  abstract query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  abstract exec(sql: string): Promise<void>;
+  abstract tx<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  abstract close(): Promise<void>;
+}
+
+/** Nested transactions on a transaction-bound Db: SAVEPOINT / RELEASE / ROLLBACK TO. */
+async function savepoint<T>(db: Db, depth: number, fn: () => Promise<T>): Promise<T> {
+  const name = `tandem_sp${depth}`;
+  await db.query(`SAVEPOINT ${name}`);
+  try {
+    const out = await fn();
+    await db.query(`RELEASE SAVEPOINT ${name}`);
+    return out;
+  } catch (err) {
+    await db.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------- pg
+
+class PgClientDb extends BaseDb {
+  readonly kind = "pg" as const;
+  constructor(private readonly client: pg.PoolClient, counter: Counter, private readonly where: string, private readonly depth: number) {
+    super(counter);
+  }
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    this.counter.n++;
+    try {
+      const res = await this.client.query(sql, params as unknown[] | undefined);
+      return res.rows as T[];
+    } catch (err) {
+      throw toStoreError(err, sql, this.where);
+    }
+  }
+  async exec(sql: string): Promise<void> {
+    await this.query(sql);
+  }
+  tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const inner = new PgClientDb(this.client, this.counter, this.where, this.depth + 1);
+    return savepoint(this, this.depth + 1, () => fn(inner));
+  }
+  async close(): Promise<void> {
+    throw new StoreError("store.misuse", "close() called on a transaction's Db");
+  }
+}
+
+export class PgDb extends BaseDb {
+  readonly kind = "pg" as const;
+  private constructor(private readonly pool: pg.Pool, readonly where: string) {
+    super({ n: 0 });
+  }
+
+  /** Connects once to fail early with one clear line ("cannot connect to Postgres at h:p/db: ECONNREFUSED"). */
+  static async open(uri: string, onError?: (err: Error) => void): Promise<PgDb> {
+    const where = describeUri(uri);
+    const pool = new pg.Pool({ connectionString: uri, application_name: "tandem", connectionTimeoutMillis: 15_000 });
+    pool.on("error", (err) => onError?.(err));
+    try {
+      await pool.query("SELECT 1");
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      const e = err as DbErrorLike;
+      const reason = isDbError(e) ? `${e.message}` : networkReason(err);
+      throw new StoreError("store.connect", `cannot connect to Postgres at ${where}: ${reason}`, { cause: err });
+    }
+    return new PgDb(pool, where);
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    this.counter.n++;
+    try {
+      const res = await this.pool.query(sql, params as unknown[] | undefined);
+      return res.rows as T[];
+    } catch (err) {
+      throw toStoreError(err, sql, this.where);
+    }
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.query(sql);
+  }
+
+  async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw toStoreError(err, "BEGIN", this.where);
+    }
+    const db = new PgClientDb(client, this.counter, this.where, 0);
+    let broken: Error | undefined;
+    try {
+      await db.query("BEGIN");
+      const out = await fn(db);
+      await db.query("COMMIT");
+      return out;
+    } catch (err) {
+      await db.query("ROLLBACK").catch((e: Error) => {
+        broken = e; // the connection is unusable: drop it instead of returning it to the pool
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private closed = false;
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+// ------------------------------------------------------------------------------------ PGlite
+
+class PGliteTxDb extends BaseDb {
+  readonly kind = "pglite" as const;
+  constructor(private readonly t: Transaction, counter: Counter, private readonly depth: number) {
+    super(counter);
+  }
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    this.counter.n++;
+    try {
+      return (await this.t.query<T>(sql, params as unknown[] | undefined)).rows;
+    } catch (err) {
+      throw toStoreError(err, sql);
+    }
+  }
+  async exec(sql: string): Promise<void> {
+    this.counter.n++;
+    try {
+      await this.t.exec(sql);
+    } catch (err) {
+      throw toStoreError(err, sql);
+    }
+  }
+  tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const inner = new PGliteTxDb(this.t, this.counter, this.depth + 1);
+    return savepoint(this, this.depth + 1, () => fn(inner));
+  }
+  async close(): Promise<void> {
+    throw new StoreError("store.misuse", "close() called on a transaction's Db");
+  }
+}
+
+/** In-process registry of open embedded databases (two PGlite instances on one folder corrupt it). */
+const openDirs = new Set<string>();
+
+export class PGliteDb extends BaseDb {
+  readonly kind = "pglite" as const;
+  private constructor(private readonly pg: PGlite, private readonly dir: string | null) {
+    super({ n: 0 });
+  }
+
+  /** Opens (creating if needed) `<dataDir>/pglite`; "memory://" opens an in-memory database. */
+  static async open(dataDir: string): Promise<PGliteDb> {
+    if (dataDir === "memory://" || dataDir === "") {
+      const mem = new PGlite();
+      await mem.waitReady;
+      return new PGliteDb(mem, null);
+    }
+    const dir = path.resolve(embeddedDbPath(dataDir));
+    acquireLock(dir);
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      const db = new PGlite(dir);
+      await db.waitReady;
+      return new PGliteDb(db, dir);
+    } catch (err) {
+      releaseLock(dir);
+      throw new StoreError("store.connect", `cannot open the embedded database in ${dir}: ${(err as Error)?.message ?? err}`, { cause: err });
+    }
+  }
+
+  private guard(): void {
+    const marks = txContext.getStore();
+    if (marks?.some((m) => m.open && m.db === this)) {
+      throw new StoreError(
+        "store.misuse",
+        "the store was used directly inside one of its own transactions; use the Db/Store passed to tx() (on the embedded database this would deadlock)",
+      );
+    }
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    this.guard();
+    this.counter.n++;
+    try {
+      return (await this.pg.query<T>(sql, params as unknown[] | undefined)).rows;
+    } catch (err) {
+      throw toStoreError(err, sql);
+    }
+  }
+
+  async exec(sql: string): Promise<void> {
+    this.guard();
+    this.counter.n++;
+    try {
+      await this.pg.exec(sql);
+    } catch (err) {
+      throw toStoreError(err, sql);
+    }
+  }
+
+  /**
+   * PGlite has one connection: its transaction() holds an exclusive mutex, so concurrent
+   * transactions (and plain queries) wait for each other and never interleave.
+   */
+  async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    this.guard();
+    const mark: TxMark = { db: this, open: true };
+    const marks = [...(txContext.getStore() ?? []), mark];
+    try {
+      return await this.pg.transaction(async (t) => {
+        this.counter.n++; // BEGIN
+        try {
+          return await txContext.run(marks, () => fn(new PGliteTxDb(t, this.counter, 0)));
+        } finally {
+          this.counter.n++; // COMMIT or ROLLBACK
+        }
+      });
+    } catch (err) {
+      throw toStoreError(err, "COMMIT");
+    } finally {
+      mark.open = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (!this.pg.closed) await this.pg.close();
+    } finally {
+      if (this.dir) releaseLock(this.dir);
+    }
+  }
+}
+
+// Lock file next to the embedded database: one process, one instance at a time.
+function lockPath(dir: string): string {
+  return `${dir}.lock`;
+}
+
+function acquireLock(dir: string): void {
+  if (openDirs.has(dir)) {
+    throw new StoreError("store.locked", `the embedded database in ${dir} is already open in this process`);
+  }
+  const file = lockPath(dir);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    const holder = Number(fs.readFileSync(file, "utf8").trim());
+    if (holder && holder !== process.pid && isAlive(holder)) {
+      throw new StoreError(
+        "store.locked",
+        `the embedded database in ${dir} is in use by another process (pid ${holder}); stop it first, or use a postgres:// database.uri`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    // no lock file (or unreadable): take it
+  }
+  fs.writeFileSync(file, `${process.pid}\n`);
+  openDirs.add(dir);
+}
+
+function releaseLock(dir: string): void {
+  openDirs.delete(dir);
+  try {
+    if (Number(fs.readFileSync(lockPath(dir), "utf8").trim()) === process.pid) fs.unlinkSync(lockPath(dir));
+  } catch {
+    // already gone
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Open the database named by the options: pg when uri is set, else embedded PGlite. */
+export async function openDb(opts: { uri: string; dataDir: string; onError?: (err: Error) => void }): Promise<PgDb | PGliteDb> {
+  return opts.uri ? PgDb.open(opts.uri, opts.onError) : PGliteDb.open(opts.dataDir);
+}

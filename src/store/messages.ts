@@ -1,0 +1,80 @@
+/** Message map ((network, remote ref, part, room) ↔ Matrix event id) and reactions. */
+import type { Db, MessageRow, ReactionRow, Store } from "./api.js";
+
+const MSG_COLS = `room_id AS "roomId", event_id AS "eventId", network, chat, remote_ref AS "remoteRef", part, origin,
+  sender_mxid AS "senderMxid", thread_root_event AS "threadRootEvent", thread_root_remote AS "threadRootRemote",
+  created_at AS "createdAt"`;
+const REACTION_COLS = `room_id AS "roomId", event_id AS "eventId", target_event_id AS "targetEventId", network, chat,
+  target_remote AS "targetRemote", sender_mxid AS "senderMxid", emoji, origin`;
+
+export function messagesRepo(db: Db): Store["messages"] {
+  return {
+    /** All rows in one statement; rows already present (same network, remoteRef, part, room) are skipped. */
+    async insert(rows) {
+      if (rows.length === 0) return;
+      const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k] ?? null);
+      await db.query(
+        `INSERT INTO messages (room_id, event_id, network, chat, remote_ref, part, origin, sender_mxid, thread_root_event, thread_root_remote)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::text[])
+         ON CONFLICT (network, remote_ref, part, room_id) DO NOTHING`,
+        [
+          col("roomId"),
+          col("eventId"),
+          col("network"),
+          col("chat"),
+          col("remoteRef"),
+          col("part"),
+          col("origin"),
+          col("senderMxid"),
+          col("threadRootEvent"),
+          col("threadRootRemote"),
+        ],
+      );
+    },
+    async byRemote(network, remoteRef) {
+      return db.query<MessageRow>(`SELECT ${MSG_COLS} FROM messages WHERE network = $1 AND remote_ref = $2 ORDER BY room_id, part`, [
+        network,
+        remoteRef,
+      ]);
+    },
+    async byEvent(eventId) {
+      return db.query<MessageRow>(`SELECT ${MSG_COLS} FROM messages WHERE event_id = $1 ORDER BY network, chat, part`, [eventId]);
+    },
+    async deleteByEvent(eventId) {
+      await db.query(`DELETE FROM messages WHERE event_id = $1`, [eventId]);
+    },
+  };
+}
+
+export function reactionsRepo(db: Db): Store["reactions"] {
+  return {
+    /** A reaction event recorded twice is a no-op. */
+    async insert(r) {
+      await db.query(
+        `INSERT INTO reactions (event_id, room_id, target_event_id, network, chat, target_remote, sender_mxid, emoji, origin)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`,
+        [r.eventId, r.roomId, r.targetEventId, r.network, r.chat, r.targetRemote, r.senderMxid, r.emoji, r.origin],
+      );
+    },
+    async byEvent(eventId) {
+      const [row] = await db.query<ReactionRow>(`SELECT ${REACTION_COLS} FROM reactions WHERE event_id = $1`, [eventId]);
+      return row ?? null;
+    },
+    async forTarget(targetEventId, emoji) {
+      return db.query<ReactionRow>(
+        `SELECT ${REACTION_COLS} FROM reactions WHERE target_event_id = $1 AND emoji = $2 ORDER BY created_at, event_id`,
+        [targetEventId, emoji],
+      );
+    },
+    async findRemote(targetRemote, senderMxid, emoji) {
+      const [row] = await db.query<ReactionRow>(
+        `SELECT ${REACTION_COLS} FROM reactions WHERE target_remote = $1 AND sender_mxid = $2 AND emoji = $3 ORDER BY created_at DESC LIMIT 1`,
+        [targetRemote, senderMxid, emoji],
+      );
+      return row ?? null;
+    },
+    async deleteByEvent(eventId) {
+      await db.query(`DELETE FROM reactions WHERE event_id = $1`, [eventId]);
+    },
+  };
+}

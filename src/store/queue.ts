@@ -1,0 +1,83 @@
+/**
+ * The durable relay queue. Lanes are ordered: the head of a lane is its lowest pending id,
+ * and only the head is ever handed out, so a head waiting for a retry holds its lane (but
+ * no other lane). Done items stay until prune() so a redelivered source key is still a no-op.
+ * Every method is one SQL statement.
+ */
+import type { Db, QueueItem, Store } from "./api.js";
+
+const COLS = `id, lane, source_key AS "sourceKey", payload, status, attempts, next_attempt_at AS "nextAttemptAt",
+  last_error AS "lastError", created_at AS "createdAt"`;
+
+/** bigserial comes back as a string from pg and a number or bigint from PGlite. */
+const toItem = (row: QueueItem): QueueItem => ({ ...row, id: Number(row.id) });
+
+export function queueRepo(db: Db): Store["queue"] {
+  return {
+    async enqueue(items) {
+      if (items.length === 0) return 0;
+      const [row] = await db.query<{ n: number }>(
+        `WITH ins AS (
+           INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at)
+           SELECT u.lane, u.source_key, u.payload::jsonb, $4
+             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(lane, source_key, payload, ord)
+            ORDER BY u.ord
+           ON CONFLICT (source_key) DO NOTHING
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM ins`,
+        [
+          items.map((i) => i.lane),
+          items.map((i) => i.sourceKey),
+          items.map((i) => JSON.stringify(i.payload ?? null)),
+          new Date(),
+        ],
+      );
+      return row!.n;
+    },
+    async readyLanes(limit, now = new Date()) {
+      const rows = await db.query<{ lane: string }>(
+        `SELECT q.lane FROM relay_queue q
+          WHERE q.status = 'pending' AND q.next_attempt_at <= $1
+            AND NOT EXISTS (SELECT 1 FROM relay_queue p WHERE p.lane = q.lane AND p.status = 'pending' AND p.id < q.id)
+          ORDER BY q.id LIMIT $2`,
+        [now, limit],
+      );
+      return rows.map((r) => r.lane);
+    },
+    async head(lane) {
+      const [row] = await db.query<QueueItem>(`SELECT ${COLS} FROM relay_queue WHERE lane = $1 AND status = 'pending' ORDER BY id LIMIT 1`, [lane]);
+      return row ? toItem(row) : null;
+    },
+    async done(id) {
+      await db.query(`UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $1`, [id]);
+    },
+    async retry(id, error, nextAttemptAt) {
+      await db.query(`UPDATE relay_queue SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1`, [
+        id,
+        error,
+        nextAttemptAt,
+      ]);
+    },
+    async dead(id, error) {
+      await db.query(`UPDATE relay_queue SET status = 'dead', attempts = attempts + 1, last_error = $2, done_at = now() WHERE id = $1`, [
+        id,
+        error,
+      ]);
+    },
+    async depth() {
+      const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM relay_queue WHERE status = 'pending'`);
+      return row!.n;
+    },
+    async deadItems(limit) {
+      return (await db.query<QueueItem>(`SELECT ${COLS} FROM relay_queue WHERE status = 'dead' ORDER BY id DESC LIMIT $1`, [limit])).map(toItem);
+    },
+    /** Deletes done items finished before the cutoff; dead items are kept for the operator. */
+    async prune(olderThan) {
+      const [row] = await db.query<{ n: number }>(
+        `WITH d AS (DELETE FROM relay_queue WHERE status = 'done' AND done_at < $1 RETURNING 1) SELECT count(*)::int AS n FROM d`,
+        [olderThan],
+      );
+      return row!.n;
+    },
+  };
+}

@@ -1,0 +1,46 @@
+/** openStore: connect (pg or embedded PGlite), migrate, and put the repos together. */
+import type { Db, Store, StoreOptions } from "./api.js";
+import { openDb } from "./db.js";
+import { ghostsRepo, kvRepo } from "./ghosts.js";
+import { loginsRepo } from "./logins.js";
+import { messagesRepo, reactionsRepo } from "./messages.js";
+import { migrate, type Migration } from "./migrate.js";
+import { linksRepo, portalsRepo } from "./portals.js";
+import { queueRepo } from "./queue.js";
+import { SecretBox } from "./secrets.js";
+
+/** A Store over an open Db (no migration). `close` closes the Db. */
+export function makeStore(db: Db, box: SecretBox): Store {
+  const store: Store = {
+    db,
+    logins: loginsRepo(db, box),
+    portals: portalsRepo(db),
+    links: linksRepo(db),
+    ghosts: ghostsRepo(db),
+    messages: messagesRepo(db),
+    reactions: reactionsRepo(db),
+    queue: queueRepo(db),
+    kv: kvRepo(db),
+    tx: (fn) => db.tx((t) => fn(makeStore(t, box))),
+    close: () => db.close(),
+  };
+  return store;
+}
+
+/**
+ * Open the store named by the options and bring its schema up to date.
+ * Throws StoreError: store.connect ("cannot connect to Postgres at host:port/db: ECONNREFUSED"),
+ * store.locked (embedded database used by another process), store.migrate (e.g. database newer than the code).
+ * The policy on unencrypted secrets (secretsPolicyError) is the caller's to enforce.
+ */
+export async function openStore(opts: StoreOptions & { migrations?: Migration[] }): Promise<Store> {
+  const box = new SecretBox(opts.encryptionKey);
+  const db = await openDb(opts);
+  try {
+    await migrate(db, opts.migrations);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  return makeStore(db, box);
+}

@@ -1,0 +1,134 @@
+/**
+ * Database backends for tests. Every store suite runs on each of them:
+ * - "pglite": always; a fresh embedded database in a temp folder per open() (copied from a
+ *   template initialised once per process, since initdb takes seconds).
+ * - "pg": when TANDEM_TEST_PG_URI is set (postgres://… of a server where the user may
+ *   CREATE DATABASE, e.g. from scripts/pg-test-server.sh); a fresh, randomly named database
+ *   per open(), dropped when the test file ends (best-effort).
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe } from "vitest";
+import type { Store, StoreOptions } from "../../src/store/api.js";
+import { embeddedDbPath } from "../../src/store/db.js";
+import { openStore } from "../../src/store/store.js";
+
+export interface TestBackend {
+  name: "pglite" | "pg";
+  /** Options for a fresh, empty database (not yet migrated). */
+  open(): Promise<StoreOptions>;
+}
+
+/** The encryption key the backends hand out (tests of other keys override it). */
+export const TEST_ENCRYPTION_KEY = "test-encryption-key";
+
+const tempDirs: string[] = [];
+let template: Promise<string> | null = null;
+
+/**
+ * A freshly initialised, closed PGlite folder, shared by all test processes through a cache
+ * in the temp dir (keyed by the PGlite version; built in a temp folder, then renamed into place).
+ */
+function makeTemplate(): Promise<string> {
+  template ??= (async () => {
+    const entry = createRequire(import.meta.url).resolve("@electric-sql/pglite"); // …/pglite/dist/index.cjs
+    const pkg = JSON.parse(fs.readFileSync(path.join(path.dirname(entry), "..", "package.json"), "utf8")) as { version: string };
+    const version = pkg.version;
+    const dir = path.join(os.tmpdir(), `tandem-pglite-template-${version}`);
+    if (fs.existsSync(path.join(embeddedDbPath(dir), "PG_VERSION"))) return dir;
+    const building = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-pglite-building-"));
+    const db = new PGlite(embeddedDbPath(building));
+    await db.waitReady;
+    await db.close();
+    try {
+      fs.renameSync(building, dir);
+    } catch {
+      fs.rmSync(building, { recursive: true, force: true }); // another process won the race
+    }
+    return dir;
+  })();
+  return template;
+}
+
+const pglite: TestBackend = {
+  name: "pglite",
+  async open() {
+    const tpl = await makeTemplate();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-pglite-"));
+    tempDirs.push(dir);
+    fs.cpSync(tpl, dir, { recursive: true });
+    return { uri: "", dataDir: dir, encryptionKey: TEST_ENCRYPTION_KEY };
+  },
+};
+
+const PG_URI = process.env.TANDEM_TEST_PG_URI ?? "";
+const createdDbs: string[] = [];
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: PG_URI });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const postgres: TestBackend = {
+  name: "pg",
+  async open() {
+    const name = `tandem_test_${randomBytes(6).toString("hex")}`;
+    await admin((c) => c.query(`CREATE DATABASE ${name}`));
+    createdDbs.push(name);
+    const u = new URL(PG_URI);
+    u.pathname = `/${name}`;
+    return { uri: u.toString(), dataDir: "", encryptionKey: TEST_ENCRYPTION_KEY };
+  },
+};
+
+export const backends: TestBackend[] = PG_URI ? [pglite, postgres] : [pglite];
+
+/** describe.each over the backends: titles "pglite: <name>" and "pg: <name>". */
+export function describeEachBackend(name: string, fn: (backend: TestBackend) => void): void {
+  describe.each(backends.map((b) => [b.name, b] as const))(`%s: ${name}`, (_name, backend) => {
+    if (backend.name === "pglite") beforeAll(makeTemplate); // first initdb takes seconds: do it under the hook timeout
+    fn(backend);
+  });
+}
+
+/**
+ * A function opening migrated stores that are closed after each test:
+ * `const open = storeOpener(); const store = await open(backend);`.
+ */
+export function storeOpener(): (backend: TestBackend, overrides?: Partial<StoreOptions>) => Promise<Store> {
+  const opened: Store[] = [];
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+  });
+  return async (backend, overrides = {}) => {
+    const store = await openStore({ ...(await backend.open()), ...overrides });
+    opened.push(store);
+    return store;
+  };
+}
+
+/** Drop the databases and folders made so far (registered as afterAll of every importing test file). */
+export async function cleanupBackends(): Promise<void> {
+  const dbs = createdDbs.splice(0);
+  if (dbs.length) {
+    await admin(async (c) => {
+      for (const name of dbs) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    }).catch(() => undefined);
+  }
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+afterAll(cleanupBackends);
+process.once("exit", () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});

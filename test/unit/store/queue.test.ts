@@ -1,0 +1,100 @@
+import { expect, it } from "vitest";
+import { describeEachBackend, storeOpener } from "../../support/db.js";
+
+const item = (lane: string, key: string, payload: unknown = { key }) => ({ lane, sourceKey: key, payload });
+const later = (ms: number) => new Date(Date.now() + ms);
+
+describeEachBackend("relay queue", (backend) => {
+  const open = storeOpener();
+
+  it("enqueue dedups by sourceKey (across and within calls) and keeps payloads", async () => {
+    const s = await open(backend);
+    expect(await s.queue.enqueue([item("a", "k1", { text: "hi", n: [1, 2] }), item("a", "k2", ["arr"]), item("b", "k3", "str")])).toBe(3);
+    expect(await s.queue.enqueue([item("a", "k1"), item("a", "k4", null), item("a", "k4")])).toBe(1);
+    expect(await s.queue.enqueue([])).toBe(0);
+    expect(await s.queue.depth()).toBe(4);
+
+    const head = await s.queue.head("a");
+    expect(head).toMatchObject({ lane: "a", sourceKey: "k1", payload: { text: "hi", n: [1, 2] }, status: "pending", attempts: 0, lastError: null });
+    expect(typeof head!.id).toBe("number");
+    expect(head!.nextAttemptAt).toBeInstanceOf(Date);
+    expect(head!.createdAt).toBeInstanceOf(Date);
+    await s.queue.done(head!.id);
+    expect((await s.queue.head("a"))!.payload).toEqual(["arr"]);
+    await s.queue.done((await s.queue.head("a"))!.id);
+    expect((await s.queue.head("a"))!.payload).toBeNull();
+    expect((await s.queue.head("b"))!.payload).toBe("str");
+    expect(await s.queue.head("nope")).toBeNull();
+
+    // a done item still dedups until pruned
+    expect(await s.queue.enqueue([item("a", "k1")])).toBe(0);
+  });
+
+  it("items keep their enqueue order within a lane", async () => {
+    const s = await open(backend);
+    const keys = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    await s.queue.enqueue(keys.map((k) => item("lane", k)));
+    const seen: string[] = [];
+    for (let h = await s.queue.head("lane"); h; h = await s.queue.head("lane")) {
+      seen.push(h.sourceKey);
+      await s.queue.done(h.id);
+    }
+    expect(seen).toEqual(keys);
+  });
+
+  it("readyLanes: oldest head first; a head waiting for retry blocks its lane only", async () => {
+    const s = await open(backend);
+    await s.queue.enqueue([item("a", "a1"), item("b", "b1"), item("a", "a2"), item("c", "c1")]);
+    expect(await s.queue.readyLanes(10)).toEqual(["a", "b", "c"]);
+    expect(await s.queue.readyLanes(2)).toEqual(["a", "b"]);
+
+    const a1 = (await s.queue.head("a"))!;
+    await s.queue.retry(a1.id, "timeout", later(60_000));
+    expect(await s.queue.readyLanes(10)).toEqual(["b", "c"]); // a2 is due but must not jump ahead of a1
+    const h = (await s.queue.head("a"))!;
+    expect(h).toMatchObject({ sourceKey: "a1", attempts: 1, lastError: "timeout" }); // head even when not due
+    expect(h.nextAttemptAt.getTime()).toBeGreaterThan(Date.now() + 50_000);
+
+    // with a later clock the retried head is due again
+    expect(await s.queue.readyLanes(10, later(61_000))).toEqual(["a", "b", "c"]);
+    await s.queue.retry(a1.id, "again", later(-1));
+    expect(await s.queue.readyLanes(10)).toEqual(["a", "b", "c"]);
+    expect((await s.queue.head("a"))!.attempts).toBe(2);
+
+    await s.queue.done(a1.id);
+    await s.queue.done((await s.queue.head("b"))!.id);
+    expect(await s.queue.readyLanes(10)).toEqual(["a", "c"]); // a's head is now a2 (id 3), c1 is id 4
+  });
+
+  it("dead items leave the lane, are listed newest first, and are kept by prune", async () => {
+    const s = await open(backend);
+    await s.queue.enqueue([item("a", "a1"), item("a", "a2"), item("b", "b1")]);
+    const a1 = (await s.queue.head("a"))!;
+    await s.queue.dead(a1.id, "channel_not_found");
+    expect((await s.queue.head("a"))!.sourceKey).toBe("a2");
+    await s.queue.dead((await s.queue.head("b"))!.id, "too_long");
+    expect(await s.queue.depth()).toBe(1);
+    const dead = await s.queue.deadItems(10);
+    expect(dead.map((d) => [d.sourceKey, d.status, d.lastError, d.attempts])).toEqual([
+      ["b1", "dead", "too_long", 1],
+      ["a1", "dead", "channel_not_found", 1],
+    ]);
+    expect(await s.queue.deadItems(1)).toHaveLength(1);
+
+    await s.queue.done((await s.queue.head("a"))!.id);
+    expect(await s.queue.depth()).toBe(0);
+    expect(await s.queue.prune(later(-60_000))).toBe(0); // nothing that old
+    expect(await s.queue.prune(later(60_000))).toBe(1); // only the done item
+    expect(await s.queue.deadItems(10)).toHaveLength(2);
+    expect(await s.queue.enqueue([item("a", "a2")])).toBe(1); // pruned key is new again
+    expect(await s.queue.enqueue([item("a", "a1")])).toBe(0); // dead key still dedups
+  });
+
+  it("concurrent enqueues of the same keys insert each once", async () => {
+    const s = await open(backend);
+    const batch = Array.from({ length: 20 }, (_, i) => item(`l${i % 3}`, `k${i}`));
+    const counts = await Promise.all([s.queue.enqueue(batch), s.queue.enqueue(batch), s.queue.enqueue(batch.slice(5))]);
+    expect(counts.reduce((x, y) => x + y, 0)).toBe(20);
+    expect(await s.queue.depth()).toBe(20);
+  });
+});
