@@ -164,6 +164,7 @@ export interface Store {
   };
   reactions: {
     insert(row: ReactionRow): Promise<void>;
+    /** One of the rows of a Matrix reaction event (it has one per network it reached). */
     byEvent(eventId: string): Promise<ReactionRow | null>;
     /** Matrix reaction events for one remote message + emoji (several Matrix users → one Slack reaction). */
     forTarget(targetEventId: string, emoji: string): Promise<ReactionRow[]>;

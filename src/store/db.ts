@@ -1,13 +1,10 @@
 /**
- * The Db port over pg.Pool (a real Postgres) or PGlite (embedded WASM Postgres in a folder).
+ * The Db port over pg.Pool (a real Postgres; PGlite is in pglite.ts), and what both share.
  * The same SQL with $1 parameters runs on both. Errors come out as StoreError with a
  * readable message (SQLSTATE, constraint, the statement's start), never with the password.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
-import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { TandemError } from "../core/errors.js";
 import type { Db } from "./api.js";
 
@@ -50,7 +47,7 @@ export function embeddedDbPath(dataDir: string): string {
   return path.join(dataDir, "pglite");
 }
 
-interface DbErrorLike {
+export interface DbErrorLike {
   message?: string;
   code?: unknown;
   severity?: unknown;
@@ -59,7 +56,7 @@ interface DbErrorLike {
   errors?: unknown;
 }
 
-function isDbError(e: DbErrorLike): boolean {
+export function isDbError(e: DbErrorLike): boolean {
   return typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === "string";
 }
 
@@ -91,18 +88,11 @@ export function toStoreError(err: unknown, sql: string, where?: string): unknown
   return err;
 }
 
-interface Counter {
+export interface Counter {
   n: number;
 }
 
-/** Marks the async context of an open PGlite transaction, to refuse outer-Db use inside it. */
-interface TxMark {
-  db: object;
-  open: boolean;
-}
-const txContext = new AsyncLocalStorage<TxMark[]>();
-
-abstract class BaseDb implements Db {
+export abstract class BaseDb implements Db {
   abstract readonly kind: "pg" | "pglite";
   constructor(protected readonly counter: Counter) {}
   get statementCount(): number {
@@ -115,7 +105,7 @@ abstract class BaseDb implements Db {
 }
 
 /** Nested transactions on a transaction-bound Db: SAVEPOINT / RELEASE / ROLLBACK TO. */
-async function savepoint<T>(db: Db, depth: number, fn: () => Promise<T>): Promise<T> {
+export async function savepoint<T>(db: Db, depth: number, fn: () => Promise<T>): Promise<T> {
   const name = `tandem_sp${depth}`;
   await db.query(`SAVEPOINT ${name}`);
   try {
@@ -222,178 +212,4 @@ export class PgDb extends BaseDb {
     this.closed = true;
     await this.pool.end();
   }
-}
-
-// ------------------------------------------------------------------------------------ PGlite
-
-class PGliteTxDb extends BaseDb {
-  readonly kind = "pglite" as const;
-  constructor(private readonly t: Transaction, counter: Counter, private readonly depth: number) {
-    super(counter);
-  }
-  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
-    this.counter.n++;
-    try {
-      return (await this.t.query<T>(sql, params as unknown[] | undefined)).rows;
-    } catch (err) {
-      throw toStoreError(err, sql);
-    }
-  }
-  async exec(sql: string): Promise<void> {
-    this.counter.n++;
-    try {
-      await this.t.exec(sql);
-    } catch (err) {
-      throw toStoreError(err, sql);
-    }
-  }
-  tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    const inner = new PGliteTxDb(this.t, this.counter, this.depth + 1);
-    return savepoint(this, this.depth + 1, () => fn(inner));
-  }
-  async close(): Promise<void> {
-    throw new StoreError("store.misuse", "close() called on a transaction's Db");
-  }
-}
-
-/** In-process registry of open embedded databases (two PGlite instances on one folder corrupt it). */
-const openDirs = new Set<string>();
-
-export class PGliteDb extends BaseDb {
-  readonly kind = "pglite" as const;
-  private constructor(private readonly pg: PGlite, private readonly dir: string | null) {
-    super({ n: 0 });
-  }
-
-  /** Opens (creating if needed) `<dataDir>/pglite`; "memory://" opens an in-memory database. */
-  static async open(dataDir: string): Promise<PGliteDb> {
-    if (dataDir === "memory://" || dataDir === "") {
-      const mem = new PGlite();
-      await mem.waitReady;
-      return new PGliteDb(mem, null);
-    }
-    const dir = path.resolve(embeddedDbPath(dataDir));
-    acquireLock(dir);
-    try {
-      fs.mkdirSync(dir, { recursive: true });
-      const db = new PGlite(dir);
-      await db.waitReady;
-      return new PGliteDb(db, dir);
-    } catch (err) {
-      releaseLock(dir);
-      throw new StoreError("store.connect", `cannot open the embedded database in ${dir}: ${(err as Error)?.message ?? err}`, { cause: err });
-    }
-  }
-
-  private guard(): void {
-    const marks = txContext.getStore();
-    if (marks?.some((m) => m.open && m.db === this)) {
-      throw new StoreError(
-        "store.misuse",
-        "the store was used directly inside one of its own transactions; use the Db/Store passed to tx() (on the embedded database this would deadlock)",
-      );
-    }
-  }
-
-  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
-    this.guard();
-    this.counter.n++;
-    try {
-      return (await this.pg.query<T>(sql, params as unknown[] | undefined)).rows;
-    } catch (err) {
-      throw toStoreError(err, sql);
-    }
-  }
-
-  async exec(sql: string): Promise<void> {
-    this.guard();
-    this.counter.n++;
-    try {
-      await this.pg.exec(sql);
-    } catch (err) {
-      throw toStoreError(err, sql);
-    }
-  }
-
-  /**
-   * PGlite has one connection: its transaction() holds an exclusive mutex, so concurrent
-   * transactions (and plain queries) wait for each other and never interleave.
-   */
-  async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    this.guard();
-    const mark: TxMark = { db: this, open: true };
-    const marks = [...(txContext.getStore() ?? []), mark];
-    try {
-      return await this.pg.transaction(async (t) => {
-        this.counter.n++; // BEGIN
-        try {
-          return await txContext.run(marks, () => fn(new PGliteTxDb(t, this.counter, 0)));
-        } finally {
-          this.counter.n++; // COMMIT or ROLLBACK
-        }
-      });
-    } catch (err) {
-      throw toStoreError(err, "COMMIT");
-    } finally {
-      mark.open = false;
-    }
-  }
-
-  async close(): Promise<void> {
-    try {
-      if (!this.pg.closed) await this.pg.close();
-    } finally {
-      if (this.dir) releaseLock(this.dir);
-    }
-  }
-}
-
-// Lock file next to the embedded database: one process, one instance at a time.
-function lockPath(dir: string): string {
-  return `${dir}.lock`;
-}
-
-function acquireLock(dir: string): void {
-  if (openDirs.has(dir)) {
-    throw new StoreError("store.locked", `the embedded database in ${dir} is already open in this process`);
-  }
-  const file = lockPath(dir);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  try {
-    const holder = Number(fs.readFileSync(file, "utf8").trim());
-    if (holder && holder !== process.pid && isAlive(holder)) {
-      throw new StoreError(
-        "store.locked",
-        `the embedded database in ${dir} is in use by another process (pid ${holder}); stop it first, or use a postgres:// database.uri`,
-      );
-    }
-  } catch (err) {
-    if (err instanceof StoreError) throw err;
-    // no lock file (or unreadable): take it
-  }
-  fs.writeFileSync(file, `${process.pid}\n`);
-  openDirs.add(dir);
-}
-
-function releaseLock(dir: string): void {
-  openDirs.delete(dir);
-  try {
-    if (Number(fs.readFileSync(lockPath(dir), "utf8").trim()) === process.pid) fs.unlinkSync(lockPath(dir));
-  } catch {
-    // already gone
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Open the database named by the options: pg when uri is set, else embedded PGlite. */
-export async function openDb(opts: { uri: string; dataDir: string; onError?: (err: Error) => void }): Promise<PgDb | PGliteDb> {
-  return opts.uri ? PgDb.open(opts.uri, opts.onError) : PGliteDb.open(opts.dataDir);
 }

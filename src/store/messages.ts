@@ -52,12 +52,12 @@ export function reactionsRepo(db: Db): Store["reactions"] {
     async insert(r) {
       await db.query(
         `INSERT INTO reactions (event_id, room_id, target_event_id, network, chat, target_remote, sender_mxid, emoji, origin)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id, network) DO NOTHING`,
         [r.eventId, r.roomId, r.targetEventId, r.network, r.chat, r.targetRemote, r.senderMxid, r.emoji, r.origin],
       );
     },
     async byEvent(eventId) {
-      const [row] = await db.query<ReactionRow>(`SELECT ${REACTION_COLS} FROM reactions WHERE event_id = $1`, [eventId]);
+      const [row] = await db.query<ReactionRow>(`SELECT ${REACTION_COLS} FROM reactions WHERE event_id = $1 LIMIT 1`, [eventId]);
       return row ?? null;
     },
     async forTarget(targetEventId, emoji) {

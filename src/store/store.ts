@@ -1,13 +1,19 @@
 /** openStore: connect (pg or embedded PGlite), migrate, and put the repos together. */
 import type { Db, Store, StoreOptions } from "./api.js";
-import { openDb } from "./db.js";
+import { PgDb } from "./db.js";
 import { ghostsRepo, kvRepo } from "./ghosts.js";
 import { loginsRepo } from "./logins.js";
 import { messagesRepo, reactionsRepo } from "./messages.js";
 import { migrate, type Migration } from "./migrate.js";
 import { linksRepo, portalsRepo } from "./portals.js";
 import { queueRepo } from "./queue.js";
+import { PGliteDb } from "./pglite.js";
 import { SecretBox } from "./secrets.js";
+
+/** Open the database named by the options: pg when uri is set, else embedded PGlite in dataDir. */
+export async function openDb(opts: { uri: string; dataDir: string; onError?: (err: Error) => void }): Promise<PgDb | PGliteDb> {
+  return opts.uri ? PgDb.open(opts.uri, opts.onError) : PGliteDb.open(opts.dataDir);
+}
 
 /** A Store over an open Db (no migration). `close` closes the Db. */
 export function makeStore(db: Db, box: SecretBox): Store {

@@ -78,9 +78,10 @@ CREATE TABLE messages (
 CREATE INDEX messages_event ON messages (event_id);
 CREATE INDEX messages_room_time ON messages (room_id, created_at);
 
--- Reactions: one row per Matrix m.reaction event.
+-- Reactions: one row per Matrix m.reaction event and network it reached (a room linked to
+-- Slack and Telegram maps one Matrix reaction to one reaction on each).
 CREATE TABLE reactions (
-  event_id        text PRIMARY KEY,
+  event_id        text NOT NULL,
   room_id         text NOT NULL,
   target_event_id text NOT NULL,
   network         text NOT NULL,
@@ -89,7 +90,8 @@ CREATE TABLE reactions (
   sender_mxid     text NOT NULL,
   emoji           text NOT NULL,
   origin          text NOT NULL CHECK (origin IN ('remote', 'matrix')),
-  created_at      timestamptz NOT NULL DEFAULT now()
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (event_id, network)
 );
 CREATE INDEX reactions_target ON reactions (target_event_id, emoji);
 CREATE INDEX reactions_remote ON reactions (target_remote, sender_mxid, emoji);
@@ -110,8 +112,8 @@ CREATE TABLE relay_queue (
 );
 -- The head of a lane: lowest pending id.
 CREATE INDEX relay_queue_lane_pending ON relay_queue (lane, id) WHERE status = 'pending';
--- Ready lanes: pending items by due time.
-CREATE INDEX relay_queue_ready ON relay_queue (next_attempt_at) WHERE status = 'pending';
+-- Ready lanes: pending items in id order with their due time (index-only scan, skips done rows).
+CREATE INDEX relay_queue_ready ON relay_queue (id, next_attempt_at, lane) WHERE status = 'pending';
 -- Pruning done items.
 CREATE INDEX relay_queue_done ON relay_queue (done_at) WHERE status = 'done';
 
