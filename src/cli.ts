@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/**
+ * `tandem generate-registration | start | doctor`. Parses argv, maps errors to one clear
+ * line and an exit code (0 ok, 1 runtime failure, 2 bad config/usage), nothing else.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig, readRegistration, registrationMismatches, writeRegistration } from "./config/index.js";
+import { runDoctor } from "./doctor.js";
+
+const USAGE = `Usage: tandem <command> [options]
+
+Commands:
+  generate-registration  write the appservice registration YAML for the homeserver
+  start                  run the bridge
+  doctor                 check config, database, homeserver and logins
+
+Options:
+  -c, --config FILE   config file (default bridge.yaml, env TANDEM_CONFIG)
+  -o, --output FILE   registration path for generate-registration (default appservice.registration)
+  --force             rotate the registration tokens
+  -h, --help          show this help`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" }, output: { type: "string", short: "o" },
+      force: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const configPath = values.config ?? process.env.TANDEM_CONFIG ?? "bridge.yaml";
+  switch (command) {
+    case "generate-registration": {
+      const config = loadConfig(configPath);
+      const res = writeRegistration(config, values.output ?? config.appservice.registration, { force: values.force });
+      console.log(`${res.created ? "Wrote" : res.rotated ? "Rotated tokens in" : "Updated"} ${res.path} (mode 0600). ` +
+        "Load it into your homeserver: Synapse app_service_config_files, or conduwuit `!admin appservices register`.");
+      return 0;
+    }
+    case "start": {
+      const config = loadConfig(configPath);
+      const registration = readRegistration(config.appservice.registration);
+      const mismatch = registrationMismatches(config, registration);
+      if (mismatch.length) throw new ConfigError(mismatch.map((m) => ({ path: "", message: `${m} (run tandem generate-registration and reload it in the homeserver)` })), "registration_invalid");
+      const { startBridge } = await import("./main.js");
+      const running = await startBridge({ config, registration });
+      const stop = (signal: string) => {
+        running.log.info("shutting down", { signal });
+        running.stop().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.once("SIGINT", () => stop("SIGINT"));
+      return -1; // keep running
+    }
+    case "doctor":
+      return runDoctor(configPath);
+    default:
+      console.error(`Unknown command "${command}".\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code >= 0) process.exitCode = code; },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(`tandem: ${err.message.split("\n").join("\ntandem: ")}`);
+      process.exitCode = 2;
+    } else if (err instanceof Error && err.name === "TypeError" && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
+      console.error(`tandem: ${err.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else {
+      console.error(`tandem: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = 1;
+    }
+  },
+);

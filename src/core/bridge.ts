@@ -1,0 +1,254 @@
+/**
+ * The core: owns portals, ghosts, logins, the relay queue and the commands, and routes
+ * events between connectors and Matrix. It imports neither src/matrix nor a network; both
+ * sides are handed in as ports.
+ */
+import { randomUUID } from "node:crypto";
+import type { NewQueueItem, QueueItem } from "../store/api.js";
+import { generalCommands } from "./commands/general.js";
+import { loginCommands } from "./commands/logins.js";
+import { CommandRegistry, type Command } from "./commands/registry.js";
+import type { BridgeServices } from "./commands/services.js";
+import type { LoginRecord, LoginResult, NetworkConnector } from "./connector.js";
+import type { CoreDeps } from "./context.js";
+import { TandemError } from "./errors.js";
+import { GhostManager } from "./ghosts.js";
+import { LoginManager } from "./logins.js";
+import type { MatrixInbound } from "./matrix-port.js";
+import { MatrixOutbound } from "./matrix-outbound.js";
+import { matrixLane, type MatrixPayload, type QueuePayload } from "./payloads.js";
+import { Permissions } from "./permissions.js";
+import { PortalDirectory } from "./portals.js";
+import { RelayQueue, type RelayQueueOptions } from "./relay-queue.js";
+import { RemoteInbound } from "./remote-inbound.js";
+
+export interface BridgeCoreOptions {
+  queue?: RelayQueueOptions;
+  /** Extra commands (linking, cutover) registered by main. */
+  extraCommands?: (svc: BridgeServices) => Command[];
+}
+
+export class BridgeCore implements BridgeServices {
+  readonly portals: PortalDirectory;
+  readonly ghosts: GhostManager;
+  readonly registry: CommandRegistry;
+  readonly permissions: Permissions;
+  readonly queue: RelayQueue;
+  private readonly loginManager: LoginManager;
+  private readonly remote: RemoteInbound;
+  private readonly outbound: MatrixOutbound;
+  /** Management room id → the user it belongs to (the DM with the bot). */
+  private readonly managementRooms = new Map<string, string>();
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(readonly deps: CoreDeps, opts: BridgeCoreOptions = {}) {
+    const { store, matrix, log, options } = deps;
+    this.permissions = new Permissions(options.permissions);
+    this.portals = new PortalDirectory(store, matrix, log.child({ component: "portals" }));
+    this.ghosts = new GhostManager(store, matrix, log.child({ component: "ghosts" }));
+    const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
+    this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
+      `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
+    this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue);
+    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => false);
+    this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
+    this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }));
+    this.registry.add(...generalCommands(this), ...loginCommands(this), ...(opts.extraCommands?.(this) ?? []));
+  }
+
+  get connectors(): ReadonlyMap<string, NetworkConnector> {
+    return this.deps.connectors;
+  }
+
+  get health() {
+    return this.deps.health;
+  }
+
+  async start(): Promise<void> {
+    await this.portals.load();
+    for (const [k, v] of await this.loadManagementRooms()) this.managementRooms.set(k, v);
+    this.queue.start();
+    await this.loginManager.startAll();
+    this.sweeper = setInterval(() => this.registry.sweep(), 30_000);
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    await this.loginManager.stopAll();
+    await this.queue.stop();
+  }
+
+  // ---- intake -------------------------------------------------------------------------
+
+  async enqueue(items: NewQueueItem[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.deps.store.queue.enqueue(items);
+    this.queue.kick();
+  }
+
+  /**
+   * Matrix events from one appservice transaction. Resolves once relayable events are
+   * durably queued (the transaction is answered 200 only then). Commands and invites are
+   * handled right after, outside the transaction.
+   */
+  async onMatrixEvents(events: MatrixInbound[]): Promise<void> {
+    const relay: NewQueueItem[] = [];
+    const later: Array<() => Promise<void>> = [];
+    const receivedAt = Date.now();
+    for (const ev of events) {
+      if (ev.kind === "invite") { later.push(() => this.onInvite(ev)); continue; }
+      if (ev.kind === "membership") { later.push(() => this.onMembership(ev)); continue; }
+      if (this.deps.matrix.isBridgeUser(ev.sender)) continue; // our own echo
+      if (ev.kind === "message" && ev.msgtype !== "file") {
+        const isMgmt = this.managementRooms.get(ev.roomId) === ev.sender;
+        // In the DM with the bot everything is a command; elsewhere only prefixed text (or an open prompt).
+        if (isMgmt || this.registry.isCommand(ev.body, false, ev.roomId, ev.sender)) {
+          later.push(() => this.runCommand(ev, isMgmt));
+          continue;
+        }
+      }
+      if (!this.portals.portal(ev.roomId)) continue;
+      relay.push({ lane: matrixLane(ev.roomId), sourceKey: `m:${ev.eventId}`, payload: { t: "matrix", receivedAt, event: ev } satisfies MatrixPayload });
+    }
+    await this.enqueue(relay);
+    for (const fn of later) void fn().catch((err) => this.deps.log.error("matrix event handling failed", { error: String(err) }));
+  }
+
+  private async runCommand(ev: Extract<MatrixInbound, { kind: "message" }>, isMgmt: boolean): Promise<void> {
+    const { matrix } = this.deps;
+    await this.registry.handle({
+      roomId: ev.roomId, sender: ev.sender, eventId: ev.eventId, body: ev.body, isManagementRoom: isMgmt,
+      level: this.permissions.levelOf(ev.sender),
+      reply: (text, html) => this.notice(ev.roomId, text, html),
+      redact: (eventId) => matrix.redact(ev.roomId, matrix.botMxid, eventId, `tandem-redact-${randomUUID()}`, "Contained a secret"),
+    });
+  }
+
+  private async onInvite(ev: Extract<MatrixInbound, { kind: "invite" }>): Promise<void> {
+    const { matrix, log } = this.deps;
+    if (ev.target !== matrix.botMxid) return;
+    if (!this.permissions.allows(ev.sender, "relay")) {
+      log.info("ignoring invite from a user without permission", { sender: ev.sender, roomId: ev.roomId });
+      await matrix.leave(ev.roomId, matrix.botMxid).catch(() => undefined);
+      return;
+    }
+    await matrix.join(ev.roomId, matrix.botMxid);
+    const members = await matrix.joinedMembers(ev.roomId).catch(() => [] as string[]);
+    if (ev.isDirect || members.length <= 2) {
+      this.managementRooms.set(ev.roomId, ev.sender);
+      await this.deps.store.kv.set(`mgmt:${ev.roomId}`, ev.sender);
+      await this.notice(ev.roomId, "Hello! I am the Tandem bridge bot. Say `help` to see what I can do; `login app` connects Slack, `login telegram` a Telegram bot.");
+    } else {
+      await this.notice(ev.roomId, `Hello! Say \`${this.deps.options.commandPrefix} help\` for commands, e.g. \`${this.deps.options.commandPrefix} link slack #channel\`.`);
+    }
+  }
+
+  private async onMembership(ev: Extract<MatrixInbound, { kind: "membership" }>): Promise<void> {
+    // The owner left their management room: forget it so it stops being treated as a DM.
+    if (ev.membership === "leave" && this.managementRooms.get(ev.roomId) === ev.target) {
+      this.managementRooms.delete(ev.roomId);
+      await this.deps.store.kv.set(`mgmt:${ev.roomId}`, "");
+    }
+  }
+
+  private async loadManagementRooms(): Promise<Array<[string, string]>> {
+    // Management rooms are few; kept in kv under "mgmt:<roomId>".
+    const rows = await this.deps.store.db.query<{ key: string; value: string }>("SELECT key, value FROM kv WHERE key LIKE 'mgmt:%' AND value <> ''");
+    return rows.map((r) => [r.key.slice(5), r.value]);
+  }
+
+  // ---- queue items --------------------------------------------------------------------
+
+  private async apply(item: QueueItem): Promise<void> {
+    const p = item.payload as QueuePayload;
+    try {
+      if (p.t === "remote") await this.remote.apply(item, p);
+      else await this.outbound.apply(item, p);
+    } catch (err) {
+      if (p.t === "remote") this.deps.health.error(p.loginId);
+      throw err;
+    }
+  }
+
+  private async deadLetter(item: QueueItem, err: unknown): Promise<void> {
+    const p = item.payload as QueuePayload;
+    const roomId = p.t === "matrix" ? p.event.roomId : this.portals.linkForChat(p.network, p.event.chat)?.roomId;
+    if (!roomId) return;
+    const why = err instanceof TandemError && err.userMessage ? err.userMessage : err instanceof Error ? err.message : String(err);
+    const what = p.t === "matrix" ? "A Matrix message could not be delivered" : `A ${this.connectorName(p.network)} message could not be bridged`;
+    await this.notice(roomId, `${what}: ${why}`);
+  }
+
+  // ---- services for commands ----------------------------------------------------------
+
+  queueDepth(): Promise<number> {
+    return this.deps.store.queue.depth();
+  }
+
+  logins(): LoginRecord[] {
+    return this.loginManager.all();
+  }
+
+  async completeLogin(ownerMxid: string, connector: NetworkConnector, result: LoginResult): Promise<LoginRecord> {
+    const id = `${connector.network}:${result.remoteId}`;
+    const existing = await this.deps.store.logins.get(id);
+    if (existing && existing.ownerMxid !== ownerMxid) {
+      throw new TandemLoginTaken(`That ${connector.displayName} account is already logged in by another user.`);
+    }
+    const row = { id, network: connector.network, ownerMxid, remoteId: result.remoteId, name: result.name, secrets: result.secrets };
+    await this.deps.store.logins.put(row);
+    await this.loginManager.start(row);
+    void this.sync(id).catch((err) => this.deps.log.warn("initial sync failed", { login: id, error: String(err) }));
+    return row;
+  }
+
+  async logout(loginId: string): Promise<void> {
+    await this.loginManager.remove(loginId);
+    await this.deps.store.logins.delete(loginId);
+  }
+
+  async sync(loginId: string): Promise<number> {
+    const login = this.loginManager.record(loginId);
+    const conn = this.loginManager.connection(loginId);
+    const connector = login && this.deps.connectors.get(login.network);
+    if (!login || !conn || !connector) return 0;
+    const chats = await conn.listChats(this.deps.options.initialChatCount[login.network] ?? 10);
+    let created = 0;
+    for (const chat of chats) {
+      const link = this.portals.linkForChat(login.network, chat);
+      if (link) {
+        await this.deps.matrix.invite(link.roomId, login.ownerMxid).catch(() => undefined);
+        continue;
+      }
+      await this.portals.createPortal(connector, conn, login.id, login.ownerMxid, chat);
+      created++;
+    }
+    return created;
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  async notice(roomId: string, text: string, html?: string): Promise<void> {
+    const { matrix } = this.deps;
+    const content: Record<string, unknown> = { msgtype: "m.notice", body: text };
+    if (html) Object.assign(content, { format: "org.matrix.custom.html", formatted_body: html });
+    await matrix.sendEvent(roomId, matrix.botMxid, "m.room.message", content, `tandem-notice-${randomUUID()}`);
+  }
+
+  private async tellOwner(owner: string, text: string): Promise<void> {
+    for (const [roomId, who] of this.managementRooms) {
+      if (who === owner) return this.notice(roomId, text).catch((err) => this.deps.log.warn("could not DM owner", { error: String(err) }));
+    }
+  }
+
+  private connectorName(network: string): string {
+    return this.deps.connectors.get(network)?.displayName ?? network;
+  }
+}
+
+class TandemLoginTaken extends TandemError {
+  readonly code = "login_taken";
+  constructor(userMessage: string) {
+    super(userMessage, { userMessage });
+  }
+}

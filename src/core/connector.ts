@@ -1,0 +1,137 @@
+/**
+ * The one interface every network connector implements (Slack, Telegram, the test
+ * loopback). Connectors translate and transport; the core decides order, retries and
+ * what is stored. A connector never talks to Matrix or the database.
+ */
+import type { Doc } from "../formatting/ast.js";
+import type {
+  ChatInfo, ChatRef, FileKind, FileRef, MessageRef, NetworkName, RemoteEvent, UserInfo, UserRef,
+} from "./types.js";
+
+/** A stored login as the connector needs it. Secrets are already decrypted. */
+export interface LoginRecord {
+  id: string;
+  network: NetworkName;
+  ownerMxid: string;
+  /** The remote account id (Slack team id, Telegram bot id). */
+  remoteId: string;
+  name: string;
+  secrets: Record<string, string>;
+}
+
+/** One value a login flow asks for. */
+export interface LoginStep {
+  key: string;
+  prompt: string;
+  /** The message carrying it is redacted from the room after use. */
+  secret: boolean;
+  /** Quick shape check before anything is sent to the network. */
+  pattern?: RegExp;
+  /** Said when the pattern does not match. */
+  patternHint?: string;
+}
+
+/** What a successful login produces; the core stores it and connects. */
+export interface LoginResult {
+  remoteId: string;
+  name: string;
+  secrets: Record<string, string>;
+  /** The reply to the user, e.g. "Logged in to Slack workspace Acme". */
+  reply: string;
+  /** Extra advice (privacy mode, missing optional scopes). */
+  warnings?: string[];
+}
+
+export interface LoginFlow {
+  /** The words after `login`, e.g. "app" or "telegram". */
+  id: string;
+  help: string;
+  steps: LoginStep[];
+  /** Validate the values against the network. Throws LoginError with a user-facing message. */
+  complete(values: Record<string, string>): Promise<LoginResult>;
+}
+
+export type ConnectionState =
+  | "connecting" | "connected" | "transient-disconnect" | "bad-credentials" | "error" | "stopped";
+
+export interface ConnectionStatus {
+  state: ConnectionState;
+  /** Human-readable reason, never containing a secret. */
+  message?: string;
+}
+
+/** The only way a connector talks to the core. */
+export interface EventSink {
+  /** Resolves once the events are durably queued: only then ack the remote side. */
+  push(events: RemoteEvent[]): Promise<void>;
+  status(s: ConnectionStatus): void;
+}
+
+/** Who a relayed Matrix message is from, for "Name: text" or username/icon overrides. */
+export interface OutboundSender {
+  name: string;
+  /** Public https URL of the avatar (the bridge serves it), when known. */
+  avatarUrl?: string;
+  /** Set when the message was relayed from another network (fan-out), e.g. "Slack". */
+  via?: string;
+}
+
+export interface OutboundFile {
+  name: string;
+  mime: string;
+  kind: FileKind;
+  data: Buffer;
+  width?: number;
+  height?: number;
+}
+
+export interface OutboundMessage {
+  doc: Doc;
+  emote?: boolean;
+  notice?: boolean;
+  replyTo?: MessageRef;
+  threadRoot?: MessageRef;
+  files?: OutboundFile[];
+  sender: OutboundSender;
+  /** Stable id of the source (Matrix event id); connectors may attach it for idempotency. */
+  sourceId: string;
+}
+
+/** One live login. Every method does remote I/O and returns remote refs; the core stores them. */
+export interface Connection {
+  /** Returns one ref per part sent, text first, then files, in order. */
+  send(chat: ChatRef, msg: OutboundMessage): Promise<MessageRef[]>;
+  edit(chat: ChatRef, target: MessageRef, msg: OutboundMessage): Promise<void>;
+  delete(chat: ChatRef, target: MessageRef): Promise<void>;
+  react(chat: ChatRef, target: MessageRef, emoji: string, on: boolean): Promise<void>;
+  chatInfo(chat: ChatRef): Promise<ChatInfo>;
+  userInfo(user: UserRef): Promise<UserInfo>;
+  download(file: FileRef): Promise<{ data: Buffer; mime: string; name: string }>;
+  /** Fetch an avatar given by UserInfo.avatar / ChatInfo.avatar. */
+  downloadAvatar(avatar: string): Promise<{ data: Buffer; mime: string }>;
+  /** Chats to turn into portals at login and on `sync`, most recently active first. */
+  listChats(limit: number): Promise<ChatRef[]>;
+  /** Turn what a user typed (`#general`, `C123`, `@name`, `-100…`) into a chat ref, or null. */
+  resolveChat(input: string): Promise<ChatRef | null>;
+  /** Whether a remote user is this login's own account (its messages are echoes). */
+  isOwnUser(user: UserRef): boolean;
+  stop(): Promise<void>;
+}
+
+/** One per process per network. Makes connections; owns no Matrix or database access. */
+export interface NetworkConnector {
+  readonly network: NetworkName;
+  /** "Slack", "Telegram": used in room names and relay attribution. */
+  readonly displayName: string;
+  loginFlows(): LoginFlow[];
+  /** Open one login's connection. Must not throw on network trouble: report via sink.status. */
+  connect(login: LoginRecord, sink: EventSink): Promise<Connection>;
+  /** Ghost localpart for a remote user, lowercase, e.g. "slack_t0001_u0001". */
+  ghostLocalpart(user: UserRef): string;
+  /** The inverse of ghostLocalpart, for Matrix pills back to native mentions. */
+  userFromGhostLocalpart(localpart: string): UserRef | null;
+  /** Largest file this network can take from us / give us, in bytes. */
+  readonly maxUploadSize: number;
+  /** What this network cannot do, shown by `help <network>`. */
+  readonly limitations?: string;
+}

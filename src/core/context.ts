@@ -1,0 +1,32 @@
+/**
+ * What the core's parts share. Built once by Bridge; each part takes only the pieces it
+ * uses, so no part reaches into a god object.
+ */
+import type { Store } from "../store/api.js";
+import type { NetworkConnector } from "./connector.js";
+import type { HealthBoard } from "./health.js";
+import type { Logger } from "./log.js";
+import type { MatrixPort } from "./matrix-port.js";
+import type { Level } from "./permissions.js";
+
+export interface CoreOptions {
+  commandPrefix: string;
+  permissions: Record<string, Exclude<Level, "none">>;
+  /** Largest file bridged in either direction, bytes. */
+  maxFileSize: number;
+  /** Multi-step command prompts expire after this long. */
+  promptTimeoutMs: number;
+  /** Chats turned into portals at login / `sync`, per network. */
+  initialChatCount: Record<string, number>;
+  /** Public, signed URL for a Matrix avatar (for Slack icon_url); undefined when not served. */
+  publicAvatarUrl?: (mxc: string) => string | undefined;
+}
+
+export interface CoreDeps {
+  store: Store;
+  matrix: MatrixPort;
+  log: Logger;
+  options: CoreOptions;
+  connectors: ReadonlyMap<string, NetworkConnector>;
+  health: HealthBoard;
+}

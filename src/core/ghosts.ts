@@ -1,0 +1,83 @@
+/**
+ * Ghosts: the Matrix users that stand for remote users. Registered once, profile set
+ * only when it changed (the avatar is uploaded once per remote avatar, not per message),
+ * joined to a room once and then left alone (no leave/join churn).
+ */
+import type { Store } from "../store/api.js";
+import type { Connection, NetworkConnector } from "./connector.js";
+import type { Logger } from "./log.js";
+import type { MatrixPort } from "./matrix-port.js";
+import type { UserInfo, UserRef } from "./types.js";
+
+/** Re-read a remote profile at most this often when no user_change event tells us. */
+const PROFILE_TTL_MS = 24 * 3600_000;
+
+export class GhostManager {
+  /** mxid → time the profile was last confirmed. */
+  private readonly fresh = new Map<string, number>();
+  private readonly joined = new Set<string>();
+
+  constructor(private readonly store: Store, private readonly matrix: MatrixPort, private readonly log: Logger) {}
+
+  mxidFor(connector: NetworkConnector, user: UserRef): string {
+    return this.matrix.ghostMxid(connector.ghostLocalpart(user));
+  }
+
+  /** Make sure the ghost exists with a current profile; returns its mxid. */
+  async ensure(connector: NetworkConnector, conn: Connection, user: UserRef, known?: UserInfo): Promise<string> {
+    const mxid = this.mxidFor(connector, user);
+    const checked = this.fresh.get(mxid);
+    if (!known && checked && Date.now() - checked < PROFILE_TTL_MS) return mxid;
+    const row = await this.store.ghosts.get(mxid);
+    if (!known && row && Date.now() - row.updatedAt.getTime() < PROFILE_TTL_MS) {
+      this.fresh.set(mxid, Date.now());
+      return mxid;
+    }
+    let info = known;
+    if (!info) {
+      try {
+        info = await conn.userInfo(user);
+      } catch (err) {
+        this.log.warn("user info unavailable; ghost keeps its old profile", { network: connector.network, error: String(err) });
+        info = { name: row?.displayName ?? user };
+      }
+    }
+    let avatarMxc = row?.avatarMxc ?? null;
+    const avatarSource = info.avatar ?? null;
+    if (avatarSource && avatarSource !== row?.avatarSource) {
+      try {
+        const img = await conn.downloadAvatar(avatarSource);
+        avatarMxc = await this.matrix.uploadMedia(img.data, img.mime, "avatar");
+      } catch (err) {
+        this.log.warn("ghost avatar not bridged", { network: connector.network, error: String(err) });
+      }
+    }
+    const nameChanged = row?.displayName !== info.name;
+    const avatarChanged = (row?.avatarMxc ?? null) !== avatarMxc;
+    if (!row || nameChanged || avatarChanged) {
+      await this.matrix.ensureGhost(connector.ghostLocalpart(user), {
+        displayName: nameChanged || !row ? info.name : undefined,
+        avatarMxc: avatarChanged && avatarMxc ? avatarMxc : undefined,
+      });
+    }
+    await this.store.ghosts.put({
+      mxid, network: connector.network, userRef: user, displayName: info.name,
+      avatarSource: avatarMxc ? avatarSource : null, avatarMxc,
+    });
+    this.fresh.set(mxid, Date.now());
+    return mxid;
+  }
+
+  /** Join the ghost to the room once per process; the homeserver keeps it joined after that. */
+  async ensureJoined(roomId: string, mxid: string): Promise<void> {
+    const key = `${roomId}\u0000${mxid}`;
+    if (this.joined.has(key)) return;
+    await this.matrix.join(roomId, mxid);
+    this.joined.add(key);
+  }
+
+  /** Forget the cached profile so the next message re-reads it (user_change). */
+  invalidate(mxid: string): void {
+    this.fresh.delete(mxid);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * What the core needs from Matrix, and what Matrix hands the core. The core codes
+ * against these; src/matrix implements them with matrix-appservice-bridge.
+ */
+import type { Doc } from "../formatting/ast.js";
+import type { FileKind } from "./types.js";
+
+export interface MatrixFileInfo {
+  mxc: string;
+  name: string;
+  mime: string;
+  size?: number;
+  kind: FileKind;
+  width?: number;
+  height?: number;
+}
+
+interface InboundBase {
+  roomId: string;
+  eventId: string;
+  sender: string;
+  ts: number;
+}
+
+/** A Matrix event, already parsed into network-neutral terms (src/matrix/events.ts). */
+export type MatrixInbound =
+  | (InboundBase & {
+      kind: "message";
+      msgtype: "text" | "notice" | "emote" | "file";
+      doc: Doc;
+      /** Plain body with reply fallback removed, for commands. */
+      body: string;
+      replyTo?: string;
+      threadRoot?: string;
+      file?: MatrixFileInfo;
+    })
+  | (InboundBase & { kind: "edit"; target: string; doc: Doc; body: string })
+  | (InboundBase & { kind: "redaction"; target: string })
+  | (InboundBase & { kind: "reaction"; target: string; key: string })
+  | (InboundBase & { kind: "invite"; target: string; isDirect: boolean })
+  | (InboundBase & { kind: "membership"; target: string; membership: string });
+
+export interface CreateRoomOptions {
+  name: string;
+  topic?: string;
+  avatarMxc?: string;
+  /** Desired alias localpart; the port makes it unique on collision (M_ROOM_IN_USE). */
+  aliasLocalpart?: string;
+  invite: string[];
+  isDirect?: boolean;
+  /** MSC2346 m.bridge content. */
+  bridgeInfo: Record<string, unknown>;
+  stateKey: string;
+}
+
+/** Matrix operations, always as a given identity (the bot or a ghost). */
+export interface MatrixPort {
+  readonly botMxid: string;
+  readonly domain: string;
+  ghostMxid(localpart: string): string;
+  isBridgeUser(mxid: string): boolean;
+  /** Register the ghost (if needed) and set its profile. */
+  ensureGhost(localpart: string, profile: { displayName?: string; avatarMxc?: string }): Promise<string>;
+  uploadMedia(data: Buffer, mime: string, name: string): Promise<string>;
+  downloadMedia(mxc: string): Promise<{ data: Buffer; mime: string }>;
+  createRoom(opts: CreateRoomOptions): Promise<{ roomId: string; alias?: string }>;
+  invite(roomId: string, mxid: string): Promise<void>;
+  join(roomId: string, mxid: string): Promise<void>;
+  leave(roomId: string, mxid: string): Promise<void>;
+  /** Send as `sender` (joining first if needed). `txnId` makes retries idempotent. `ts` backdates (appservice only). */
+  sendEvent(roomId: string, sender: string, type: string, content: Record<string, unknown>, txnId: string, ts?: number): Promise<string>;
+  redact(roomId: string, sender: string, eventId: string, txnId: string, reason?: string): Promise<void>;
+  setState(roomId: string, sender: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<void>;
+  getState(roomId: string, type: string, stateKey: string): Promise<Record<string, unknown> | null>;
+  /** Display name of a member in a room (falls back to the global profile, then the mxid). */
+  displayName(roomId: string, mxid: string): Promise<string>;
+  avatarOf(mxid: string): Promise<string | null>;
+  joinedMembers(roomId: string): Promise<string[]>;
+  powerLevel(roomId: string, mxid: string): Promise<number>;
+}

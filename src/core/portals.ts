@@ -1,0 +1,121 @@
+/**
+ * The portal directory: which Matrix room stands for which remote chat(s), cached in
+ * memory over the store (every relayed event asks, so it must not cost a query), and
+ * portal-room creation.
+ */
+import type { PortalLinkRow, PortalRow, Store } from "../store/api.js";
+import type { Connection, NetworkConnector } from "./connector.js";
+import type { Logger } from "./log.js";
+import type { MatrixPort } from "./matrix-port.js";
+import type { ChatRef } from "./types.js";
+
+const chatKey = (network: string, chat: string) => `${network}\u0000${chat}`;
+
+export class PortalDirectory {
+  private readonly portals = new Map<string, PortalRow>();
+  private readonly byChatKey = new Map<string, PortalLinkRow>();
+  private readonly byRoomId = new Map<string, PortalLinkRow[]>();
+
+  constructor(private readonly store: Store, private readonly matrix: MatrixPort, private readonly log: Logger) {}
+
+  async load(): Promise<void> {
+    for (const p of await this.store.portals.list()) this.portals.set(p.roomId, p);
+    for (const l of await this.store.links.list()) this.cacheLink(l);
+  }
+
+  portal(roomId: string): PortalRow | undefined {
+    return this.portals.get(roomId);
+  }
+
+  allPortals(): PortalRow[] {
+    return [...this.portals.values()];
+  }
+
+  linkForChat(network: string, chat: ChatRef): PortalLinkRow | undefined {
+    return this.byChatKey.get(chatKey(network, chat));
+  }
+
+  linksOfRoom(roomId: string): PortalLinkRow[] {
+    return this.byRoomId.get(roomId) ?? [];
+  }
+
+  /** Create the portal room for a remote chat, invite its owner, record the link. */
+  async createPortal(
+    connector: NetworkConnector, connection: Connection, loginId: string, ownerMxid: string, chat: ChatRef,
+    ghostMxids: string[] = [],
+  ): Promise<PortalLinkRow> {
+    const existing = this.linkForChat(connector.network, chat);
+    if (existing) return existing;
+    const info = await connection.chatInfo(chat);
+    let avatarMxc: string | undefined;
+    if (info.avatar) {
+      try {
+        const img = await connection.downloadAvatar(info.avatar);
+        avatarMxc = await this.matrix.uploadMedia(img.data, img.mime, "avatar");
+      } catch (err) {
+        this.log.warn("portal avatar not bridged", { network: connector.network, error: String(err) });
+      }
+    }
+    const { roomId, alias } = await this.matrix.createRoom({
+      name: info.roomName,
+      topic: info.topic,
+      avatarMxc,
+      aliasLocalpart: info.aliasLocalpart,
+      invite: [ownerMxid, ...ghostMxids],
+      isDirect: info.kind === "dm",
+      stateKey: `${connector.network}/${chat}`,
+      bridgeInfo: {
+        bridgebot: this.matrix.botMxid,
+        protocol: { id: connector.network, displayname: connector.displayName },
+        channel: { id: chat, displayname: info.name },
+      },
+    });
+    await this.addPortal({ roomId, kind: "portal", ownerMxid, phase: "parallel", createdAt: new Date() });
+    const link = await this.addLink({ roomId, network: connector.network, chat, loginId, name: info.name, alias: alias ?? null });
+    this.log.info("portal created", { network: connector.network, roomId, alias });
+    return link;
+  }
+
+  async addPortal(row: PortalRow): Promise<void> {
+    if (this.portals.has(row.roomId)) return;
+    await this.store.portals.create({ roomId: row.roomId, kind: row.kind, ownerMxid: row.ownerMxid, phase: row.phase });
+    this.portals.set(row.roomId, row);
+  }
+
+  async addLink(row: Omit<PortalLinkRow, "createdAt">): Promise<PortalLinkRow> {
+    await this.store.links.add(row);
+    const full = { ...row, createdAt: new Date() };
+    this.cacheLink(full);
+    return full;
+  }
+
+  async removeLinks(roomId: string, network?: string): Promise<PortalLinkRow[]> {
+    const gone = this.linksOfRoom(roomId).filter((l) => !network || l.network === network);
+    await this.store.links.remove(roomId, network);
+    for (const l of gone) this.byChatKey.delete(chatKey(l.network, l.chat));
+    this.byRoomId.set(roomId, this.linksOfRoom(roomId).filter((l) => !gone.includes(l)));
+    return gone;
+  }
+
+  async moveChat(network: string, from: ChatRef, to: ChatRef): Promise<void> {
+    const link = this.linkForChat(network, from);
+    if (!link || this.linkForChat(network, to)) return;
+    await this.store.links.moveChat(network, from, to);
+    this.byChatKey.delete(chatKey(network, from));
+    link.chat = to;
+    this.byChatKey.set(chatKey(network, to), link);
+  }
+
+  async setPhase(roomId: string, phase: PortalRow["phase"], by: string): Promise<void> {
+    await this.store.portals.setPhase(roomId, phase, by);
+    const p = this.portals.get(roomId);
+    if (p) p.phase = phase;
+  }
+
+  private cacheLink(l: PortalLinkRow): void {
+    this.byChatKey.set(chatKey(l.network, l.chat), l);
+    const list = this.byRoomId.get(l.roomId) ?? [];
+    list.push(l);
+    this.byRoomId.set(l.roomId, list);
+  }
+}

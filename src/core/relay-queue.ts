@@ -1,0 +1,149 @@
+/**
+ * The durable relay queue's workers: one ordered worker per lane (a portal or a remote
+ * chat), many lanes in parallel. Items are applied strictly in id order within a lane; a
+ * failing head item holds its lane (ordering) but never other lanes.
+ *
+ * Retryable failures back off exponentially with jitter (honouring Retry-After);
+ * permanent ones are dead-lettered and reported once through `onDead`.
+ */
+import type { QueueItem, Store } from "../store/api.js";
+import { isRetryable, retryAfterOf } from "./errors.js";
+import type { Logger } from "./log.js";
+
+export interface RelayQueueOptions {
+  /** Lanes worked on at the same time. Default 8. */
+  concurrency?: number;
+  /** How often to look for items whose retry time has come. Default 250 ms. */
+  pollMs?: number;
+  /** First retry delay; doubles each attempt up to maxDelayMs. Default 500 ms. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** After this many failed attempts an item is dead-lettered even if retryable. Default 40 (~3 h). */
+  maxAttempts?: number;
+}
+
+export type ItemHandler = (item: QueueItem) => Promise<void>;
+export type DeadHandler = (item: QueueItem, error: unknown) => Promise<void>;
+
+export class RelayQueue {
+  private readonly active = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private scanning: Promise<void> | null = null;
+  private rescan = false;
+  private readonly opts: Required<RelayQueueOptions>;
+  /** Items processed since start, by outcome (for metrics and the benchmark). */
+  readonly counts = { done: 0, retried: 0, dead: 0 };
+
+  constructor(
+    private readonly store: Store,
+    private readonly handle: ItemHandler,
+    private readonly onDead: DeadHandler,
+    private readonly log: Logger,
+    opts: RelayQueueOptions = {},
+  ) {
+    this.opts = {
+      concurrency: opts.concurrency ?? 8,
+      pollMs: opts.pollMs ?? 250,
+      baseDelayMs: opts.baseDelayMs ?? 500,
+      maxDelayMs: opts.maxDelayMs ?? 5 * 60_000,
+      maxAttempts: opts.maxAttempts ?? 40,
+    };
+  }
+
+  start(): void {
+    this.running = true;
+    this.timer = setInterval(() => this.kick(), this.opts.pollMs);
+    this.kick();
+  }
+
+  /** Stop taking new items and wait for the lanes in flight to settle. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    while (this.active.size > 0 || this.scanning) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** Look for work now (called after every enqueue so nothing waits for the poll). */
+  kick(): void {
+    if (!this.running) return;
+    if (this.scanning) {
+      this.rescan = true;
+      return;
+    }
+    this.scanning = this.scan()
+      .catch((err) => this.log.warn("relay queue scan failed", { error: String(err) }))
+      .finally(() => {
+        this.scanning = null;
+        if (this.rescan) {
+          this.rescan = false;
+          this.kick();
+        }
+      });
+  }
+
+  get lanesInFlight(): number {
+    return this.active.size;
+  }
+
+  private async scan(): Promise<void> {
+    const free = this.opts.concurrency - this.active.size;
+    if (free <= 0) return;
+    const lanes = await this.store.queue.readyLanes(free + this.active.size);
+    for (const lane of lanes) {
+      if (this.active.size >= this.opts.concurrency) break;
+      if (this.active.has(lane)) continue;
+      this.active.add(lane);
+      void this.work(lane).finally(() => {
+        this.active.delete(lane);
+        this.kick();
+      });
+    }
+  }
+
+  /** Drain one lane until it is empty or its head must wait. */
+  private async work(lane: string): Promise<void> {
+    while (this.running) {
+      let item: QueueItem | null;
+      try {
+        item = await this.store.queue.head(lane);
+      } catch (err) {
+        this.log.warn("relay queue read failed", { lane, error: String(err) });
+        return;
+      }
+      if (!item || item.nextAttemptAt.getTime() > Date.now()) return;
+      try {
+        await this.handle(item);
+        await this.store.queue.done(item.id);
+        this.counts.done++;
+      } catch (err) {
+        const settled = await this.fail(item, err).catch((e) => {
+          this.log.error("relay queue could not record a failure", { lane, error: String(e) });
+          return false;
+        });
+        if (!settled) return;
+      }
+    }
+  }
+
+  /** Returns true when the lane may go on (the item was dead-lettered). */
+  private async fail(item: QueueItem, err: unknown): Promise<boolean> {
+    const message = err instanceof Error ? err.message : String(err);
+    const attempts = item.attempts + 1;
+    if (isRetryable(err) && attempts < this.opts.maxAttempts) {
+      const backoff = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (attempts - 1));
+      const jittered = backoff / 2 + Math.random() * (backoff / 2);
+      const delay = Math.max(jittered, retryAfterOf(err) ?? 0);
+      this.counts.retried++;
+      this.log.warn("relay item failed, will retry", { lane: item.lane, item: item.id, attempts, delayMs: Math.round(delay), error: message });
+      await this.store.queue.retry(item.id, message, new Date(Date.now() + delay));
+      return false;
+    }
+    this.counts.dead++;
+    this.log.error("relay item failed permanently", { lane: item.lane, item: item.id, attempts, error: message });
+    await this.store.queue.dead(item.id, message);
+    await this.onDead(item, err).catch((e) => this.log.warn("dead-letter notice failed", { error: String(e) }));
+    return true;
+  }
+}

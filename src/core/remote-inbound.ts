@@ -1,0 +1,327 @@
+/**
+ * Remote → Matrix: applies one queued remote event to its portal room. Runs inside the
+ * portal's lane worker, so events of one chat are applied in order; every step is safe to
+ * repeat (message-map check first, txnIds derived from the queue item), so a retry after a
+ * crash cannot double a message.
+ */
+import type { QueueItem } from "../store/api.js";
+import { plainText } from "../formatting/ast.js";
+import type { Connection, NetworkConnector } from "./connector.js";
+import type { MatrixFileInfo } from "./matrix-port.js";
+import type { CoreDeps } from "./context.js";
+import { RemoteError } from "./errors.js";
+import type { GhostManager } from "./ghosts.js";
+import type { LoginManager } from "./logins.js";
+import { matrixLane, type MatrixPayload, type RemotePayload } from "./payloads.js";
+import type { PortalDirectory } from "./portals.js";
+import { renderForMatrix } from "./render.js";
+import type { FileRef, RemoteEvent } from "./types.js";
+import type { NewQueueItem, PortalLinkRow } from "../store/api.js";
+
+type Of<K extends RemoteEvent["kind"]> = Extract<RemoteEvent, { kind: K }>;
+
+const MSGTYPE_FOR_FILE: Record<FileRef["kind"], string> = {
+  image: "m.image", sticker: "m.image", video: "m.video", audio: "m.audio", voice: "m.audio", file: "m.file",
+};
+
+export class RemoteInbound {
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly portals: PortalDirectory,
+    private readonly ghosts: GhostManager,
+    private readonly logins: LoginManager,
+    private readonly enqueue: (items: NewQueueItem[]) => Promise<void>,
+  ) {}
+
+  async apply(item: QueueItem, p: RemotePayload): Promise<void> {
+    const connector = this.deps.connectors.get(p.network);
+    const conn = this.logins.connection(p.loginId);
+    if (!connector || !conn) {
+      // The login is gone or not connected yet: retry later rather than lose the event.
+      throw new RemoteError("not_connected", `login ${p.loginId} is not connected`, { retryable: true });
+    }
+    const ev = p.event;
+    const phase = () => {
+      const link = this.portals.linkForChat(p.network, ev.chat);
+      return link ? this.portals.portal(link.roomId)?.phase : undefined;
+    };
+    if (ev.kind === "message" && phase() === "standby") return this.answerStandby(conn, ev, p);
+    switch (ev.kind) {
+      case "message": return this.message(item, p, connector, conn, ev);
+      case "edit": return this.edit(item, p, connector, conn, ev);
+      case "delete": return this.remove(item, p, ev);
+      case "reaction": return this.reaction(item, p, connector, conn, ev);
+      case "chat-info": return this.chatInfo(p, ev);
+      case "membership": return this.membership(p, connector, conn, ev);
+      case "user-info": {
+        this.ghosts.invalidate(this.ghosts.mxidFor(connector, ev.user));
+        await this.ghosts.ensure(connector, conn, ev.user, ev.info);
+        return;
+      }
+      case "chat-moved": return this.portals.moveChat(p.network, ev.chat, ev.to);
+    }
+  }
+
+  private async portalFor(p: RemotePayload, connector: NetworkConnector, conn: Connection, chat: string): Promise<PortalLinkRow> {
+    const existing = this.portals.linkForChat(p.network, chat);
+    if (existing) return existing;
+    const login = this.logins.record(p.loginId);
+    if (!login) throw new RemoteError("no_login", `login ${p.loginId} vanished`, { retryable: false });
+    return this.portals.createPortal(connector, conn, login.id, login.ownerMxid, chat);
+  }
+
+  private async message(item: QueueItem, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
+    const { store, matrix } = this.deps;
+    if (conn.isOwnUser(ev.sender)) return; // our own post echoed back: the message map has it
+    if ((await store.messages.byRemote(p.network, ev.ref)).length > 0) return; // duplicate
+    const link = await this.portalFor(p, connector, conn, ev.chat);
+    const roomId = link.roomId;
+    const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
+    await this.ghosts.ensureJoined(roomId, ghost);
+
+    const relation = await this.relationFor(p.network, roomId, ev.msg.replyTo, ev.msg.threadRoot);
+    const rows: Parameters<typeof store.messages.insert>[0] = [];
+    const sent: Array<{ eventId: string; file?: MatrixFileInfo }> = [];
+    const txn = (part: number) => `tandem-q${item.id}-p${part}`;
+    const record = (eventId: string, part: number, file?: MatrixFileInfo) => {
+      sent.push({ eventId, file });
+      rows.push({
+        roomId, eventId, network: p.network, chat: ev.chat, remoteRef: ev.ref, part, origin: "remote", senderMxid: ghost,
+        threadRootEvent: relation.threadRootEvent ?? null, threadRootRemote: ev.msg.threadRoot ?? null,
+      });
+    };
+
+    if (ev.msg.doc.length > 0 || !ev.msg.files?.length) {
+      const content: Record<string, unknown> = {
+        msgtype: ev.msg.emote ? "m.emote" : ev.msg.notice ? "m.notice" : "m.text",
+        ...renderForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals),
+        ...relation.content,
+      };
+      record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(0), ev.at), 0);
+    }
+    let part = 1;
+    for (const file of ev.msg.files ?? []) {
+      const { content, info } = await this.fileContent(conn, file);
+      Object.assign(content, relation.content);
+      record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(part), ev.at), part, info);
+      part++;
+    }
+    await store.messages.insert(rows);
+    this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
+    await this.fanOut(roomId, p, connector, ev, ghost, sent);
+  }
+
+  /** Send a file into Matrix, or a notice with its name and link when it is too large. */
+  private async fileContent(conn: Connection, file: FileRef): Promise<{ content: Record<string, unknown>; info?: MatrixFileInfo }> {
+    const { matrix, options } = this.deps;
+    const caption = file.caption && file.caption.length > 0 ? plainText(file.caption) : undefined;
+    if (file.size !== undefined && file.size > options.maxFileSize) {
+      return { content: this.tooLarge(file) };
+    }
+    const dl = await conn.download(file);
+    if (dl.data.length > options.maxFileSize) return { content: this.tooLarge(file) };
+    const mxc = await matrix.uploadMedia(dl.data, dl.mime || file.mime, file.name);
+    const info: Record<string, unknown> = { mimetype: dl.mime || file.mime, size: dl.data.length };
+    if (file.width) info.w = file.width;
+    if (file.height) info.h = file.height;
+    if (file.durationMs) info.duration = file.durationMs;
+    const content: Record<string, unknown> = {
+      msgtype: MSGTYPE_FOR_FILE[file.kind], body: caption ?? file.name, filename: file.name, url: mxc, info,
+    };
+    if (file.kind === "voice") {
+      content["org.matrix.msc3245.voice"] = {};
+      content["org.matrix.msc1767.audio"] = { duration: file.durationMs ?? 0 };
+    }
+    const mime = dl.mime || file.mime;
+    return { content, info: { mxc, name: file.name, mime, size: dl.data.length, kind: file.kind, width: file.width, height: file.height } };
+  }
+
+  private tooLarge(file: FileRef): Record<string, unknown> {
+    const size = file.size ? ` (${(file.size / 1048576).toFixed(1)} MB)` : "";
+    const where = file.link ? `: ${file.link}` : "";
+    return { msgtype: "m.notice", body: `File ${file.name}${size} is too large to bridge${where}` };
+  }
+
+  private async relationFor(network: string, roomId: string, replyTo?: string, threadRoot?: string) {
+    const { store } = this.deps;
+    const eventOf = async (ref?: string) => {
+      if (!ref) return undefined;
+      const rows = await store.messages.byRemote(network, ref);
+      return rows.find((r) => r.roomId === roomId)?.eventId;
+    };
+    const threadRootEvent = await eventOf(threadRoot);
+    const replyEvent = await eventOf(replyTo);
+    if (threadRootEvent) {
+      return {
+        threadRootEvent,
+        content: {
+          "m.relates_to": {
+            rel_type: "m.thread", event_id: threadRootEvent,
+            is_falling_back: !replyEvent, "m.in_reply_to": { event_id: replyEvent ?? threadRootEvent },
+          },
+        },
+      };
+    }
+    if (replyEvent) return { threadRootEvent: undefined, content: { "m.relates_to": { "m.in_reply_to": { event_id: replyEvent } } } };
+    return { threadRootEvent: undefined, content: {} };
+  }
+
+  private async edit(item: QueueItem, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"edit">): Promise<void> {
+    const { store, matrix } = this.deps;
+    if (conn.isOwnUser(ev.sender)) return;
+    const rows = await store.messages.byRemote(p.network, ev.target);
+    const link = this.portals.linkForChat(p.network, ev.chat);
+    const original = rows.find((r) => r.part === 0 && r.roomId === link?.roomId) ?? rows.find((r) => r.part === 0);
+    if (!original) return; // edit of a message we never bridged
+    const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
+    const rendered = renderForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals);
+    const content = {
+      msgtype: "m.text",
+      body: `* ${rendered.body}`,
+      ...(rendered.formatted_body ? { format: rendered.format, formatted_body: `* ${rendered.formatted_body}` } : {}),
+      "m.new_content": { msgtype: "m.text", ...rendered },
+      "m.relates_to": { rel_type: "m.replace", event_id: original.eventId },
+    };
+    const eventId = await matrix.sendEvent(original.roomId, ghost, "m.room.message", content, `tandem-q${item.id}-edit`, ev.at);
+    this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
+    await this.enqueue([{
+      lane: matrixLane(original.roomId), sourceKey: `fan:${eventId}`,
+      payload: {
+        t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat: ev.chat, via: connector.displayName },
+        event: { kind: "edit", roomId: original.roomId, eventId, sender: ghost, ts: ev.at, target: original.eventId, doc: ev.msg.doc, body: rendered.body },
+      } satisfies MatrixPayload,
+    }]);
+  }
+
+  private async remove(item: QueueItem, p: RemotePayload, ev: Of<"delete">): Promise<void> {
+    const { store, matrix } = this.deps;
+    const rows = await store.messages.byRemote(p.network, ev.target);
+    for (const row of rows) {
+      await matrix.redact(row.roomId, matrix.botMxid, row.eventId, `tandem-q${item.id}-r${row.part}-${row.roomId}`, "Deleted on the remote side");
+      if (row.part === 0) await this.fanOutRedaction(row.roomId, row.eventId, p, ev.chat);
+    }
+  }
+
+  private async reaction(item: QueueItem, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"reaction">): Promise<void> {
+    const { store, matrix } = this.deps;
+    if (conn.isOwnUser(ev.sender)) return;
+    const rows = await store.messages.byRemote(p.network, ev.target);
+    const target = rows.find((r) => r.part === 0) ?? rows[0];
+    if (!target) return;
+    const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
+    if (ev.on) {
+      if (await store.reactions.findRemote(ev.target, ghost, ev.emoji)) return;
+      await this.ghosts.ensureJoined(target.roomId, ghost);
+      const content = { "m.relates_to": { rel_type: "m.annotation", event_id: target.eventId, key: ev.emoji } };
+      const eventId = await matrix.sendEvent(target.roomId, ghost, "m.reaction", content, `tandem-q${item.id}-react`, ev.at);
+      await store.reactions.insert({
+        roomId: target.roomId, eventId, targetEventId: target.eventId, network: p.network, chat: ev.chat,
+        targetRemote: ev.target, senderMxid: ghost, emoji: ev.emoji, origin: "remote",
+      });
+      await this.fanOutReaction(target.roomId, eventId, ghost, target.eventId, ev.emoji, p, connector, ev.chat);
+    } else {
+      const existing = await store.reactions.findRemote(ev.target, ghost, ev.emoji);
+      if (!existing) return;
+      await matrix.redact(existing.roomId, ghost, existing.eventId, `tandem-q${item.id}-unreact`);
+      await store.reactions.deleteByEvent(existing.eventId);
+      await this.fanOutRedaction(existing.roomId, existing.eventId, p, ev.chat, ghost);
+    }
+    this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
+  }
+
+  private async chatInfo(p: RemotePayload, ev: Of<"chat-info">): Promise<void> {
+    const { matrix } = this.deps;
+    const link = this.portals.linkForChat(p.network, ev.chat);
+    if (!link) return;
+    const portal = this.portals.portal(link.roomId);
+    // A linked room belongs to its Matrix users: remote renames do not rename it.
+    if (portal?.kind !== "portal") return;
+    if (ev.info.roomName !== undefined) await matrix.setState(link.roomId, matrix.botMxid, "m.room.name", "", { name: ev.info.roomName });
+    if (ev.info.topic !== undefined) await matrix.setState(link.roomId, matrix.botMxid, "m.room.topic", "", { topic: ev.info.topic });
+    if (ev.info.archived !== undefined) {
+      const text = ev.info.archived ? "This chat was archived on the remote side." : "This chat was unarchived on the remote side.";
+      await matrix.sendEvent(link.roomId, matrix.botMxid, "m.room.message", { msgtype: "m.notice", body: text }, `tandem-${ev.key}`);
+    }
+    if (ev.info.avatar !== undefined) {
+      const conn = this.logins.connection(p.loginId);
+      if (conn && ev.info.avatar) {
+        const img = await conn.downloadAvatar(ev.info.avatar);
+        const mxc = await matrix.uploadMedia(img.data, img.mime, "avatar");
+        await matrix.setState(link.roomId, matrix.botMxid, "m.room.avatar", "", { url: mxc });
+      }
+    }
+  }
+
+  private async membership(p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"membership">): Promise<void> {
+    const link = this.portals.linkForChat(p.network, ev.chat);
+    if (!link) return;
+    const ghost = await this.ghosts.ensure(connector, conn, ev.user);
+    // Joins are mirrored; leaves are not acted on for ghosts, to avoid join/leave churn that
+    // bloats homeserver state. They are shown as a notice instead.
+    if (ev.joined) await this.ghosts.ensureJoined(link.roomId, ghost);
+    else {
+      const name = await this.deps.matrix.displayName(link.roomId, ghost);
+      await this.deps.matrix.sendEvent(link.roomId, this.deps.matrix.botMxid, "m.room.message",
+        { msgtype: "m.notice", body: `${name} left the ${connector.displayName} chat` }, `tandem-${ev.key}`);
+    }
+  }
+
+  /** A message in a standby chat is not bridged; the sender is pointed at Matrix once per chat. */
+  private async answerStandby(conn: Connection, ev: Of<"message">, p: RemotePayload): Promise<void> {
+    if (conn.isOwnUser(ev.sender)) return;
+    const link = this.portals.linkForChat(p.network, ev.chat);
+    if (!link) return;
+    const key = `standby-told:${p.network}:${ev.chat}`;
+    if (await this.deps.store.kv.get(key)) return;
+    const where = link.alias ?? link.roomId;
+    await conn.send(ev.chat, {
+      doc: [{ type: "paragraph", children: [{ type: "text", text: `This chat is on standby: please use the Matrix room ${where} (https://matrix.to/#/${encodeURIComponent(where)}).` }] }],
+      notice: true, sender: { name: "Tandem" }, sourceId: `standby:${ev.key}`,
+    });
+    await this.deps.store.kv.set(key, new Date().toISOString());
+  }
+
+  /** Queue the message's parts for the room's other links (a room linked to Slack and Telegram). */
+  private async fanOut(
+    roomId: string, p: RemotePayload, connector: NetworkConnector, ev: Of<"message">, ghost: string,
+    parts: Array<{ eventId: string; file?: MatrixFileInfo }>,
+  ): Promise<void> {
+    if (parts.length === 0 || this.portals.linksOfRoom(roomId).length < 2) return;
+    const eventOf = async (ref?: string) =>
+      ref ? (await this.deps.store.messages.byRemote(p.network, ref)).find((r) => r.roomId === roomId)?.eventId : undefined;
+    const replyTo = await eventOf(ev.msg.replyTo);
+    const threadRoot = await eventOf(ev.msg.threadRoot);
+    const origin = { network: p.network, chat: ev.chat, via: connector.displayName };
+    const textType = ev.msg.emote ? "emote" : ev.msg.notice ? "notice" : "text";
+    await this.enqueue(parts.map((part) => ({
+      lane: matrixLane(roomId), sourceKey: `fan:${part.eventId}`,
+      payload: {
+        t: "matrix", receivedAt: p.receivedAt, origin,
+        event: {
+          kind: "message", roomId, eventId: part.eventId, sender: ghost, ts: ev.at,
+          msgtype: part.file ? "file" : textType,
+          doc: part.file ? [] : ev.msg.doc, body: part.file ? part.file.name : plainText(ev.msg.doc),
+          replyTo, threadRoot, file: part.file,
+        },
+      } satisfies MatrixPayload,
+    })));
+  }
+
+  private async fanOutReaction(roomId: string, eventId: string, sender: string, target: string, key: string, p: RemotePayload, connector: NetworkConnector, chat: string): Promise<void> {
+    if (this.portals.linksOfRoom(roomId).length < 2) return;
+    await this.enqueue([{
+      lane: matrixLane(roomId), sourceKey: `fan:${eventId}`,
+      payload: { t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: connector.displayName },
+        event: { kind: "reaction", roomId, eventId, sender, ts: Date.now(), target, key } } satisfies MatrixPayload,
+    }]);
+  }
+
+  private async fanOutRedaction(roomId: string, target: string, p: RemotePayload, chat: string, sender?: string): Promise<void> {
+    if (this.portals.linksOfRoom(roomId).length < 2) return;
+    await this.enqueue([{
+      lane: matrixLane(roomId), sourceKey: `fan:redact:${target}`,
+      payload: { t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: "" },
+        event: { kind: "redaction", roomId, eventId: `redact:${target}`, sender: sender ?? this.deps.matrix.botMxid, ts: Date.now(), target } } satisfies MatrixPayload,
+    }]);
+  }
+}

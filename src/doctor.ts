@@ -1,0 +1,104 @@
+/**
+ * `tandem doctor`: checks what an operator needs to know is right, in order, and prints
+ * one line per check. Non-zero exit when anything failed; warnings for unsafe settings.
+ */
+import { loadConfig, readRegistration, registrationMismatches, type Config } from "./config/index.js";
+import { openStore, secretsPolicyError } from "./store/index.js";
+import { createConnectors } from "./networks/index.js";
+import { silentLogger } from "./core/log.js";
+import type { ConnectionStatus } from "./core/connector.js";
+
+type Line = { ok: boolean | "warn"; text: string };
+
+export function unsafeSettings(config: Config): string[] {
+  const out: string[] = [];
+  const perms = config.bridge.permissions ?? {};
+  if (perms["*"] === "admin") out.push('bridge.permissions gives "*" admin: anyone on any server can administer the bridge');
+  if (perms["*"] === "user") out.push('bridge.permissions gives "*" user: anyone on any server can log in');
+  if (config.appservice.hostname === "0.0.0.0") out.push("appservice.hostname is 0.0.0.0: make sure only the homeserver (or a reverse proxy) can reach it");
+  if (config.metrics.enabled && config.metrics.hostname === "0.0.0.0") out.push("metrics.hostname is 0.0.0.0: /metrics and /health are reachable from other hosts");
+  if (!config.bridge.encryption_key) out.push("bridge.encryption_key is empty: login secrets are stored unencrypted");
+  return out;
+}
+
+export async function runDoctor(configPath: string, print: (s: string) => void = console.log): Promise<number> {
+  const lines: Line[] = [];
+  const say = (l: Line) => { lines.push(l); print(`${l.ok === true ? "ok  " : l.ok === "warn" ? "warn" : "FAIL"}  ${l.text}`); };
+  let config: Config;
+  try {
+    config = loadConfig(configPath);
+    say({ ok: true, text: `config ${configPath} is valid` });
+  } catch (err) {
+    say({ ok: false, text: String(err instanceof Error ? err.message : err) });
+    return 1;
+  }
+  for (const w of unsafeSettings(config)) say({ ok: "warn", text: w });
+
+  let asToken = "";
+  try {
+    const reg = readRegistration(config.appservice.registration);
+    asToken = reg.as_token;
+    const mism = registrationMismatches(config, reg);
+    say(mism.length ? { ok: false, text: mism.join("; ") } : { ok: true, text: `registration ${config.appservice.registration} matches the config` });
+  } catch (err) {
+    say({ ok: false, text: String(err instanceof Error ? err.message : err) });
+  }
+
+  const storeOpts = { uri: config.database.uri, dataDir: config.database.data_dir, encryptionKey: config.bridge.encryption_key };
+  const policy = secretsPolicyError(storeOpts);
+  if (policy) say({ ok: false, text: policy });
+  let logins: Awaited<ReturnType<Awaited<ReturnType<typeof openStore>>["logins"]["list"]>> = [];
+  try {
+    const store = await openStore(storeOpts);
+    logins = await store.logins.list();
+    say({ ok: true, text: `database ${config.database.uri ? "(postgres)" : `(embedded, ${config.database.data_dir})`} is reachable and migrated; ${logins.length} login(s)` });
+    await store.close();
+  } catch (err) {
+    // The embedded database is locked while the daemon runs: that is not a failure.
+    if ((err as { code?: string }).code === "store.locked") say({ ok: "warn", text: `database: ${(err as Error).message} (the bridge is running; logins not checked)` });
+    else say({ ok: false, text: `database: ${err instanceof Error ? err.message : String(err)}` });
+  }
+
+  try {
+    const res = await fetch(`${config.homeserver.url}/_matrix/client/versions`, { signal: AbortSignal.timeout(15_000) });
+    say(res.ok ? { ok: true, text: `homeserver ${config.homeserver.url} answers` } : { ok: false, text: `homeserver ${config.homeserver.url} answered HTTP ${res.status}` });
+    if (asToken) {
+      const who = await fetch(`${config.homeserver.url}/_matrix/client/v3/account/whoami`, { headers: { authorization: `Bearer ${asToken}` }, signal: AbortSignal.timeout(15_000) });
+      const body = (await who.json().catch(() => ({}))) as { user_id?: string; errcode?: string };
+      const bot = `@${config.appservice.bot.username}:${config.homeserver.domain}`;
+      say(who.ok && body.user_id === bot
+        ? { ok: true, text: `homeserver accepted the registration (whoami: ${body.user_id})` }
+        : { ok: false, text: `homeserver did not accept the registration (${body.errcode ?? `HTTP ${who.status}`}): load ${config.appservice.registration} into it and restart it` });
+    }
+  } catch (err) {
+    say({ ok: false, text: `homeserver ${config.homeserver.url} unreachable: ${err instanceof Error ? err.message : String(err)}` });
+  }
+
+  let connectors = new Map<string, ReturnType<typeof createConnectors>[number]>();
+  try {
+    connectors = new Map(createConnectors(config, silentLogger).map((c) => [c.network, c]));
+  } catch (err) {
+    say({ ok: false, text: `networks: ${err instanceof Error ? err.message : String(err)}` });
+  }
+  for (const login of logins) {
+    const connector = connectors.get(login.network);
+    if (!connector) { say({ ok: "warn", text: `login ${login.id}: network ${login.network} is disabled` }); continue; }
+    const status = await probeLogin(connector, login);
+    say(status.state === "connected" ? { ok: true, text: `login ${login.id} (${login.name}) connects` } : { ok: false, text: `login ${login.id} (${login.name}): ${status.state}${status.message ? ` (${status.message})` : ""}` });
+  }
+  return lines.some((l) => l.ok === false) ? 1 : 0;
+}
+
+async function probeLogin(connector: ReturnType<typeof createConnectors>[number], login: Parameters<ReturnType<typeof createConnectors>[number]["connect"]>[0]): Promise<ConnectionStatus> {
+  let last: ConnectionStatus = { state: "connecting" };
+  let settle: () => void = () => undefined;
+  const settled = new Promise<void>((r) => { settle = r; });
+  // Events are not queued during a probe: nothing is acked, so the network will redeliver.
+  const conn = await connector.connect(login, {
+    push: () => new Promise<void>(() => undefined),
+    status: (s) => { last = s; if (s.state !== "connecting") settle(); },
+  });
+  await Promise.race([settled, new Promise((r) => setTimeout(r, 10_000))]);
+  await conn.stop();
+  return last;
+}

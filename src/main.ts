@@ -1,0 +1,130 @@
+/**
+ * The composition root: the only module that knows every piece. Order at start:
+ * config → log → store (migrations) → connectors → Matrix appservice → core → metrics.
+ * Stop runs the other way.
+ */
+import type { Config } from "./config/index.js";
+import type { Registration } from "./config/index.js";
+import { BridgeCore, type BridgeCoreOptions } from "./core/bridge.js";
+import type { NetworkConnector } from "./core/connector.js";
+import { HealthBoard } from "./core/health.js";
+import type { Logger } from "./core/log.js";
+import { MatrixAppservice } from "./matrix/appservice.js";
+import { AppservicePort } from "./matrix/port.js";
+import { healthRoute } from "./observability/health-route.js";
+import { MetricsServer } from "./observability/http.js";
+import { createLogger, registerSecret } from "./observability/log.js";
+import { createMetrics } from "./observability/metrics.js";
+import { openStore, secretsPolicyError } from "./store/index.js";
+import type { Store } from "./store/api.js";
+import { createConnectors } from "./networks/index.js";
+
+export interface StartOptions {
+  config: Config;
+  registration: Registration;
+  /** Connectors to use instead of the configured ones (tests add a loopback network). */
+  connectors?: NetworkConnector[];
+  /** Where logs go (tests capture them). */
+  logStream?: NodeJS.WritableStream;
+  core?: BridgeCoreOptions;
+}
+
+export interface RunningBridge {
+  core: BridgeCore;
+  store: Store;
+  log: Logger;
+  appservice: MatrixAppservice;
+  /** Port the metrics server listens on (resolved when configured as 0), or null. */
+  metricsPort: number | null;
+  stop(): Promise<void>;
+}
+
+export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
+  const { config, registration } = opts;
+  const { log } = createLogger({ level: config.logging.level, format: config.logging.format, stream: opts.logStream });
+  registerSecret(registration.as_token);
+  registerSecret(registration.hs_token);
+  if (config.bridge.encryption_key) registerSecret(config.bridge.encryption_key);
+
+  const storeOpts = { uri: config.database.uri, dataDir: config.database.data_dir, encryptionKey: config.bridge.encryption_key };
+  const policy = secretsPolicyError(storeOpts);
+  if (policy) throw new Error(policy);
+  if (!config.bridge.encryption_key) log.warn("bridge.encryption_key is empty: login secrets are stored unencrypted (acceptable only for the embedded dev database)");
+  const store = await openStore(storeOpts);
+
+  const connectors = new Map<string, NetworkConnector>();
+  for (const c of opts.connectors ?? createConnectors(config, log)) connectors.set(c.network, c);
+
+  const health = new HealthBoard();
+  const appservice = new MatrixAppservice({
+    homeserverUrl: config.homeserver.url, domain: config.homeserver.domain, registration: registration as unknown as Record<string, unknown>,
+    hostname: config.appservice.hostname, port: config.appservice.port, log: log.child({ component: "appservice" }),
+  });
+  const matrix = new AppservicePort(appservice.bridge, config.homeserver.domain, config.appservice.bot.username,
+    appservice.userNamespaces(), log.child({ component: "matrix" }), health);
+
+  const initialChatCount: Record<string, number> = { slack: config.slack.conversation_count, telegram: 0 };
+  const core = new BridgeCore({
+    store, matrix, log, health, connectors,
+    options: {
+      commandPrefix: config.bridge.command_prefix,
+      permissions: config.bridge.permissions ?? {},
+      maxFileSize: config.bridge.max_file_size,
+      promptTimeoutMs: config.bridge.login_timeout_seconds * 1000,
+      initialChatCount,
+    },
+  }, opts.core);
+
+  await appservice.start((events) => core.onMatrixEvents(events));
+  await setupBotWithRetry(appservice, config, log, health);
+  await core.start();
+
+  let metricsServer: MetricsServer | null = null;
+  let metricsPort: number | null = null;
+  if (config.metrics.enabled) {
+    metricsServer = new MetricsServer();
+    const { route } = createMetrics(health, () => store.queue.depth(), core.queue.counts);
+    metricsServer.route(healthRoute(health, () => store.queue.depth()));
+    metricsServer.route(route);
+    metricsPort = await metricsServer.listen(config.metrics.port, config.metrics.hostname);
+  }
+  log.info("Tandem is running", {
+    homeserver: config.homeserver.url, listening: `${config.appservice.hostname}:${config.appservice.port}`,
+    networks: [...connectors.keys()], metrics: metricsPort,
+  });
+
+  let stopped = false;
+  return {
+    core, store, log, appservice, metricsPort,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await core.stop();
+      await metricsServer?.close();
+      await appservice.stop();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * Register the bot and set its profile. A homeserver that is down at start is not fatal:
+ * the bridge comes up degraded and keeps trying in the background.
+ */
+async function setupBotWithRetry(appservice: MatrixAppservice, config: Config, log: Logger, health: HealthBoard): Promise<void> {
+  const attempt = () => appservice.setupBot(config.appservice.bot.displayname, config.appservice.bot.avatar);
+  try {
+    await attempt();
+  } catch (err) {
+    health.homeserverError = String(err instanceof Error ? err.message : err);
+    log.error("homeserver not ready; will keep trying", { error: health.homeserverError });
+    const timer = setInterval(() => {
+      attempt().then(() => {
+        clearInterval(timer);
+        health.homeserverError = null;
+        log.info("homeserver reachable again; bot registered");
+      }, () => undefined);
+    }, 5000);
+    timer.unref();
+  }
+}

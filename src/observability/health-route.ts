@@ -1,0 +1,23 @@
+/** GET /health: per-login status, last successful message, errors, queue depth; ok or degraded. */
+import type { HealthBoard } from "../core/health.js";
+import type { Route } from "./http.js";
+
+export function healthRoute(health: HealthBoard, queueDepth: () => Promise<number>): Route {
+  return async (req, res, url) => {
+    if (req.method !== "GET" || url.pathname !== "/health") return false;
+    const status = health.overall();
+    const body = {
+      status,
+      homeserver: health.homeserverError ? { ok: false, error: health.homeserverError } : { ok: true },
+      queueDepth: await queueDepth().catch(() => null),
+      connections: health.all().map((h) => ({
+        login: h.loginId, network: h.network, name: h.name, state: h.state, message: h.message ?? null,
+        since: new Date(h.since).toISOString(),
+        lastSuccessfulMessage: h.lastSuccessAt ? new Date(h.lastSuccessAt).toISOString() : null,
+        errors: h.errors, relayed: h.relayed, lagMs: h.lagMs,
+      })),
+    };
+    res.writeHead(status === "ok" ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify(body, null, 2));
+    return true;
+  };
+}

@@ -1,0 +1,196 @@
+/**
+ * A test-only network: an in-memory chat service with the same connector contract as
+ * Slack and Telegram. It lets the core be tested end to end (portals, ghosts, queue,
+ * message map, commands, restart) before and independently of the real connectors.
+ */
+import { plainDoc, plainText, type Doc } from "../../src/formatting/ast.js";
+import type {
+  Connection, EventSink, LoginFlow, LoginRecord, NetworkConnector, OutboundMessage,
+} from "../../src/core/connector.js";
+import { LoginError, RemoteError } from "../../src/core/errors.js";
+import type { ChatInfo, FileRef, RemoteEvent } from "../../src/core/types.js";
+
+export interface LoopbackMessage {
+  ref: string;
+  sender: string;
+  text: string;
+  doc: Doc;
+  replyTo?: string;
+  threadRoot?: string;
+  senderName?: string;
+  files?: Array<{ name: string; size: number }>;
+  deleted?: boolean;
+  reactions: Set<string>;
+}
+
+export class LoopbackNetwork {
+  readonly tokens = new Map<string, { account: string; name: string }>();
+  readonly users = new Map<string, { name: string }>();
+  readonly chats = new Map<string, { name: string; messages: LoopbackMessage[] }>();
+  readonly files = new Map<string, Buffer>();
+  private readonly sinks = new Map<string, EventSink>();
+  private seq = 0;
+  /** Make the next N sends fail with this error (to test retries and dead letters). */
+  failSends: Array<RemoteError> = [];
+
+  addAccount(token: string, account: string, name: string): void {
+    this.tokens.set(token, { account, name });
+  }
+
+  addChat(id: string, name: string): void {
+    this.chats.set(id, { name, messages: [] });
+  }
+
+  addUser(id: string, name: string): void {
+    this.users.set(id, { name });
+  }
+
+  attach(account: string, sink: EventSink): void {
+    this.sinks.set(account, sink);
+  }
+
+  private sink(): EventSink {
+    const s = [...this.sinks.values()][0];
+    if (!s) throw new Error("no loopback login connected");
+    return s;
+  }
+
+  nextRef(chat: string): string {
+    return `${chat}/${++this.seq}`;
+  }
+
+  /** A remote user posts; resolves once the bridge has durably queued it. */
+  async post(chat: string, user: string, text: string, opts: { replyTo?: string; threadRoot?: string; file?: { name: string; data: Buffer; mime: string } } = {}): Promise<string> {
+    const ref = this.nextRef(chat);
+    const doc = text ? plainDoc(text) : [];
+    this.chats.get(chat)!.messages.push({ ref, sender: user, text, doc, replyTo: opts.replyTo, threadRoot: opts.threadRoot, reactions: new Set() });
+    let files: FileRef[] | undefined;
+    if (opts.file) {
+      const id = `file-${ref}`;
+      this.files.set(id, opts.file.data);
+      files = [{ id, name: opts.file.name, mime: opts.file.mime, kind: opts.file.mime.startsWith("image/") ? "image" : "file", size: opts.file.data.length }];
+    }
+    await this.sink().push([{ kind: "message", key: `msg:${ref}`, chat, at: Date.now(), ref, sender: user, msg: { doc, replyTo: opts.replyTo, threadRoot: opts.threadRoot, files } }]);
+    return ref;
+  }
+
+  async push(events: RemoteEvent[]): Promise<void> {
+    await this.sink().push(events);
+  }
+
+  sent(chat: string): LoopbackMessage[] {
+    return this.chats.get(chat)!.messages.filter((m) => m.sender === "bridge");
+  }
+}
+
+class LoopbackConnection implements Connection {
+  constructor(private readonly net: LoopbackNetwork, private readonly login: LoginRecord) {}
+
+  async send(chat: string, msg: OutboundMessage): Promise<string[]> {
+    const failure = this.net.failSends.shift();
+    if (failure) throw failure;
+    const c = this.net.chats.get(chat);
+    if (!c) throw new RemoteError("chat_not_found", `no chat ${chat}`, { retryable: false, userMessage: "the chat does not exist" });
+    const refs: string[] = [];
+    const ref = this.net.nextRef(chat);
+    c.messages.push({
+      ref, sender: "bridge", text: plainText(msg.doc), doc: msg.doc, replyTo: msg.replyTo, threadRoot: msg.threadRoot,
+      senderName: msg.sender.name + (msg.sender.via ? ` (${msg.sender.via})` : ""),
+      files: msg.files?.map((f) => ({ name: f.name, size: f.data.length })), reactions: new Set(),
+    });
+    refs.push(ref);
+    return refs;
+  }
+
+  async edit(chat: string, target: string, msg: OutboundMessage): Promise<void> {
+    const m = this.net.chats.get(chat)?.messages.find((x) => x.ref === target);
+    if (!m) throw new RemoteError("message_not_found", "no such message", { retryable: false });
+    m.text = plainText(msg.doc);
+    m.doc = msg.doc;
+  }
+
+  async delete(chat: string, target: string): Promise<void> {
+    const m = this.net.chats.get(chat)?.messages.find((x) => x.ref === target);
+    if (m) m.deleted = true;
+  }
+
+  async react(chat: string, target: string, emoji: string, on: boolean): Promise<void> {
+    const m = this.net.chats.get(chat)?.messages.find((x) => x.ref === target);
+    if (!m) return;
+    if (on) m.reactions.add(emoji);
+    else m.reactions.delete(emoji);
+  }
+
+  async chatInfo(chat: string): Promise<ChatInfo> {
+    const c = this.net.chats.get(chat);
+    if (!c) throw new RemoteError("chat_not_found", `no chat ${chat}`, { retryable: false });
+    return { name: c.name, kind: "channel", topic: `Loopback chat ${c.name}`, aliasLocalpart: `loopback_${c.name}`, roomName: `${c.name} (Loopback)` };
+  }
+
+  async userInfo(user: string) {
+    return { name: this.net.users.get(user)?.name ?? user };
+  }
+
+  async download(file: FileRef) {
+    const data = this.net.files.get(file.id);
+    if (!data) throw new RemoteError("file_not_found", "no such file", { retryable: false });
+    return { data, mime: file.mime, name: file.name };
+  }
+
+  async downloadAvatar(): Promise<{ data: Buffer; mime: string }> {
+    throw new RemoteError("no_avatar", "loopback users have no avatars", { retryable: false });
+  }
+
+  async listChats(limit: number): Promise<string[]> {
+    return [...this.net.chats.keys()].slice(0, limit);
+  }
+
+  async resolveChat(input: string): Promise<string | null> {
+    const id = input.replace(/^#/, "");
+    if (this.net.chats.has(id)) return id;
+    return [...this.net.chats.entries()].find(([, c]) => c.name === id)?.[0] ?? null;
+  }
+
+  isOwnUser(user: string): boolean {
+    return user === "bridge";
+  }
+
+  async stop(): Promise<void> {
+    void this.login;
+  }
+}
+
+export class LoopbackConnector implements NetworkConnector {
+  readonly network = "loopback";
+  readonly displayName = "Loopback";
+  readonly maxUploadSize = 10 * 1024 * 1024;
+  readonly limitations = "A test network that lives in memory.";
+
+  constructor(readonly net: LoopbackNetwork) {}
+
+  loginFlows(): LoginFlow[] {
+    return [{
+      id: "loopback", help: "Log in to the loopback test network",
+      steps: [{ key: "token", prompt: "Send your loopback token (lb-…).", secret: true, pattern: /^lb-/, patternHint: "Loopback tokens start with lb-." }],
+      complete: async (values) => {
+        const acct = this.net.tokens.get(values.token!);
+        if (!acct) throw new LoginError("That loopback token is not valid.");
+        return { remoteId: acct.account, name: acct.name, secrets: { token: values.token! }, reply: `Logged in to loopback account ${acct.name}` };
+      },
+    }];
+  }
+
+  async connect(login: LoginRecord, sink: EventSink): Promise<Connection> {
+    this.net.attach(login.remoteId, sink);
+    sink.status({ state: "connected" });
+    return new LoopbackConnection(this.net, login);
+  }
+
+  ghostLocalpart(user: string): string {
+    return `loopback_${user.toLowerCase()}`;
+  }
+
+  userFromGhostLocalpart(localpart: string): string | null {
+    return localpart.startsWith("loopback_") ? localpart.slice("loopback_".length) : null;
+  }
+}

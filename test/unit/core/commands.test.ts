@@ -1,0 +1,103 @@
+/** The command processor: parsing, levels, prompts (cancel, timeout, patterns), secret redaction. */
+import { describe, expect, it } from "vitest";
+import { CommandRegistry, type Command, type IncomingCommand } from "../../../src/core/commands/registry.js";
+import { CommandError } from "../../../src/core/errors.js";
+import { silentLogger } from "../../../src/core/log.js";
+import type { Level } from "../../../src/core/permissions.js";
+
+function harness(promptTimeoutMs = 60_000) {
+  const reg = new CommandRegistry("!tandem", promptTimeoutMs, silentLogger);
+  const replies: string[] = [];
+  const redacted: string[] = [];
+  let n = 0;
+  const send = async (body: string, opts: { level?: Level; mgmt?: boolean } = {}) => {
+    const msg: IncomingCommand = {
+      roomId: "!r:x", sender: "@u:x", eventId: `$e${++n}`, body, level: opts.level ?? "user", isManagementRoom: opts.mgmt ?? true,
+      reply: async (t) => { replies.push(t); }, redact: async (id) => { redacted.push(id); },
+    };
+    await reg.handle(msg);
+    return replies.at(-1);
+  };
+  return { reg, replies, redacted, send };
+}
+
+const echo: Command = { name: "echo", level: "relay", help: "Echo", run: (ctx) => ctx.reply(ctx.args.join(" ")) };
+const admin: Command = { name: "nuke", level: "admin", help: "Admin only", run: (ctx) => ctx.reply("boom") };
+const fails: Command = { name: "fail", level: "relay", help: "Fails", run: () => { throw new CommandError("You did it wrong."); } };
+const crashes: Command = { name: "crash", level: "relay", help: "Crashes", run: () => { throw new Error("internal detail"); } };
+const login: Command = {
+  name: "login demo", level: "user", help: "Two-step login", dmOnly: true,
+  run: (ctx) => ctx.ask([
+    { key: "a", prompt: "Send A.", secret: false },
+    { key: "b", prompt: "Send B.", secret: true, pattern: /^b-/, patternHint: "B starts with b-." },
+  ], ctx.args[0] ? { a: ctx.args[0] } : {}, async (v) => { await ctx.reply(`done ${v.a} ${v.b}`); }),
+};
+
+describe("command registry", () => {
+  it("dispatches plain in the management room and only with the prefix elsewhere", async () => {
+    const { reg, send } = harness();
+    reg.add(echo);
+    expect(await send("echo hi there")).toBe("hi there");
+    expect(await send("!tandem echo prefixed", { mgmt: false })).toBe("prefixed");
+    expect(reg.isCommand("echo hi", false, "!r:x", "@u:x")).toBe(false);
+    expect(reg.isCommand("!tandem echo", false, "!r:x", "@u:x")).toBe(true);
+  });
+
+  it("answers unknown commands and commands above the sender's level with help", async () => {
+    const { reg, send } = harness();
+    reg.add(echo, admin);
+    expect(await send("frob")).toMatch(/Unknown command `frob`.*`help`/);
+    expect(await send("nuke", { level: "user" })).toMatch(/Unknown command `nuke`/);
+    expect(await send("nuke", { level: "admin" })).toBe("boom");
+    expect(reg.visibleTo("user").map((c) => c.name)).toEqual(["echo"]);
+  });
+
+  it("turns CommandError into its message and hides internal errors", async () => {
+    const { reg, send } = harness();
+    reg.add(fails, crashes);
+    expect(await send("fail")).toBe("You did it wrong.");
+    const r = await send("crash");
+    expect(r).toMatch(/Something went wrong/);
+    expect(r).not.toMatch(/internal detail/);
+  });
+
+  it("runs a multi-step prompt, checks patterns and redacts secret answers", async () => {
+    const { reg, send, redacted } = harness();
+    reg.add(login);
+    expect(await send("login demo")).toMatch(/Send A/);
+    expect(await send("alpha")).toMatch(/Send B/);
+    expect(await send("wrong")).toBe("B starts with b-.");
+    expect(await send("b-secret")).toBe("done alpha b-secret");
+    expect(redacted).toEqual(["$e3", "$e4"]); // both answers to the secret step
+  });
+
+  it("takes values inline and only asks for the rest", async () => {
+    const { reg, send } = harness();
+    reg.add(login);
+    expect(await send("login demo alpha")).toMatch(/Send B/);
+    expect(await send("b-1")).toBe("done alpha b-1");
+  });
+
+  it("cancel stops a prompt", async () => {
+    const { reg, send } = harness();
+    reg.add(login, echo);
+    await send("login demo");
+    expect(await send("cancel")).toBe("Cancelled.");
+    expect(await send("echo free again")).toBe("free again");
+  });
+
+  it("a prompt times out", async () => {
+    const { reg, send } = harness(30);
+    reg.add(login, echo);
+    await send("login demo");
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await send("echo late")).toBe("late");
+    expect((await send("zzz")) ?? "").toMatch(/Unknown command/);
+  });
+
+  it("refuses DM-only commands outside the DM", async () => {
+    const { reg, send } = harness();
+    reg.add(login);
+    expect(await send("!tandem login demo", { mgmt: false })).toMatch(/only works in your private chat/);
+  });
+});

@@ -1,0 +1,86 @@
+/** The relay queue's workers over a real store (both backends): order, retries, dead letters. */
+import { afterAll, expect, it } from "vitest";
+import { RelayQueue } from "../../../src/core/relay-queue.js";
+import { RemoteError } from "../../../src/core/errors.js";
+import { silentLogger } from "../../../src/core/log.js";
+import type { QueueItem } from "../../../src/store/api.js";
+import { cleanupBackends, describeEachBackend, storeOpener } from "../../support/db.js";
+
+afterAll(cleanupBackends);
+
+async function until(pred: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describeEachBackend("relay queue workers", (backend) => {
+  const open = storeOpener();
+
+  it("applies items of one lane in order and lanes in parallel", async () => {
+    const store = await open(backend);
+    const seen: string[] = [];
+    const q = new RelayQueue(store, async (item) => { seen.push((item.payload as { v: string }).v); }, async () => undefined, silentLogger, { pollMs: 20 });
+    await store.queue.enqueue([
+      { lane: "a", sourceKey: "a1", payload: { v: "a1" } }, { lane: "b", sourceKey: "b1", payload: { v: "b1" } },
+      { lane: "a", sourceKey: "a2", payload: { v: "a2" } }, { lane: "a", sourceKey: "a3", payload: { v: "a3" } },
+    ]);
+    q.start();
+    await until(() => seen.length === 4);
+    await q.stop();
+    expect(seen.filter((s) => s.startsWith("a"))).toEqual(["a1", "a2", "a3"]);
+    expect(await store.queue.depth()).toBe(0);
+  });
+
+  it("retries a retryable failure without letting later items of the lane pass, and not blocking other lanes", async () => {
+    const store = await open(backend);
+    const seen: string[] = [];
+    let failures = 2;
+    const q = new RelayQueue(store, async (item: QueueItem) => {
+      const v = (item.payload as { v: string }).v;
+      if (v === "x1" && failures-- > 0) throw new RemoteError("ratelimited", "slow down", { retryable: true, retryAfterMs: 30 });
+      seen.push(v);
+    }, async () => undefined, silentLogger, { pollMs: 20, baseDelayMs: 10, maxDelayMs: 50 });
+    await store.queue.enqueue([
+      { lane: "x", sourceKey: "x1", payload: { v: "x1" } }, { lane: "x", sourceKey: "x2", payload: { v: "x2" } },
+      { lane: "y", sourceKey: "y1", payload: { v: "y1" } },
+    ]);
+    q.start();
+    await until(() => seen.length === 3);
+    await q.stop();
+    expect(seen.indexOf("x1")).toBeLessThan(seen.indexOf("x2"));
+    expect(seen.indexOf("y1")).toBeLessThan(seen.indexOf("x1")); // y was not held up by x's retries
+    expect(q.counts.retried).toBe(2);
+  });
+
+  it("dead-letters a permanent failure once, reports it, and moves on", async () => {
+    const store = await open(backend);
+    const seen: string[] = [];
+    const dead: string[] = [];
+    const q = new RelayQueue(store, async (item) => {
+      const v = (item.payload as { v: string }).v;
+      if (v === "bad") throw new RemoteError("channel_not_found", "gone", { retryable: false });
+      seen.push(v);
+    }, async (item, err) => { dead.push(`${(item.payload as { v: string }).v}:${(err as Error).message}`); }, silentLogger, { pollMs: 20 });
+    await store.queue.enqueue([{ lane: "z", sourceKey: "z1", payload: { v: "bad" } }, { lane: "z", sourceKey: "z2", payload: { v: "good" } }]);
+    q.start();
+    await until(() => seen.length === 1);
+    await q.stop();
+    expect(dead).toEqual(["bad:gone"]);
+    expect((await store.queue.deadItems(10)).map((i) => i.sourceKey)).toEqual(["z1"]);
+  });
+
+  it("gives up on a retryable failure after maxAttempts", async () => {
+    const store = await open(backend);
+    const dead: number[] = [];
+    const q = new RelayQueue(store, async () => { throw new Error("boom"); }, async (item) => { dead.push(item.attempts); },
+      silentLogger, { pollMs: 10, baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 3 });
+    await store.queue.enqueue([{ lane: "w", sourceKey: "w1", payload: {} }]);
+    q.start();
+    await until(() => dead.length === 1);
+    await q.stop();
+    expect(dead).toEqual([2]); // two recorded failures before the third attempt dead-letters it
+  });
+});
