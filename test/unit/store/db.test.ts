@@ -1,6 +1,8 @@
+import fs from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { describeUri, isUniqueViolation, openDb, StoreError } from "../../../src/store/db.js";
-import { openStore } from "../../../src/store/store.js";
+import { describeUri, embeddedDbPath, isUniqueViolation, StoreError } from "../../../src/store/db.js";
+import { openDb, openStore } from "../../../src/store/store.js";
 import { describeEachBackend, storeOpener } from "../../support/db.js";
 
 describe("connection errors", () => {
@@ -126,6 +128,18 @@ describeEachBackend("Db", (backend) => {
       }
       const again = await openDb(opts);
       await again.close();
+    });
+
+    it("pglite: a folder locked by another live process is refused; a stale lock is taken over", async () => {
+      const opts = await backend.open();
+      const lock = `${path.resolve(embeddedDbPath(opts.dataDir))}.lock`;
+      fs.writeFileSync(lock, `${process.ppid}\n`); // alive, not us
+      await expect(openDb(opts)).rejects.toThrow(new RegExp(`in use by another process \\(pid ${process.ppid}\\)`));
+      fs.writeFileSync(lock, "999999999\n"); // no such process
+      const db = await openDb(opts);
+      expect(fs.readFileSync(lock, "utf8").trim()).toBe(String(process.pid));
+      await db.close();
+      expect(fs.existsSync(lock)).toBe(false);
     });
   }
 });

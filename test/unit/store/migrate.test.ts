@@ -3,9 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Db } from "../../../src/store/api.js";
-import { openDb, StoreError } from "../../../src/store/db.js";
+import { StoreError } from "../../../src/store/db.js";
 import { loadMigrations, migrate, MIGRATIONS_DIR, schemaVersion } from "../../../src/store/migrate.js";
-import { openStore } from "../../../src/store/store.js";
+import { openDb, openStore } from "../../../src/store/store.js";
 import { describeEachBackend } from "../../support/db.js";
 
 const madeDirs: string[] = [];
