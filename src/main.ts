@@ -27,6 +27,8 @@ export interface StartOptions {
   /** Where logs go (tests capture them). */
   logStream?: NodeJS.WritableStream;
   core?: BridgeCoreOptions;
+  /** Extra per-network portal counts at login (tests give the loopback network one). */
+  initialChatCount?: Record<string, number>;
 }
 
 export interface RunningBridge {
@@ -63,7 +65,7 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
   const matrix = new AppservicePort(appservice.bridge, config.homeserver.domain, config.appservice.bot.username,
     appservice.userNamespaces(), log.child({ component: "matrix" }), health);
 
-  const initialChatCount: Record<string, number> = { slack: config.slack.conversation_count, telegram: 0 };
+  const initialChatCount: Record<string, number> = { slack: config.slack.conversation_count, telegram: 0, ...opts.initialChatCount };
   const core = new BridgeCore({
     store, matrix, log, health, connectors,
     options: {
@@ -72,6 +74,7 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
       maxFileSize: config.bridge.max_file_size,
       promptTimeoutMs: config.bridge.login_timeout_seconds * 1000,
       initialChatCount,
+      standbyRelaysMatrix: config.bridge.standby_relays_matrix,
     },
   }, opts.core);
 

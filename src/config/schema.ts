@@ -143,6 +143,8 @@ const bridge = z.object({
     .describe("Key that encrypts login secrets at rest; keep it out of the file with env TANDEM_ENCRYPTION_KEY. Default \"\": secrets are stored in plain text. Changing it makes stored logins unreadable."),
   public_url: httpUrl({ empty: true }).overwrite(stripTrailingSlash).default("")
     .describe("Public base URL of the bridge, for avatars Slack must fetch. Default \"\": Matrix avatars are not shown on Slack."),
+  standby_relays_matrix: z.boolean().default(true)
+    .describe("In the cutover phase standby, whether messages written in Matrix still go out to the remote chat. Default true (remote readers keep seeing Matrix); false makes the remote side silent."),
   login_timeout_seconds: count(1).default(300)
     .describe("How long a multi-step command (such as login app) waits for the next answer. Default 300."),
 }).strict().prefault({}).describe("Bridge behaviour: permissions, commands, files, secrets.");

@@ -4,8 +4,10 @@
  * sides are handed in as ports.
  */
 import { randomUUID } from "node:crypto";
-import type { NewQueueItem, QueueItem } from "../store/api.js";
+import type { CutoverChangeRow, CutoverPhase, NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
+import { cutoverCommands } from "./commands/cutover.js";
 import { generalCommands } from "./commands/general.js";
+import { linkCommands } from "./commands/links.js";
 import { loginCommands } from "./commands/logins.js";
 import { CommandRegistry, type Command } from "./commands/registry.js";
 import type { BridgeServices } from "./commands/services.js";
@@ -13,6 +15,7 @@ import type { LoginRecord, LoginResult, NetworkConnector } from "./connector.js"
 import type { CoreDeps } from "./context.js";
 import { TandemError } from "./errors.js";
 import { GhostManager } from "./ghosts.js";
+import { RoomLinker } from "./linking.js";
 import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import { MatrixOutbound } from "./matrix-outbound.js";
@@ -37,6 +40,7 @@ export class BridgeCore implements BridgeServices {
   private readonly loginManager: LoginManager;
   private readonly remote: RemoteInbound;
   private readonly outbound: MatrixOutbound;
+  private readonly linker: RoomLinker;
   /** Management room id → the user it belongs to (the DM with the bot). */
   private readonly managementRooms = new Map<string, string>();
   private sweeper: NodeJS.Timeout | null = null;
@@ -50,10 +54,12 @@ export class BridgeCore implements BridgeServices {
     this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
       `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
     this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue);
-    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => false);
+    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => options.standbyRelaysMatrix ?? true);
+    this.linker = new RoomLinker(deps, this.portals, this.loginManager);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }));
-    this.registry.add(...generalCommands(this), ...loginCommands(this), ...(opts.extraCommands?.(this) ?? []));
+    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this),
+      ...(opts.extraCommands?.(this) ?? []));
   }
 
   get connectors(): ReadonlyMap<string, NetworkConnector> {
@@ -133,8 +139,9 @@ export class BridgeCore implements BridgeServices {
       return;
     }
     await matrix.join(ev.roomId, matrix.botMxid);
-    const members = await matrix.joinedMembers(ev.roomId).catch(() => [] as string[]);
-    if (ev.isDirect || members.length <= 2) {
+    // A DM (is_direct invite, as Element sends) becomes the user's management room; any other
+    // room is one the bot was invited to for linking.
+    if (ev.isDirect) {
       this.managementRooms.set(ev.roomId, ev.sender);
       await this.deps.store.kv.set(`mgmt:${ev.roomId}`, ev.sender);
       await this.notice(ev.roomId, "Hello! I am the Tandem bridge bot. Say `help` to see what I can do; `login app` connects Slack, `login telegram` a Telegram bot.");
@@ -212,7 +219,7 @@ export class BridgeCore implements BridgeServices {
     const conn = this.loginManager.connection(loginId);
     const connector = login && this.deps.connectors.get(login.network);
     if (!login || !conn || !connector) return 0;
-    const chats = await conn.listChats(this.deps.options.initialChatCount[login.network] ?? 10);
+    const chats = await conn.listChats(this.deps.options.initialChatCount[login.network] ?? 0);
     let created = 0;
     for (const chat of chats) {
       const link = this.portals.linkForChat(login.network, chat);
@@ -224,6 +231,22 @@ export class BridgeCore implements BridgeServices {
       created++;
     }
     return created;
+  }
+
+  powerLevel(roomId: string, mxid: string): Promise<number> {
+    return this.deps.matrix.powerLevel(roomId, mxid);
+  }
+
+  linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
+    return this.linker.link(roomId, network, input, by, isAdmin);
+  }
+
+  changePhase(roomId: string, phase: CutoverPhase, by: string, rollback: boolean): Promise<boolean> {
+    return this.linker.changePhase(roomId, phase, by, rollback);
+  }
+
+  phaseHistory(roomId: string): Promise<CutoverChangeRow[]> {
+    return this.deps.store.portals.history(roomId);
   }
 
   // ---- helpers ------------------------------------------------------------------------

@@ -113,6 +113,8 @@ export interface Connection {
   listChats(limit: number): Promise<ChatRef[]>;
   /** Turn what a user typed (`#general`, `C123`, `@name`, `-100…`) into a chat ref, or null. */
   resolveChat(input: string): Promise<ChatRef | null>;
+  /** Pin a message (used for the cutover notice); networks that cannot, omit it. */
+  pin?(chat: ChatRef, target: MessageRef): Promise<void>;
   /** Whether a remote user is this login's own account (its messages are echoes). */
   isOwnUser(user: UserRef): boolean;
   stop(): Promise<void>;

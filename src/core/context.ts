@@ -18,6 +18,8 @@ export interface CoreOptions {
   promptTimeoutMs: number;
   /** Chats turned into portals at login / `sync`, per network. */
   initialChatCount: Record<string, number>;
+  /** Whether Matrix messages still go out to remote chats in the standby phase. Default true. */
+  standbyRelaysMatrix?: boolean;
   /** Public, signed URL for a Matrix avatar (for Slack icon_url); undefined when not served. */
   publicAvatarUrl?: (mxc: string) => string | undefined;
 }

@@ -67,7 +67,7 @@ export class MatrixOutbound {
 
   private async message(targets: Target[], ev: Of<"message">, p: MatrixPayload): Promise<void> {
     if (targets.length === 0) return;
-    const { store, matrix } = this.deps;
+    const { store } = this.deps;
     const already = await store.messages.byEvent(ev.eventId);
     let files: OutboundFile[] | undefined;
     for (const t of targets) {
@@ -89,10 +89,10 @@ export class MatrixOutbound {
         roomId: ev.roomId, eventId: ev.eventId, network: t.link.network, chat: t.link.chat, remoteRef, part,
         origin: "matrix" as const, senderMxid: ev.sender,
         threadRootEvent: ev.threadRoot ?? null, threadRootRemote: threadRow?.remoteRef ?? null,
+        receivedAt: new Date(p.receivedAt),
       })));
       this.deps.health.success(t.link.loginId, "fromMatrix", Date.now() - p.receivedAt);
     }
-    void matrix;
   }
 
   private async edit(targets: Target[], ev: Of<"edit">, p: MatrixPayload): Promise<void> {

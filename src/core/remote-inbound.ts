@@ -88,6 +88,7 @@ export class RemoteInbound {
       rows.push({
         roomId, eventId, network: p.network, chat: ev.chat, remoteRef: ev.ref, part, origin: "remote", senderMxid: ghost,
         threadRootEvent: relation.threadRootEvent ?? null, threadRootRemote: ev.msg.threadRoot ?? null,
+        receivedAt: new Date(p.receivedAt),
       });
     };
 

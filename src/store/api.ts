@@ -79,6 +79,8 @@ export interface MessageRow {
   senderMxid: string;
   threadRootEvent: string | null;
   threadRootRemote: string | null;
+  /** When the bridge received the source event; null for rows written before it was known. */
+  receivedAt?: Date | null;
   createdAt: Date;
 }
 

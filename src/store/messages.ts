@@ -3,7 +3,7 @@ import type { Db, MessageRow, ReactionRow, Store } from "./api.js";
 
 const MSG_COLS = `room_id AS "roomId", event_id AS "eventId", network, chat, remote_ref AS "remoteRef", part, origin,
   sender_mxid AS "senderMxid", thread_root_event AS "threadRootEvent", thread_root_remote AS "threadRootRemote",
-  created_at AS "createdAt"`;
+  received_at AS "receivedAt", created_at AS "createdAt"`;
 const REACTION_COLS = `room_id AS "roomId", event_id AS "eventId", target_event_id AS "targetEventId", network, chat,
   target_remote AS "targetRemote", sender_mxid AS "senderMxid", emoji, origin`;
 
@@ -14,8 +14,8 @@ export function messagesRepo(db: Db): Store["messages"] {
       if (rows.length === 0) return;
       const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k] ?? null);
       await db.query(
-        `INSERT INTO messages (room_id, event_id, network, chat, remote_ref, part, origin, sender_mxid, thread_root_event, thread_root_remote)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::text[])
+        `INSERT INTO messages (room_id, event_id, network, chat, remote_ref, part, origin, sender_mxid, thread_root_event, thread_root_remote, received_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
          ON CONFLICT (network, remote_ref, part, room_id) DO NOTHING`,
         [
           col("roomId"),
@@ -28,6 +28,7 @@ export function messagesRepo(db: Db): Store["messages"] {
           col("senderMxid"),
           col("threadRootEvent"),
           col("threadRootRemote"),
+          rows.map((r) => (r.receivedAt ? r.receivedAt.toISOString() : null)),
         ],
       );
     },

@@ -33,6 +33,8 @@ export interface HarnessOptions {
   config?: Record<string, Record<string, unknown>>;
   /** "pg" uses a fresh Postgres database (needs TANDEM_TEST_PG_URI). Default from TANDEM_TEST_DB or pglite. */
   db?: "pg" | "pglite";
+  /** Portals created at login per network (the loopback network has none by default). */
+  initialChatCount?: Record<string, number>;
 }
 
 export class Harness {
@@ -71,8 +73,8 @@ export class Harness {
     writeRegistration(h.config, h.config.appservice.registration);
     h.registration = readRegistration(h.config.appservice.registration);
     // The test-only loopback network needs namespaces too (real networks get theirs from config).
-    h.registration.namespaces.users.push({ exclusive: true, regex: "^@loopback_.*:example\\.org$" });
-    h.registration.namespaces.aliases.push({ exclusive: true, regex: "^#loopback_.*:example\\.org$" });
+    h.registration.namespaces.users.push({ exclusive: true, regex: "^@loopback[0-9]*_.*:example\\.org$" });
+    h.registration.namespaces.aliases.push({ exclusive: true, regex: "^#loopback[0-9]*_.*:example\\.org$" });
     h.hs.setRegistration(h.registration as never);
     await h.boot();
     return h;
@@ -85,6 +87,7 @@ export class Harness {
       config: this.config, registration: this.registration, logStream: stream,
       connectors: this.opts.connectors?.(this), // undefined: the configured networks, as in production
       core: { queue: { pollMs: 50, baseDelayMs: 50, maxDelayMs: 500 } },
+      initialChatCount: this.opts.initialChatCount,
     });
   }
 

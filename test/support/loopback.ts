@@ -20,6 +20,8 @@ export interface LoopbackMessage {
   senderName?: string;
   files?: Array<{ name: string; size: number }>;
   deleted?: boolean;
+  pinned?: boolean;
+  notice?: boolean;
   reactions: Set<string>;
 }
 
@@ -84,7 +86,7 @@ export class LoopbackNetwork {
 }
 
 class LoopbackConnection implements Connection {
-  constructor(private readonly net: LoopbackNetwork, private readonly login: LoginRecord) {}
+  constructor(private readonly net: LoopbackNetwork, private readonly login: LoginRecord, private readonly network: string, private readonly displayName: string) {}
 
   async send(chat: string, msg: OutboundMessage): Promise<string[]> {
     const failure = this.net.failSends.shift();
@@ -96,7 +98,7 @@ class LoopbackConnection implements Connection {
     c.messages.push({
       ref, sender: "bridge", text: plainText(msg.doc), doc: msg.doc, replyTo: msg.replyTo, threadRoot: msg.threadRoot,
       senderName: msg.sender.name + (msg.sender.via ? ` (${msg.sender.via})` : ""),
-      files: msg.files?.map((f) => ({ name: f.name, size: f.data.length })), reactions: new Set(),
+      files: msg.files?.map((f) => ({ name: f.name, size: f.data.length })), notice: msg.notice, reactions: new Set(),
     });
     refs.push(ref);
     return refs;
@@ -124,7 +126,7 @@ class LoopbackConnection implements Connection {
   async chatInfo(chat: string): Promise<ChatInfo> {
     const c = this.net.chats.get(chat);
     if (!c) throw new RemoteError("chat_not_found", `no chat ${chat}`, { retryable: false });
-    return { name: c.name, kind: "channel", topic: `Loopback chat ${c.name}`, aliasLocalpart: `loopback_${c.name}`, roomName: `${c.name} (Loopback)` };
+    return { name: c.name, kind: "channel", topic: `Loopback chat ${c.name}`, aliasLocalpart: `${this.network}_${c.name}`, roomName: `${c.name} (${this.displayName})` };
   }
 
   async userInfo(user: string) {
@@ -155,27 +157,35 @@ class LoopbackConnection implements Connection {
     return user === "bridge";
   }
 
+  async pin(chat: string, target: string): Promise<void> {
+    const m = this.net.chats.get(chat)?.messages.find((x) => x.ref === target);
+    if (m) m.pinned = true;
+  }
+
   async stop(): Promise<void> {
     void this.login;
+    void this.network;
   }
 }
 
 export class LoopbackConnector implements NetworkConnector {
-  readonly network = "loopback";
-  readonly displayName = "Loopback";
+  readonly displayName: string;
   readonly maxUploadSize = 10 * 1024 * 1024;
   readonly limitations = "A test network that lives in memory.";
 
-  constructor(readonly net: LoopbackNetwork) {}
+  /** `network` lets a test run two loopback networks side by side (linked rooms, fan-out). */
+  constructor(readonly net: LoopbackNetwork, readonly network = "loopback") {
+    this.displayName = network === "loopback" ? "Loopback" : network[0]!.toUpperCase() + network.slice(1);
+  }
 
   loginFlows(): LoginFlow[] {
     return [{
-      id: "loopback", help: "Log in to the loopback test network",
+      id: this.network, help: "Log in to the loopback test network",
       steps: [{ key: "token", prompt: "Send your loopback token (lb-…).", secret: true, pattern: /^lb-/, patternHint: "Loopback tokens start with lb-." }],
       complete: async (values) => {
         const acct = this.net.tokens.get(values.token!);
         if (!acct) throw new LoginError("That loopback token is not valid.");
-        return { remoteId: acct.account, name: acct.name, secrets: { token: values.token! }, reply: `Logged in to loopback account ${acct.name}` };
+        return { remoteId: acct.account, name: acct.name, secrets: { token: values.token! }, reply: `Logged in to ${this.network} account ${acct.name}` };
       },
     }];
   }
@@ -183,14 +193,14 @@ export class LoopbackConnector implements NetworkConnector {
   async connect(login: LoginRecord, sink: EventSink): Promise<Connection> {
     this.net.attach(login.remoteId, sink);
     sink.status({ state: "connected" });
-    return new LoopbackConnection(this.net, login);
+    return new LoopbackConnection(this.net, login, this.network, this.displayName);
   }
 
   ghostLocalpart(user: string): string {
-    return `loopback_${user.toLowerCase()}`;
+    return `${this.network}_${user.toLowerCase()}`;
   }
 
   userFromGhostLocalpart(localpart: string): string | null {
-    return localpart.startsWith("loopback_") ? localpart.slice("loopback_".length) : null;
+    return localpart.startsWith(`${this.network}_`) ? localpart.slice(this.network.length + 1) : null;
   }
 }

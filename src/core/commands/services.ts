@@ -1,4 +1,5 @@
 /** What commands may ask of the bridge; implemented by core/bridge.ts. */
+import type { CutoverChangeRow, CutoverPhase, PortalLinkRow } from "../../store/api.js";
 import type { LoginRecord, LoginResult, NetworkConnector } from "../connector.js";
 import type { HealthBoard } from "../health.js";
 import type { PortalDirectory } from "../portals.js";
@@ -16,4 +17,11 @@ export interface BridgeServices {
   logout(loginId: string): Promise<void>;
   /** Create portals for the login's most recent chats; returns how many are new. */
   sync(loginId: string): Promise<number>;
+  /** The sender's power level in a room. */
+  powerLevel(roomId: string, mxid: string): Promise<number>;
+  /** Link an existing room to a remote chat through the sender's login (or any, for admins). */
+  linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow>;
+  /** Move a room to a cutover phase with the notices that go with it; false if it already was. */
+  changePhase(roomId: string, phase: CutoverPhase, by: string, rollback: boolean): Promise<boolean>;
+  phaseHistory(roomId: string): Promise<CutoverChangeRow[]>;
 }

@@ -72,6 +72,9 @@ CREATE TABLE messages (
   sender_mxid        text NOT NULL,
   thread_root_event  text,
   thread_root_remote text,
+  -- When the bridge received the source event (remote event or Matrix transaction): the
+  -- parity audit's latency is created_at - received_at, read from the map itself.
+  received_at        timestamptz,
   created_at         timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT messages_remote UNIQUE (network, remote_ref, part, room_id)
 );
