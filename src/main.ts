@@ -10,6 +10,7 @@ import type { NetworkConnector } from "./core/connector.js";
 import { HealthBoard } from "./core/health.js";
 import type { Logger } from "./core/log.js";
 import { MatrixAppservice } from "./matrix/appservice.js";
+import { AvatarProxy } from "./matrix/avatars.js";
 import { AppservicePort } from "./matrix/port.js";
 import { healthRoute } from "./observability/health-route.js";
 import { MetricsServer } from "./observability/http.js";
@@ -65,6 +66,10 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
   const matrix = new AppservicePort(appservice.bridge, config.homeserver.domain, config.appservice.bot.username,
     appservice.userNamespaces(), log.child({ component: "matrix" }), health);
 
+  // Slack shows a Matrix sender's avatar from icon_url, which it fetches from the internet.
+  const avatars = new AvatarProxy(registration.as_token, config.bridge.public_url, matrix, log.child({ component: "avatars" }));
+  avatars.mount(appservice.expressApp);
+
   const initialChatCount: Record<string, number> = { slack: config.slack.conversation_count, telegram: 0, ...opts.initialChatCount };
   const core = new BridgeCore({
     store, matrix, log, health, connectors,
@@ -75,6 +80,7 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
       promptTimeoutMs: config.bridge.login_timeout_seconds * 1000,
       initialChatCount,
       standbyRelaysMatrix: config.bridge.standby_relays_matrix,
+      publicAvatarUrl: config.bridge.public_url ? (mxc) => avatars.urlFor(mxc) : undefined,
     },
   }, opts.core);
 

@@ -107,6 +107,11 @@ export class MatrixAppservice {
     this.appservice = new DurableAppService(this.registration.getHomeserverToken()!, opts.log);
   }
 
+  /** The express app of the appservice listener, for extra public routes (avatars). */
+  get expressApp() {
+    return this.appservice.expressApp;
+  }
+
   /** User-namespace regexes, for telling our own users (echoes) from people. */
   userNamespaces(): RegExp[] {
     const ns = (this.opts.registration.namespaces as { users?: Array<{ regex: string }> } | undefined)?.users ?? [];

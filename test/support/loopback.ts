@@ -18,6 +18,7 @@ export interface LoopbackMessage {
   replyTo?: string;
   threadRoot?: string;
   senderName?: string;
+  senderAvatarUrl?: string;
   files?: Array<{ name: string; size: number }>;
   deleted?: boolean;
   pinned?: boolean;
@@ -97,7 +98,7 @@ class LoopbackConnection implements Connection {
     const ref = this.net.nextRef(chat);
     c.messages.push({
       ref, sender: "bridge", text: plainText(msg.doc), doc: msg.doc, replyTo: msg.replyTo, threadRoot: msg.threadRoot,
-      senderName: msg.sender.name + (msg.sender.via ? ` (${msg.sender.via})` : ""),
+      senderName: msg.sender.name + (msg.sender.via ? ` (${msg.sender.via})` : ""), senderAvatarUrl: msg.sender.avatarUrl,
       files: msg.files?.map((f) => ({ name: f.name, size: f.data.length })), notice: msg.notice, reactions: new Set(),
     });
     refs.push(ref);

@@ -1,0 +1,63 @@
+/**
+ * Matrix avatars at a signed, unguessable public URL. Slack fetches a message's `icon_url`
+ * from the internet, and Matrix media now needs authentication, so the bridge serves the
+ * avatar itself: `<public_url>/_tandem/avatar/<hmac>/<server>/<media id>`. The HMAC (keyed
+ * from the as_token) makes the URL unforgeable, so the route cannot be used to read
+ * arbitrary media from the homeserver.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { Application, Request, Response } from "express";
+import type { MatrixPort } from "../core/matrix-port.js";
+import type { Logger } from "../core/log.js";
+
+const PATH = "/_tandem/avatar";
+const MXC = /^mxc:\/\/([^/]+)\/([A-Za-z0-9_-]+)$/;
+
+export class AvatarProxy {
+  private readonly key: Buffer;
+  private readonly cache = new Map<string, { data: Buffer; mime: string; at: number }>();
+
+  constructor(secret: string, private readonly publicUrl: string, private readonly matrix: MatrixPort, private readonly log: Logger) {
+    this.key = createHmac("sha256", "tandem-avatar-url").update(secret).digest();
+  }
+
+  private sign(server: string, id: string): string {
+    return createHmac("sha256", this.key).update(`${server}/${id}`).digest("base64url").slice(0, 32);
+  }
+
+  /** The public URL for an mxc avatar, or undefined when no public_url is configured. */
+  urlFor(mxc: string): string | undefined {
+    const m = MXC.exec(mxc);
+    if (!this.publicUrl || !m) return undefined;
+    return `${this.publicUrl}${PATH}/${this.sign(m[1]!, m[2]!)}/${encodeURIComponent(m[1]!)}/${m[2]}`;
+  }
+
+  mount(app: Application): void {
+    app.get(`${PATH}/:sig/:server/:id`, (req: Request, res: Response) => void this.serve(req, res));
+  }
+
+  private async serve(req: Request, res: Response): Promise<void> {
+    const { sig, server, id } = req.params as { sig: string; server: string; id: string };
+    const expected = Buffer.from(this.sign(server, id));
+    const given = Buffer.from(sig);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      res.status(404).send("not found");
+      return;
+    }
+    const mxc = `mxc://${server}/${id}`;
+    try {
+      let hit = this.cache.get(mxc);
+      if (!hit || Date.now() - hit.at > 3600_000) {
+        const dl = await this.matrix.downloadMedia(mxc);
+        if (!/^image\//.test(dl.mime)) { res.status(404).send("not an image"); return; }
+        hit = { data: dl.data, mime: dl.mime, at: Date.now() };
+        this.cache.set(mxc, hit);
+        if (this.cache.size > 500) this.cache.delete(this.cache.keys().next().value!);
+      }
+      res.set({ "content-type": hit.mime, "cache-control": "public, max-age=86400", "x-content-type-options": "nosniff" }).send(hit.data);
+    } catch (err) {
+      this.log.warn("avatar not served", { error: String(err) });
+      res.status(502).send("unavailable");
+    }
+  }
+}
