@@ -95,6 +95,11 @@ export interface OutboundMessage {
   sender: OutboundSender;
   /** Stable id of the source (Matrix event id); connectors may attach it for idempotency. */
   sourceId: string;
+  /**
+   * An earlier try of this send may have reached the network (the bridge crashed or the
+   * call failed ambiguously): a connector that can, checks before posting again.
+   */
+  maybeSent?: boolean;
 }
 
 /** One live login. Every method does remote I/O and returns remote refs; the core stores them. */

@@ -34,7 +34,7 @@ export class MatrixOutbound {
     private readonly relayDuringStandby: () => boolean,
   ) {}
 
-  async apply(_item: QueueItem, p: MatrixPayload): Promise<void> {
+  async apply(item: QueueItem, p: MatrixPayload): Promise<void> {
     const ev = p.event;
     const isBridgeUser = this.deps.matrix.isBridgeUser(ev.sender);
     // Our own ghosts and bot only go out as explicit fan-out items, never from a transaction echo.
@@ -42,7 +42,7 @@ export class MatrixOutbound {
     if (!isBridgeUser && !this.permissions.allows(ev.sender, "relay")) return this.refuse(ev);
     const targets = this.targets(ev.roomId, p.origin);
     switch (ev.kind) {
-      case "message": return this.message(targets, ev, p);
+      case "message": return this.message(targets, ev, p, item.tries > 1);
       case "edit": return this.edit(targets, ev, p);
       case "redaction": return this.redaction(targets, ev);
       case "reaction": return this.reaction(targets, ev);
@@ -65,7 +65,7 @@ export class MatrixOutbound {
     return out;
   }
 
-  private async message(targets: Target[], ev: Of<"message">, p: MatrixPayload): Promise<void> {
+  private async message(targets: Target[], ev: Of<"message">, p: MatrixPayload, maybeSent: boolean): Promise<void> {
     if (targets.length === 0) return;
     const { store } = this.deps;
     const already = await store.messages.byEvent(ev.eventId);
@@ -82,6 +82,7 @@ export class MatrixOutbound {
         files: ev.file ? files : undefined,
         sender: await this.senderOf(ev.roomId, ev.sender, p.origin?.via),
         sourceId: ev.eventId,
+        maybeSent,
       };
       const refs = await t.conn.send(t.link.chat, msg);
       const threadRow = ev.threadRoot ? (await store.messages.byEvent(ev.threadRoot)).find((r) => r.network === t.link.network) : undefined;

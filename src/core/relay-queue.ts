@@ -107,12 +107,12 @@ export class RelayQueue {
     while (this.running) {
       let item: QueueItem | null;
       try {
-        item = await this.store.queue.head(lane);
+        item = await this.store.queue.claim(lane);
       } catch (err) {
         this.log.warn("relay queue read failed", { lane, error: String(err) });
         return;
       }
-      if (!item || item.nextAttemptAt.getTime() > Date.now()) return;
+      if (!item) return;
       try {
         await this.handle(item);
         await this.store.queue.done(item.id);

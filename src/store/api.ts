@@ -108,7 +108,10 @@ export interface QueueItem<P = unknown> {
   sourceKey: string;
   payload: P;
   status: QueueStatus;
+  /** Failed attempts recorded. */
   attempts: number;
+  /** Times the item was handed to a worker; more than attempts + 1 means a try was cut short (crash). */
+  tries: number;
   nextAttemptAt: Date;
   lastError: string | null;
   createdAt: Date;
@@ -185,6 +188,8 @@ export interface Store {
     readyLanes(limit: number, now?: Date): Promise<string[]>;
     /** The first pending item of a lane (lowest id), whether due or not; null if none. */
     head(lane: string): Promise<QueueItem | null>;
+    /** Hand out the lane's head if it is due (counting the try); null if none is due. */
+    claim(lane: string, now?: Date): Promise<QueueItem | null>;
     done(id: number): Promise<void>;
     /** Record a failure and schedule the next attempt. */
     retry(id: number, error: string, nextAttemptAt: Date): Promise<void>;

@@ -6,7 +6,7 @@
  */
 import type { Db, QueueItem, Store } from "./api.js";
 
-const COLS = `id, lane, source_key AS "sourceKey", payload, status, attempts, next_attempt_at AS "nextAttemptAt",
+const COLS = `id, lane, source_key AS "sourceKey", payload, status, attempts, tries, next_attempt_at AS "nextAttemptAt",
   last_error AS "lastError", created_at AS "createdAt"`;
 
 /** bigserial comes back as a string from pg and a number or bigint from PGlite. */
@@ -46,6 +46,18 @@ export function queueRepo(db: Db): Store["queue"] {
     },
     async head(lane) {
       const [row] = await db.query<QueueItem>(`SELECT ${COLS} FROM relay_queue WHERE lane = $1 AND status = 'pending' ORDER BY id LIMIT 1`, [lane]);
+      return row ? toItem(row) : null;
+    },
+    async claim(lane, now = new Date()) {
+      // One statement: hand out the lane's head if it is due, counting the hand-out first,
+      // so a worker can tell that an earlier try may have reached the network (crash).
+      const [row] = await db.query<QueueItem>(
+        `UPDATE relay_queue SET tries = tries + 1
+          WHERE id = (SELECT id FROM relay_queue WHERE lane = $1 AND status = 'pending' ORDER BY id LIMIT 1)
+            AND next_attempt_at <= $2
+          RETURNING ${COLS}`,
+        [lane, now],
+      );
       return row ? toItem(row) : null;
     },
     async done(id) {

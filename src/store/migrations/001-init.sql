@@ -106,7 +106,8 @@ CREATE TABLE relay_queue (
   source_key      text NOT NULL,
   payload         jsonb NOT NULL,
   status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'dead')),
-  attempts        int  NOT NULL DEFAULT 0,
+  attempts        int  NOT NULL DEFAULT 0,       -- failed attempts recorded
+  tries           int  NOT NULL DEFAULT 0,       -- times handed to a worker (> attempts + 1 after a crash mid-item)
   next_attempt_at timestamptz NOT NULL DEFAULT now(),
   last_error      text,
   created_at      timestamptz NOT NULL DEFAULT now(),

@@ -97,4 +97,18 @@ describeEachBackend("relay queue", (backend) => {
     expect(counts.reduce((x, y) => x + y, 0)).toBe(20);
     expect(await s.queue.depth()).toBe(20);
   });
+
+  it("claim hands out a due head once per try and counts the tries (crash detection)", async () => {
+    const s = await open(backend);
+    await s.queue.enqueue([{ lane: "L", sourceKey: "c1", payload: {} }, { lane: "L", sourceKey: "c2", payload: {} }]);
+    const first = await s.queue.claim("L");
+    expect(first).toMatchObject({ sourceKey: "c1", tries: 1, attempts: 0 });
+    // No done/retry recorded (as after a crash): the same head comes back with tries 2.
+    expect(await s.queue.claim("L")).toMatchObject({ sourceKey: "c1", tries: 2 });
+    await s.queue.retry(first!.id, "later", new Date(Date.now() + 60_000));
+    expect(await s.queue.claim("L")).toBeNull(); // head not due: nothing, and c2 may not jump ahead
+    expect(await s.queue.claim("L", new Date(Date.now() + 120_000))).toMatchObject({ sourceKey: "c1", tries: 3, attempts: 1 });
+    await s.queue.done(first!.id);
+    expect(await s.queue.claim("L")).toMatchObject({ sourceKey: "c2", tries: 1 });
+  });
 });
