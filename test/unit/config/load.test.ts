@@ -65,6 +65,7 @@ describe("defaults", () => {
         max_file_size: 52428800,
         encryption_key: "",
         public_url: "",
+        standby_relays_matrix: true,
         login_timeout_seconds: 300,
       },
       metrics: { enabled: true, hostname: "127.0.0.1", port: 9119 },
