@@ -117,6 +117,8 @@ const telegram = z.object({
     .regex(/^[A-Za-z0-9_-]{0,256}$/, { error: "must be up to 256 characters of A-Z, a-z, 0-9, _ and -" })
     .default("")
     .describe("Secret Telegram sends with each webhook call (secret_token), when mode is webhook. Default \"\"."),
+  webhook_port: port(29320)
+    .describe("Port the webhook receiver listens on (on appservice.hostname), when mode is webhook; put your https reverse proxy for webhook_url in front of it. Default 29320."),
   max_download_size: count(1).default(20_971_520)
     .describe("Largest file, in bytes, fetched from Telegram. Default 20971520 (20 MB, the Bot API limit); raise it only with a local Bot API server."),
   max_upload_size: count(1).default(52_428_800)

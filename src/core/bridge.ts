@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CutoverChangeRow, CutoverPhase, NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
+import { auditCommands } from "./commands/audit.js";
 import { cutoverCommands } from "./commands/cutover.js";
 import { generalCommands } from "./commands/general.js";
 import { linkCommands } from "./commands/links.js";
@@ -58,7 +59,7 @@ export class BridgeCore implements BridgeServices {
     this.linker = new RoomLinker(deps, this.portals, this.loginManager);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }));
-    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this),
+    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this),
       ...(opts.extraCommands?.(this) ?? []));
   }
 

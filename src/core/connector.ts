@@ -137,8 +137,10 @@ export interface NetworkConnector {
   ghostLocalpart(user: UserRef): string;
   /** The inverse of ghostLocalpart, for Matrix pills back to native mentions. */
   userFromGhostLocalpart(localpart: string): UserRef | null;
-  /** Largest file this network can take from us / give us, in bytes. */
+  /** Largest file this network can take from us, in bytes. */
   readonly maxUploadSize: number;
+  /** Largest file the bridge can fetch from this network (Telegram's Bot API: 20 MB); unlimited when absent. */
+  readonly maxDownloadSize?: number;
   /** What this network cannot do, shown by `help <network>`. */
   readonly limitations?: string;
 }

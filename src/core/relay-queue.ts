@@ -7,7 +7,7 @@
  * permanent ones are dead-lettered and reported once through `onDead`.
  */
 import type { QueueItem, Store } from "../store/api.js";
-import { isRetryable, retryAfterOf } from "./errors.js";
+import { isRetryable, retryAfterOf, TandemError } from "./errors.js";
 import type { Logger } from "./log.js";
 
 export interface RelayQueueOptions {
@@ -129,7 +129,8 @@ export class RelayQueue {
 
   /** Returns true when the lane may go on (the item was dead-lettered). */
   private async fail(item: QueueItem, err: unknown): Promise<boolean> {
-    const message = err instanceof Error ? err.message : String(err);
+    // "code: message" for our errors, so the audit and /metrics can group failures by code.
+    const message = err instanceof TandemError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
     const attempts = item.attempts + 1;
     if (isRetryable(err) && attempts < this.opts.maxAttempts) {
       const backoff = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (attempts - 1));

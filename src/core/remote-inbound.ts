@@ -102,7 +102,7 @@ export class RemoteInbound {
     }
     let part = 1;
     for (const file of ev.msg.files ?? []) {
-      const { content, info } = await this.fileContent(conn, file);
+      const { content, info } = await this.fileContent(conn, file, connector.maxDownloadSize);
       Object.assign(content, relation.content);
       record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(part), ev.at), part, info);
       part++;
@@ -113,14 +113,15 @@ export class RemoteInbound {
   }
 
   /** Send a file into Matrix, or a notice with its name and link when it is too large. */
-  private async fileContent(conn: Connection, file: FileRef): Promise<{ content: Record<string, unknown>; info?: MatrixFileInfo }> {
+  private async fileContent(conn: Connection, file: FileRef, networkLimit = Infinity): Promise<{ content: Record<string, unknown>; info?: MatrixFileInfo }> {
     const { matrix, options } = this.deps;
     const caption = file.caption && file.caption.length > 0 ? plainText(file.caption) : undefined;
-    if (file.size !== undefined && file.size > options.maxFileSize) {
+    const limit = Math.min(options.maxFileSize, networkLimit);
+    if (file.size !== undefined && file.size > limit) {
       return { content: this.tooLarge(file) };
     }
     const dl = await conn.download(file);
-    if (dl.data.length > options.maxFileSize) return { content: this.tooLarge(file) };
+    if (dl.data.length > limit) return { content: this.tooLarge(file) };
     const mxc = await matrix.uploadMedia(dl.data, dl.mime || file.mime, file.name);
     const info: Record<string, unknown> = { mimetype: dl.mime || file.mime, size: dl.data.length };
     if (file.width) info.w = file.width;
@@ -172,7 +173,9 @@ export class RemoteInbound {
     if (conn.isOwnUser(ev.sender)) return;
     const rows = await store.messages.byRemote(p.network, ev.target);
     const link = this.portals.linkForChat(p.network, ev.chat);
-    const original = rows.find((r) => r.part === 0 && r.roomId === link?.roomId) ?? rows.find((r) => r.part === 0);
+    // A captioned file has no text part: its caption lives on the first file part.
+    const inRoom = rows.filter((r) => r.roomId === (link?.roomId ?? rows[0]?.roomId)).sort((a, b) => a.part - b.part);
+    const original = inRoom[0];
     if (!original) return; // edit of a message we never bridged
     const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
     const rendered = renderForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals);

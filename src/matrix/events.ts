@@ -80,7 +80,9 @@ export function parseMatrixEvent(ev: RawEvent): MatrixInbound | null {
       if (msgtype === "m.text" || msgtype === "m.notice" || msgtype === "m.emote") {
         return { ...base, kind: "message", msgtype: msgtype.slice(2) as "text" | "notice" | "emote", replyTo, threadRoot, ...docOf(content) };
       }
-      const kind = msgtype ? FILE_KINDS[msgtype] : undefined;
+      let kind = msgtype ? FILE_KINDS[msgtype] : undefined;
+      // Element's voice messages are m.audio with the MSC3245 marker.
+      if (kind === "audio" && isObj(content["org.matrix.msc3245.voice"])) kind = "voice";
       if (kind) {
         const file = fileOf(content, type === "m.sticker" ? "sticker" : kind);
         if (!file) return null;

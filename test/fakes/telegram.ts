@@ -241,6 +241,14 @@ export class FakeTelegram extends TelegramScenario {
   }
 
   /** Requests made so far, optionally only for one method (case-insensitive). */
+  /**
+   * Deliver a raw update body to a bot as Telegram would (e.g. a redelivery or a malformed
+   * update); returns false when the bot's allowed_updates filter drops it.
+   */
+  injectUpdate(botId: number, body: Record<string, unknown>): boolean {
+    return this.enqueue(this.botRecord(botId), body as never);
+  }
+
   calls(method?: string): RecordedRequest[] {
     return method ? this.requests.filter((r) => r.method.toLowerCase() === method.toLowerCase()) : [...this.requests];
   }

@@ -56,6 +56,7 @@ describe("defaults", () => {
         mode: "polling",
         webhook_url: "",
         webhook_secret: "",
+        webhook_port: 29320,
         max_download_size: 20971520,
         max_upload_size: 52428800,
       },

@@ -51,6 +51,15 @@ describe("parseMatrixEvent", () => {
     expect(ev).toMatchObject({ kind: "message", msgtype: "file", file: { mxc: "mxc://x/abc", name: "cat.png", mime: "image/png", size: 10, width: 4, height: 3, kind: "image" } });
   });
 
+  it("marks Element voice messages (m.audio with MSC3245) as voice", () => {
+    const ev = parseMatrixEvent({ ...base, type: "m.room.message", content: {
+      msgtype: "m.audio", body: "Voice message", url: "mxc://x/v", info: { mimetype: "audio/ogg" }, "org.matrix.msc3245.voice": {},
+    } });
+    expect(ev).toMatchObject({ file: { kind: "voice" } });
+    const plain = parseMatrixEvent({ ...base, type: "m.room.message", content: { msgtype: "m.audio", body: "song.mp3", url: "mxc://x/s" } });
+    expect(plain).toMatchObject({ file: { kind: "audio" } });
+  });
+
   it("parses reactions, redactions (both forms) and invites", () => {
     expect(parseMatrixEvent({ ...base, type: "m.reaction", content: { "m.relates_to": { rel_type: "m.annotation", event_id: "$t", key: "👍" } } }))
       .toMatchObject({ kind: "reaction", target: "$t", key: "👍" });
