@@ -1,0 +1,87 @@
+/**
+ * The Slack network connector: `login app` (a Slack app's bot token + app-level token),
+ * Socket Mode for events, the Web API for everything else. One SlackConnection per login, so
+ * several workspaces run side by side.
+ */
+import type { Config } from "../../config/index.js";
+import type { Connection, EventSink, LoginFlow, LoginRecord, NetworkConnector } from "../../core/connector.js";
+import type { Logger } from "../../core/log.js";
+import type { UserRef } from "../../core/types.js";
+import type { ApiOptions } from "./api.js";
+import { SlackConnection, type SocketOptions } from "./connection.js";
+import { ghostLocalpart, userFromGhostLocalpart } from "./ids.js";
+import { appLoginFlow } from "./login.js";
+
+/** Tuning knobs; the defaults are for production, tests pass small timings. */
+export interface SlackConnectorOptions {
+  /** WebClient retries of network failures per call (rate limits go back to the relay queue). */
+  webRetries?: number;
+  /** Per-request timeout, ms. */
+  requestTimeoutMs?: number;
+  socket?: Partial<SocketOptions>;
+  /** How long to look for the message an uploaded file landed in. */
+  shareTimeoutMs?: number;
+  /** How long to spend looking up mentioned users' names before bridging a message. */
+  nameLookupMs?: number;
+}
+
+const DEFAULT_SOCKET: SocketOptions = {
+  clientPingTimeoutMs: 5000,
+  serverPingTimeoutMs: 30_000,
+  startTimeoutMs: 30_000,
+  reconnectBaseMs: 1000,
+  reconnectMaxMs: 60_000,
+};
+
+/** Slack accepts files up to 1 GB. */
+const SLACK_MAX_UPLOAD = 1024 * 1024 * 1024;
+
+export class SlackConnector implements NetworkConnector {
+  readonly network = "slack";
+  readonly displayName = "Slack";
+  readonly maxUploadSize = SLACK_MAX_UPLOAD;
+  readonly limitations =
+    "Slack has no replies, only threads: a Matrix reply is posted in the replied message's thread. " +
+    "Matrix users appear as the bridge's Slack app with their name and avatar; files they send are posted by the app with their name in the comment. " +
+    "Deleting a bridged copy of a Matrix message on Slack does not redact the Matrix original. " +
+    "Only what happens after the login is bridged (no history). Matrix avatars show on Slack only when bridge.public_url is set.";
+
+  private readonly api: ApiOptions;
+
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly opts: SlackConnectorOptions = {}) {
+    this.api = {
+      apiUrl: config.slack.api_url,
+      log,
+      retries: opts.webRetries ?? 2,
+      timeoutMs: opts.requestTimeoutMs ?? 30_000,
+    };
+  }
+
+  loginFlows(): LoginFlow[] {
+    return [appLoginFlow(this.api)];
+  }
+
+  async connect(login: LoginRecord, sink: EventSink): Promise<Connection> {
+    const conn = new SlackConnection(login, sink, {
+      api: { ...this.api, log: this.log.child({ login: login.id }) },
+      socket: { ...DEFAULT_SOCKET, ...this.opts.socket },
+      maxFileSize: this.config.bridge.max_file_size,
+      shareTimeoutMs: this.opts.shareTimeoutMs ?? 10_000,
+      nameLookupMs: this.opts.nameLookupMs ?? 2000,
+    });
+    conn.start();
+    return conn;
+  }
+
+  ghostLocalpart(user: UserRef): string {
+    return ghostLocalpart(user);
+  }
+
+  userFromGhostLocalpart(localpart: string): UserRef | null {
+    return userFromGhostLocalpart(localpart);
+  }
+}
+
+export function createSlackConnector(config: Config, log: Logger, opts: SlackConnectorOptions = {}): NetworkConnector {
+  return new SlackConnector(config, log, opts);
+}

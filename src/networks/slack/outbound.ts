@@ -1,0 +1,181 @@
+/**
+ * Matrix → Slack: OutboundMessage → chat.postMessage / chat.update / chat.delete, reactions.*
+ * and file uploads. Everything is posted as the bot with `username` and `icon_url` set to the
+ * Matrix sender (chat:write.customize), and tagged with message metadata naming the Matrix event.
+ *
+ * Slack has no replies, only threads: a Matrix reply becomes a thread reply under the replied
+ * message's thread root (or under the replied message itself when it is not in a thread).
+ */
+import type { Doc, Inline } from "../../formatting/ast.js";
+import { docToMrkdwn, unicodeToSlackEmoji } from "../../formatting/slack.js";
+import type { OutboundMessage } from "../../core/connector.js";
+import { RemoteError } from "../../core/errors.js";
+import type { ChatRef, MessageRef } from "../../core/types.js";
+import { ALREADY_DONE, type SlackApi } from "./api.js";
+import type { SlackFiles } from "./files.js";
+import { messageRef, parseChatRef, parseMessageRef, parseUserRef } from "./ids.js";
+
+/** Slack rejects text over 40,000 characters; stay a little under. */
+const MAX_TEXT = 39_000;
+const MAX_USERNAME = 80;
+export const METADATA_EVENT_TYPE = "tandem_matrix_event";
+
+export class SlackOutbound {
+  /** ts → thread root ts, learned from events and lookups (Slack threads only hang off roots). */
+  private readonly threadRoots = new Map<string, string>();
+
+  constructor(private readonly api: SlackApi, private readonly files: SlackFiles, private readonly team: string) {}
+
+  /** Doc → mrkdwn: pills of this workspace's users become <@U…>, its channels <#C…>; others stay names. */
+  render(doc: Doc): string {
+    return docToMrkdwn(doc, {
+      mention: (t) => {
+        if (t.kind !== "remote" || t.network !== "slack") return null;
+        const p = parseUserRef(t.id);
+        return p && p.team === this.team ? p.user : null;
+      },
+      chat: (t) => {
+        if (t.kind !== "remote" || t.network !== "slack") return null;
+        const p = parseChatRef(t.id);
+        return p && p.team === this.team ? p.channel : null;
+      },
+    });
+  }
+
+  /** A /me becomes "_Name does something_" (Slack's chat.meMessage cannot carry a username). */
+  private emoteDoc(doc: Doc, name: string): Doc {
+    const blocks = doc.length > 0 ? doc : [{ type: "paragraph" as const, children: [] as Inline[] }];
+    let first = true;
+    return blocks.map((b) => {
+      if (b.type !== "paragraph") return b;
+      const children: Inline[] = first ? [{ type: "text", text: `${name} ` }, ...b.children] : b.children;
+      first = false;
+      return { type: "paragraph", children: [{ type: "italic", children }] };
+    });
+  }
+
+  private username(msg: OutboundMessage): string {
+    const name = msg.sender.via ? `${msg.sender.name} (${msg.sender.via})` : msg.sender.name;
+    return (name.trim() || "Matrix user").slice(0, MAX_USERNAME);
+  }
+
+  noteThread(ts: string, rootTs: string): void {
+    if (this.threadRoots.size > 5000) this.threadRoots.clear();
+    this.threadRoots.set(ts, rootTs);
+  }
+
+  private async threadTsFor(channel: string, msg: OutboundMessage): Promise<string | undefined> {
+    const root = msg.threadRoot ? parseMessageRef(msg.threadRoot) : null;
+    if (root) return this.threadRoots.get(root.ts) ?? root.ts;
+    const reply = msg.replyTo ? parseMessageRef(msg.replyTo) : null;
+    if (!reply) return undefined;
+    const known = this.threadRoots.get(reply.ts);
+    if (known) return known;
+    // Is the replied-to message itself a thread reply? Then answer in that thread.
+    const r = await this.api.read<{ messages?: Array<{ ts?: string; thread_ts?: string }> }>(
+      "conversations.replies", { channel, ts: reply.ts, limit: 1 }).catch(() => undefined);
+    const rootTs = r?.messages?.find((m) => m.ts === reply.ts)?.thread_ts ?? r?.messages?.[0]?.thread_ts ?? reply.ts;
+    this.noteThread(reply.ts, rootTs);
+    return rootTs;
+  }
+
+  private channelOf(chat: ChatRef): string {
+    const p = parseChatRef(chat);
+    if (!p) throw new RemoteError("bad_ref", `not a Slack chat: ${chat}`, { retryable: false });
+    return p.channel;
+  }
+
+  async send(chat: ChatRef, msg: OutboundMessage): Promise<MessageRef[]> {
+    const channel = this.channelOf(chat);
+    const threadTs = await this.threadTsFor(channel, msg);
+    const doc = msg.emote ? this.emoteDoc(msg.doc, msg.sender.name) : msg.doc;
+    const text = this.render(doc);
+    if (msg.files && msg.files.length > 0) {
+      // Files are posted by the bot without username/icon, so the comment names the sender.
+      const who = `*${this.username(msg).replace(/[*_~`]/g, "")}*`;
+      const comment = msg.doc.length > 0 ? `${who}: ${text}` : `${who} sent ${msg.files.map((f) => f.name).join(", ")}`;
+      const ts = await this.files.upload(channel, msg.files, { threadTs, comment: comment.slice(0, MAX_TEXT) });
+      const ref = messageRef(this.team, channel, ts);
+      if (threadTs) this.noteThread(ts, threadTs);
+      return [...(msg.doc.length > 0 ? [ref] : []), ...msg.files.map(() => ref)];
+    }
+    const refs: MessageRef[] = [];
+    for (const chunk of splitText(text || " ", MAX_TEXT)) {
+      const r = await this.api.call<{ ts?: string; channel?: string }>("chat.postMessage", {
+        channel, text: chunk, username: this.username(msg),
+        ...(msg.sender.avatarUrl ? { icon_url: msg.sender.avatarUrl } : {}),
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+        metadata: { event_type: METADATA_EVENT_TYPE, event_payload: { event_id: msg.sourceId } },
+      });
+      if (!r.ts) throw new RemoteError("no_ts", "chat.postMessage returned no ts", { retryable: false });
+      if (threadTs) this.noteThread(r.ts, threadTs);
+      refs.push(messageRef(this.team, r.channel ?? channel, r.ts));
+    }
+    return refs;
+  }
+
+  async edit(chat: ChatRef, target: MessageRef, msg: OutboundMessage): Promise<void> {
+    const t = parseMessageRef(target);
+    if (!t) return; // a file we could not place: nothing to edit
+    const doc = msg.emote ? this.emoteDoc(msg.doc, msg.sender.name) : msg.doc;
+    await this.ignoreDone(() => this.api.call("chat.update", {
+      channel: this.channelOf(chat), ts: t.ts, text: (this.render(doc) || " ").slice(0, MAX_TEXT),
+      metadata: { event_type: METADATA_EVENT_TYPE, event_payload: { event_id: msg.sourceId } },
+    }));
+  }
+
+  async delete(chat: ChatRef, target: MessageRef): Promise<void> {
+    const t = parseMessageRef(target);
+    if (!t) return;
+    await this.ignoreDone(() => this.api.call("chat.delete", { channel: this.channelOf(chat), ts: t.ts }));
+  }
+
+  async react(chat: ChatRef, target: MessageRef, emoji: string, on: boolean): Promise<void> {
+    const t = parseMessageRef(target);
+    if (!t) return;
+    const name = slackReactionName(emoji);
+    if (!name) {
+      throw new RemoteError("unknown_emoji", `no Slack name for ${emoji}`, { retryable: false, userMessage: `Slack has no reaction ${emoji}` });
+    }
+    await this.ignoreDone(() => this.api.call(on ? "reactions.add" : "reactions.remove", { channel: this.channelOf(chat), timestamp: t.ts, name }));
+  }
+
+  /** Pin a message (the cutover notice); needs the optional pins:write scope. */
+  async pin(chat: ChatRef, target: MessageRef): Promise<void> {
+    const t = parseMessageRef(target);
+    if (!t) return;
+    await this.ignoreDone(() => this.api.call("pins.add", { channel: this.channelOf(chat), timestamp: t.ts }));
+  }
+
+  private async ignoreDone(fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof RemoteError && ALREADY_DONE.has(err.code)) return;
+      throw err;
+    }
+  }
+}
+
+/** "👍" → "+1"; ":party_parrot:" (a custom emoji that came from Slack) → "party_parrot". */
+export function slackReactionName(emoji: string): string | null {
+  const known = unicodeToSlackEmoji(emoji);
+  if (known) return known;
+  const custom = /^:([a-z0-9_+'-]+(?:::skin-tone-[2-6])?):$/.exec(emoji.trim());
+  return custom ? custom[1]! : null;
+}
+
+/** Split long text at line breaks (or hard, as a last resort) into pieces Slack accepts. */
+export function splitText(text: string, max: number): string[] {
+  if (text.length <= max) return [text];
+  const out: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    let cut = rest.lastIndexOf("\n", max);
+    if (cut < max / 2) cut = max;
+    out.push(rest.slice(0, cut));
+    rest = rest.slice(cut).replace(/^\n/, "");
+  }
+  if (rest) out.push(rest);
+  return out;
+}
