@@ -16,6 +16,8 @@ import { healthRoute } from "./observability/health-route.js";
 import { MetricsServer } from "./observability/http.js";
 import { createLogger, registerSecret } from "./observability/log.js";
 import { createMetrics } from "./observability/metrics.js";
+import { auditRoute } from "./observability/audit-route.js";
+import { statusRoutes } from "./observability/status-page.js";
 import { openStore, secretsPolicyError } from "./store/index.js";
 import type { Store } from "./store/api.js";
 import { createConnectors } from "./networks/index.js";
@@ -92,9 +94,14 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
   let metricsPort: number | null = null;
   if (config.metrics.enabled) {
     metricsServer = new MetricsServer();
-    const { route } = createMetrics(health, () => store.queue.depth(), core.queue.counts);
+    const { route } = createMetrics(health, () => store.queue.depth(), core.queue.counts,
+      { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { error: String(err) }) });
     metricsServer.route(healthRoute(health, () => store.queue.depth()));
     metricsServer.route(route);
+    // Operator views: the parity audit as JSON and the read-only status page (same listener, localhost by default).
+    const operator = { store, portals: core.portals, connectors, health, queueDepth: () => store.queue.depth(), roomName: (roomId: string) => roomNameOf(core, roomId) };
+    metricsServer.route(auditRoute(operator));
+    metricsServer.route(statusRoutes(operator));
     metricsPort = await metricsServer.listen(config.metrics.port, config.metrics.hostname);
   }
   log.info("Tandem is running", {
@@ -136,4 +143,10 @@ async function setupBotWithRetry(appservice: MatrixAppservice, config: Config, l
     }, 5000);
     timer.unref();
   }
+}
+
+/** The Matrix room's name for the status page (null when it has none or it cannot be read). */
+async function roomNameOf(core: BridgeCore, roomId: string): Promise<string | null> {
+  const ev = await core.deps.matrix.getState(roomId, "m.room.name", "");
+  return typeof ev?.name === "string" && ev.name ? ev.name : null;
 }

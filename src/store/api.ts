@@ -3,6 +3,7 @@
  * Implemented over `pg` and over embedded PGlite with the same SQL (see db.ts).
  * Rows use camelCase; the SQL uses snake_case.
  */
+import type { AuditRepo } from "./audit.js";
 
 /** A minimal SQL port shared by pg.Pool and PGlite. */
 export interface Db {
@@ -206,6 +207,8 @@ export interface Store {
     get(key: string): Promise<string | null>;
     set(key: string, value: string): Promise<void>;
   };
+  /** Read-only parity-audit and operator queries over the message map and the queue (audit.ts). Optional for hand-written fakes. */
+  audit?: AuditRepo;
   /**
    * Run fn with a Store whose repos all use one transaction (e.g. mark a queue item done and
    * record the message map atomically). Optional so hand-written fakes need not provide it;

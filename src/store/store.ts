@@ -1,5 +1,6 @@
 /** openStore: connect (pg or embedded PGlite), migrate, and put the repos together. */
 import type { Db, Store, StoreOptions } from "./api.js";
+import { auditRepo } from "./audit.js";
 import { PgDb } from "./db.js";
 import { ghostsRepo, kvRepo } from "./ghosts.js";
 import { loginsRepo } from "./logins.js";
@@ -27,6 +28,7 @@ export function makeStore(db: Db, box: SecretBox): Store {
     reactions: reactionsRepo(db),
     queue: queueRepo(db),
     kv: kvRepo(db),
+    audit: auditRepo(db),
     tx: (fn) => db.tx((t) => fn(makeStore(t, box))),
     close: () => db.close(),
   };

@@ -118,6 +118,8 @@ CREATE TABLE relay_queue (
 CREATE INDEX relay_queue_lane_pending ON relay_queue (lane, id) WHERE status = 'pending';
 -- Ready lanes: pending items in id order with their due time (index-only scan, skips done rows).
 CREATE INDEX relay_queue_ready ON relay_queue (id, next_attempt_at, lane) WHERE status = 'pending';
+-- The parity audit and status page read the queue by time window.
+CREATE INDEX relay_queue_created ON relay_queue (created_at);
 -- Pruning done items.
 CREATE INDEX relay_queue_done ON relay_queue (done_at) WHERE status = 'done';
 
