@@ -16,6 +16,7 @@ import { healthRoute } from "./observability/health-route.js";
 import { MetricsServer } from "./observability/http.js";
 import { createLogger, registerSecret } from "./observability/log.js";
 import { createMetrics } from "./observability/metrics.js";
+import { routeSdkLogs } from "./observability/sdk-logs.js";
 import { auditRoute } from "./observability/audit-route.js";
 import { statusRoutes } from "./observability/status-page.js";
 import { openStore, secretsPolicyError } from "./store/index.js";
@@ -47,6 +48,7 @@ export interface RunningBridge {
 export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
   const { config, registration } = opts;
   const { log } = createLogger({ level: config.logging.level, format: config.logging.format, stream: opts.logStream });
+  routeSdkLogs(log);
   registerSecret(registration.as_token);
   registerSecret(registration.hs_token);
   if (config.bridge.encryption_key) registerSecret(config.bridge.encryption_key);
