@@ -23,6 +23,8 @@ export class HealthBoard {
   private readonly logins = new Map<string, LoginHealth>();
   /** Set while the homeserver cannot be reached. */
   homeserverError: string | null = null;
+  /** Set while the database cannot be used (queue reads fail); cleared by the next read that works. */
+  databaseError: string | null = null;
 
   track(loginId: string, network: string, name: string, ownerMxid: string): LoginHealth {
     const h: LoginHealth = {
@@ -66,9 +68,9 @@ export class HealthBoard {
     if (h) h.errors++;
   }
 
-  /** ok when every login is connected and the homeserver answers. */
+  /** ok when every login is connected and the homeserver and the database answer. */
   overall(): "ok" | "degraded" {
-    if (this.homeserverError) return "degraded";
+    if (this.homeserverError || this.databaseError) return "degraded";
     return this.all().every((h) => h.state === "connected") ? "ok" : "degraded";
   }
 }

@@ -11,7 +11,10 @@ import { isRetryable, retryAfterOf, TandemError } from "./errors.js";
 import type { Logger } from "./log.js";
 
 export interface RelayQueueOptions {
-  /** Lanes worked on at the same time. Default 8. */
+  /**
+   * Lanes worked on at the same time. Default 32: a lane waits on a network call most of the time
+   * (a Slack post takes 100-300 ms), so 8 lanes capped a bridge at a few dozen messages/s in total.
+   */
   concurrency?: number;
   /** How often to look for items whose retry time has come. Default 250 ms. */
   pollMs?: number;
@@ -31,9 +34,15 @@ export class RelayQueue {
   private running = false;
   private scanning: Promise<void> | null = null;
   private rescan = false;
+  /** Lanes enqueued to while their worker ran: it claims once more before stopping. */
+  private readonly again = new Set<string>();
+  /** Ready lanes may be waiting for a free worker: scan when one frees up. */
+  private backlog = false;
   private readonly opts: Required<RelayQueueOptions>;
   /** Items processed since start, by outcome (for metrics and the benchmark). */
   readonly counts = { done: 0, retried: 0, dead: 0 };
+  /** Told when reading the queue fails (the database is down) and, with null, when it works again. */
+  onStoreHealth: (error: string | null) => void = () => undefined;
 
   constructor(
     private readonly store: Store,
@@ -43,7 +52,7 @@ export class RelayQueue {
     opts: RelayQueueOptions = {},
   ) {
     this.opts = {
-      concurrency: opts.concurrency ?? 8,
+      concurrency: opts.concurrency ?? 32,
       pollMs: opts.pollMs ?? 250,
       baseDelayMs: opts.baseDelayMs ?? 500,
       maxDelayMs: opts.maxDelayMs ?? 5 * 60_000,
@@ -65,15 +74,30 @@ export class RelayQueue {
     while (this.active.size > 0 || this.scanning) await new Promise((r) => setTimeout(r, 10));
   }
 
-  /** Look for work now (called after every enqueue so nothing waits for the poll). */
-  kick(): void {
+  /**
+   * Look for work now (called after every enqueue so nothing waits for the poll). Given the lanes
+   * just enqueued to, their workers start without asking the database which lanes are ready; with
+   * none given (the poll, start), the database is scanned for ready lanes.
+   */
+  kick(lanes?: Iterable<string>): void {
     if (!this.running) return;
+    if (lanes) {
+      for (const lane of lanes) {
+        if (this.active.has(lane)) this.again.add(lane); // its worker looks once more before it stops
+        else if (this.active.size < this.opts.concurrency) this.startLane(lane);
+        else this.backlog = true; // no free worker: scan when one is
+      }
+      return;
+    }
     if (this.scanning) {
       this.rescan = true;
       return;
     }
     this.scanning = this.scan()
-      .catch((err) => this.log.warn("relay queue scan failed", { error: String(err) }))
+      .catch((err) => {
+        this.log.warn("relay queue scan failed", { error: String(err) });
+        this.onStoreHealth(err instanceof Error ? err.message : String(err));
+      })
       .finally(() => {
         this.scanning = null;
         if (this.rescan) {
@@ -89,36 +113,71 @@ export class RelayQueue {
 
   private async scan(): Promise<void> {
     const free = this.opts.concurrency - this.active.size;
-    if (free <= 0) return;
-    const lanes = await this.store.queue.readyLanes(free + this.active.size);
-    for (const lane of lanes) {
-      if (this.active.size >= this.opts.concurrency) break;
-      if (this.active.has(lane)) continue;
-      this.active.add(lane);
-      void this.work(lane).finally(() => {
-        this.active.delete(lane);
-        this.kick();
-      });
+    if (free <= 0) {
+      this.backlog = true;
+      return;
     }
+    this.backlog = false;
+    const limit = free + this.active.size;
+    const lanes = await this.store.queue.readyLanes(limit);
+    this.onStoreHealth(null);
+    if (lanes.length >= limit) this.backlog = true; // there may be more than we asked for
+    for (const lane of lanes) {
+      if (this.active.has(lane)) continue;
+      if (this.active.size >= this.opts.concurrency) {
+        this.backlog = true;
+        break;
+      }
+      this.startLane(lane);
+    }
+  }
+
+  private startLane(lane: string): void {
+    this.active.add(lane);
+    void this.work(lane).finally(() => {
+      this.active.delete(lane);
+      // A freed worker looks for lanes left waiting; otherwise the poll finds retries that came due.
+      if (this.backlog) this.kick();
+    });
   }
 
   /** Drain one lane until it is empty or its head must wait. */
   private async work(lane: string): Promise<void> {
-    while (this.running) {
-      let item: QueueItem | null;
-      try {
-        item = await this.store.queue.claim(lane);
-      } catch (err) {
-        this.log.warn("relay queue read failed", { lane, error: String(err) });
+    const q = this.store.queue;
+    let item: QueueItem | null = null;
+    let claimed = false;
+    // An item already handed out (claimed with the previous one's done) is applied even when stopping.
+    while (claimed || this.running) {
+      if (!claimed) {
+        try {
+          this.again.delete(lane);
+          item = await q.claim(lane);
+        } catch (err) {
+          this.log.warn("relay queue read failed", { lane, error: String(err) });
+          this.onStoreHealth(err instanceof Error ? err.message : String(err));
+          return;
+        }
+      }
+      claimed = false;
+      if (!item) {
+        if (this.again.has(lane)) continue; // enqueued to while the claim was in flight
         return;
       }
-      if (!item) return;
+      const current = item;
       try {
-        await this.handle(item);
-        await this.store.queue.done(item.id);
+        await this.handle(current);
+        if (q.doneAndClaim && this.running) {
+          // Done and the lane's next item in one statement.
+          this.again.delete(lane);
+          item = await q.doneAndClaim(current.id, lane);
+          this.counts.done++;
+          claimed = true;
+          continue;
+        }
+        await q.done(current.id);
         this.counts.done++;
       } catch (err) {
-        const settled = await this.fail(item, err).catch((e) => {
+        const settled = await this.fail(current, err).catch((e) => {
           this.log.error("relay queue could not record a failure", { lane, error: String(e) });
           return false;
         });

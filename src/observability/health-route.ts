@@ -5,11 +5,20 @@ import type { Route } from "./http.js";
 export function healthRoute(health: HealthBoard, queueDepth: () => Promise<number>): Route {
   return async (req, res, url) => {
     if (req.method !== "GET" || url.pathname !== "/health") return false;
+    // The depth query doubles as a database probe: /health tells the truth even when the queue is idle.
+    const depth = await queueDepth().then((n) => {
+      health.databaseError = null;
+      return n;
+    }, (err: unknown) => {
+      health.databaseError = err instanceof Error ? err.message : String(err);
+      return null;
+    });
     const status = health.overall();
     const body = {
       status,
       homeserver: health.homeserverError ? { ok: false, error: health.homeserverError } : { ok: true },
-      queueDepth: await queueDepth().catch(() => null),
+      database: health.databaseError ? { ok: false, error: health.databaseError } : { ok: true },
+      queueDepth: depth,
       connections: health.all().map((h) => ({
         login: h.loginId, network: h.network, name: h.name, state: h.state, message: h.message ?? null,
         since: new Date(h.since).toISOString(),

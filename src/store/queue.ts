@@ -16,6 +16,16 @@ export function queueRepo(db: Db): Store["queue"] {
   return {
     async enqueue(items) {
       if (items.length === 0) return 0;
+      if (items.length === 1) {
+        // The common case (one remote event): a plain insert costs half the batch form's time on PGlite.
+        const [item] = items as [(typeof items)[number]];
+        const rows = await db.query(
+          `INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at) VALUES ($1, $2, $3::jsonb, $4)
+           ON CONFLICT (source_key) DO NOTHING RETURNING 1`,
+          [item.lane, item.sourceKey, JSON.stringify(item.payload ?? null), new Date()],
+        );
+        return rows.length;
+      }
       const [row] = await db.query<{ n: number }>(
         `WITH ins AS (
            INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at)
@@ -35,11 +45,20 @@ export function queueRepo(db: Db): Store["queue"] {
       return row!.n;
     },
     async readyLanes(limit, now = new Date()) {
+      // Walks the distinct lanes with pending items (a skip scan of relay_queue_lane_pending), takes
+      // each lane's head and keeps the due ones: the cost grows with the number of busy lanes, not
+      // with the backlog (scanning pending items for heads took 40 ms at 2,000 pending on PGlite).
       const rows = await db.query<{ lane: string }>(
-        `SELECT q.lane FROM relay_queue q
-          WHERE q.status = 'pending' AND q.next_attempt_at <= $1
-            AND NOT EXISTS (SELECT 1 FROM relay_queue p WHERE p.lane = q.lane AND p.status = 'pending' AND p.id < q.id)
-          ORDER BY q.id LIMIT $2`,
+        `WITH RECURSIVE lanes(lane) AS (
+           (SELECT lane FROM relay_queue WHERE status = 'pending' ORDER BY lane LIMIT 1)
+           UNION ALL
+           SELECT (SELECT r.lane FROM relay_queue r WHERE r.status = 'pending' AND r.lane > l.lane ORDER BY r.lane LIMIT 1)
+             FROM lanes l WHERE l.lane IS NOT NULL)
+         SELECT h.lane FROM lanes l
+          CROSS JOIN LATERAL (SELECT q.id, q.lane, q.next_attempt_at FROM relay_queue q
+                               WHERE q.lane = l.lane AND q.status = 'pending' ORDER BY q.id LIMIT 1) h
+          WHERE l.lane IS NOT NULL AND h.next_attempt_at <= $1
+          ORDER BY h.id LIMIT $2`,
         [now, limit],
       );
       return rows.map((r) => r.lane);
@@ -62,6 +81,19 @@ export function queueRepo(db: Db): Store["queue"] {
     },
     async done(id) {
       await db.query(`UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $1`, [id]);
+    },
+    async doneAndClaim(id, lane, now = new Date()) {
+      // done(id) and claim(lane) in one statement (a worker's every step). The CTE and the claim
+      // read the same snapshot, in which item `id` is still pending: the claim skips it by id.
+      const [row] = await db.query<QueueItem>(
+        `WITH fin AS (UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $3)
+         UPDATE relay_queue SET tries = tries + 1
+          WHERE id = (SELECT id FROM relay_queue WHERE lane = $1 AND status = 'pending' AND id <> $3 ORDER BY id LIMIT 1)
+            AND next_attempt_at <= $2
+          RETURNING ${COLS}`,
+        [lane, now, id],
+      );
+      return row ? toItem(row) : null;
     },
     async retry(id, error, nextAttemptAt) {
       await db.query(`UPDATE relay_queue SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1`, [

@@ -57,6 +57,12 @@ export interface SocketHubOptions {
   maxRetries: number;
   pingIntervalMs: number;
   disconnectGraceMs: number;
+  /**
+   * When a socket closes, redeliver its unacked envelopes at once (in order, ahead of newer
+   * events) instead of when their ack timers fire. Slack documents retries, not their order;
+   * this models the in-order case. Default false.
+   */
+  redeliverOnClose?: boolean;
   resolveTicket(ticket: string): { teamId: string; appId: string } | undefined;
 }
 
@@ -71,6 +77,9 @@ export class SocketHub {
   private readonly connections = new Set<Connection>();
   private readonly pending = new Map<string, EnvelopeRecord[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** The connection each envelope was last written to, and its ack timer. */
+  private readonly byId = new Map<string, EnvelopeRecord>();
+  private readonly lastSent = new Map<EnvelopeRecord, { connId: number; timer: NodeJS.Timeout }>();
   private nextConnId = 1;
   private closed = false;
 
@@ -92,7 +101,10 @@ export class SocketHub {
     this.connections.add(conn);
     this.connectionsOpened += 1;
     ws.on("message", (data, isBinary) => this.onFrame(conn, data, isBinary));
-    ws.on("close", () => this.connections.delete(conn));
+    ws.on("close", () => {
+      this.connections.delete(conn);
+      if (this.opts.redeliverOnClose) this.redeliverFrom(conn.id);
+    });
     ws.on("error", () => this.connections.delete(conn));
     let pinger: NodeJS.Timeout | undefined;
     if (this.opts.pingIntervalMs > 0) {
@@ -130,8 +142,14 @@ export class SocketHub {
     }
     const payload = msg.payload as Json | undefined;
     this.acks.push({ envelope_id: msg.envelope_id, payload, connectionId: conn.id, at: Date.now() });
-    const env = this.envelopes.find((e) => e.envelope_id === msg.envelope_id);
+    const env = this.byId.get(msg.envelope_id);
     if (env && !env.acked) {
+      const sent = this.lastSent.get(env);
+      if (sent) {
+        clearTimeout(sent.timer);
+        this.timers.delete(sent.timer);
+      }
+      this.lastSent.delete(env);
       env.acked = true;
       env.ackedAt = Date.now();
       env.ackPayload = payload;
@@ -163,6 +181,7 @@ export class SocketHub {
       createdAt: Date.now(),
     };
     this.envelopes.push(env);
+    this.byId.set(env.envelope_id, env);
     return this.send(env);
   }
 
@@ -196,13 +215,14 @@ export class SocketHub {
       frame,
       at: Date.now(),
     });
-    this.armAckTimer(env);
+    this.armAckTimer(env, conn.id);
     return new Promise((resolve) => conn.ws.send(JSON.stringify(frame), () => resolve()));
   }
 
-  private armAckTimer(env: EnvelopeRecord): void {
+  private armAckTimer(env: EnvelopeRecord, connId: number): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
+      this.lastSent.delete(env);
       if (env.acked || this.closed) return;
       if (env.retry_attempt >= this.opts.maxRetries) {
         env.failed = true;
@@ -214,6 +234,25 @@ export class SocketHub {
     }, this.opts.ackTimeoutMs);
     timer.unref();
     this.timers.add(timer);
+    this.lastSent.set(env, { connId, timer });
+  }
+
+  /** The socket closed: its unacked envelopes go out again now, oldest first. */
+  private redeliverFrom(connId: number): void {
+    const lost = this.envelopes.filter((e) => !e.acked && !e.failed && this.lastSent.get(e)?.connId === connId);
+    for (const env of lost) {
+      const sent = this.lastSent.get(env)!;
+      clearTimeout(sent.timer);
+      this.timers.delete(sent.timer);
+      this.lastSent.delete(env);
+      if (env.retry_attempt >= this.opts.maxRetries) {
+        env.failed = true;
+        continue;
+      }
+      env.retry_attempt += 1;
+      env.retry_reason = "timeout";
+      void this.send(env);
+    }
   }
 
   private flushPending(teamId: string): void {

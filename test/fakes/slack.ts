@@ -24,6 +24,11 @@ export interface FakeSlackOptions {
   pingIntervalMs?: number;
   /** After a `disconnect` frame, close the socket if the client has not within this time. Default 1000. */
   disconnectGraceMs?: number;
+  /**
+   * When a socket closes, redeliver its unacked envelopes at once, in order, ahead of newer events
+   * (instead of when each ack timer fires). Real Slack documents retries but not their order. Default false.
+   */
+  redeliverOnClose?: boolean;
   /** Extra delay between writing a bot echo to the socket and writing the HTTP response. Default 20. */
   echoLeadMs?: number;
 }
@@ -85,6 +90,7 @@ export class FakeSlack {
       maxRetries: opts.maxRetries ?? 3,
       pingIntervalMs: opts.pingIntervalMs ?? 5000,
       disconnectGraceMs: opts.disconnectGraceMs ?? 1000,
+      redeliverOnClose: opts.redeliverOnClose ?? false,
       resolveTicket: (ticket) => {
         const teamId = store.tickets.get(ticket);
         if (!teamId) return undefined;

@@ -7,7 +7,7 @@
  * message's thread root (or under the replied message itself when it is not in a thread).
  */
 import type { Doc, Inline } from "../../formatting/ast.js";
-import { docToMrkdwn, unicodeToSlackEmoji } from "../../formatting/slack.js";
+import { docToMrkdwn, escapeMrkdwn, unicodeToSlackEmoji } from "../../formatting/slack.js";
 import type { OutboundMessage } from "../../core/connector.js";
 import { RemoteError } from "../../core/errors.js";
 import type { ChatRef, MessageRef } from "../../core/types.js";
@@ -19,6 +19,15 @@ import { messageRef, parseChatRef, parseMessageRef, parseUserRef } from "./ids.j
 const MAX_TEXT = 39_000;
 const MAX_USERNAME = 80;
 export const METADATA_EVENT_TYPE = "tandem_matrix_event";
+/** Look-up of a possibly posted message: pages of history searched, their size, and clock skew allowed. */
+const LOOKUP_PAGES = 5;
+const LOOKUP_PAGE_SIZE = 200;
+const LOOKUP_SKEW_MS = 5 * 60_000;
+
+interface HistoryPage {
+  messages?: Array<{ ts?: string; metadata?: { event_type?: string; event_payload?: { event_id?: unknown } } }>;
+  response_metadata?: { next_cursor?: string };
+}
 
 export class SlackOutbound {
   /** ts → thread root ts, learned from events and lookups (Slack threads only hang off roots). */
@@ -92,15 +101,24 @@ export class SlackOutbound {
     const text = this.render(doc);
     if (msg.files && msg.files.length > 0) {
       // Files are posted by the bot without username/icon, so the comment names the sender.
-      const who = `*${this.username(msg).replace(/[*_~`]/g, "")}*`;
-      const comment = msg.doc.length > 0 ? `${who}: ${text}` : `${who} sent ${msg.files.map((f) => f.name).join(", ")}`;
+      // The comment is mrkdwn: a name or file name like "<!channel>" must stay text, not ping.
+      const who = `*${escapeMrkdwn(this.username(msg).replace(/[*_~`]/g, ""))}*`;
+      const comment = msg.doc.length > 0 ? `${who}: ${text}` : `${who} sent ${msg.files.map((f) => escapeMrkdwn(f.name)).join(", ")}`;
       const ts = await this.files.upload(channel, msg.files, { threadTs, comment: comment.slice(0, MAX_TEXT) });
       const ref = messageRef(this.team, channel, ts);
       if (threadTs) this.noteThread(ts, threadTs);
       return [...(msg.doc.length > 0 ? [ref] : []), ...msg.files.map(() => ref)];
     }
+    const chunks = splitText(text || " ", MAX_TEXT);
     const refs: MessageRef[] = [];
-    for (const chunk of splitText(text || " ", MAX_TEXT)) {
+    if (msg.maybeSent) {
+      // An earlier try may have posted (some of) it before a crash: take those instead of posting again.
+      for (const ts of (await this.findPosted(channel, threadTs, msg.sourceId, msg.receivedAt)).slice(0, chunks.length)) {
+        if (threadTs) this.noteThread(ts, threadTs);
+        refs.push(messageRef(this.team, channel, ts));
+      }
+    }
+    for (const chunk of chunks.slice(refs.length)) {
       const r = await this.api.call<{ ts?: string; channel?: string }>("chat.postMessage", {
         channel, text: chunk, username: this.username(msg),
         ...(msg.sender.avatarUrl ? { icon_url: msg.sender.avatarUrl } : {}),
@@ -112,6 +130,36 @@ export class SlackOutbound {
       refs.push(messageRef(this.team, r.channel ?? channel, r.ts));
     }
     return refs;
+  }
+
+  /**
+   * The ts of messages already posted for a Matrix event (by the metadata we tag posts with),
+   * oldest first: searched in the thread, or in the channel's history since the event was
+   * received (at most LOOKUP_PAGES pages). A look-up Slack refuses for good (e.g. a missing
+   * history scope) finds nothing, so the message is posted (at least once) rather than lost.
+   */
+  private async findPosted(channel: string, threadTs: string | undefined, eventId: string, receivedAt?: number): Promise<string[]> {
+    const found: string[] = [];
+    const oldest = receivedAt ? ((receivedAt - LOOKUP_SKEW_MS) / 1000).toFixed(6) : undefined;
+    let cursor: string | undefined;
+    for (let page = 0; page < LOOKUP_PAGES; page++) {
+      let r: HistoryPage;
+      try {
+        r = await this.api.read<HistoryPage>(threadTs ? "conversations.replies" : "conversations.history", {
+          channel, ...(threadTs ? { ts: threadTs } : {}), include_all_metadata: true, limit: LOOKUP_PAGE_SIZE,
+          ...(oldest ? { oldest } : {}), ...(cursor ? { cursor } : {}),
+        });
+      } catch (err) {
+        if (err instanceof RemoteError && !err.retryable) return found;
+        throw err;
+      }
+      for (const m of r.messages ?? []) {
+        if (m.ts && /^\d+\.\d+$/.test(m.ts) && m.metadata?.event_type === METADATA_EVENT_TYPE && m.metadata.event_payload?.event_id === eventId) found.push(m.ts);
+      }
+      cursor = r.response_metadata?.next_cursor || undefined;
+      if (!cursor) break;
+    }
+    return found.sort(compareTs);
   }
 
   async edit(chat: ChatRef, target: MessageRef, msg: OutboundMessage): Promise<void> {
@@ -163,6 +211,16 @@ export function slackReactionName(emoji: string): string | null {
   if (known) return known;
   const custom = /^:([a-z0-9_+'-]+(?:::skin-tone-[2-6])?):$/.exec(emoji.trim());
   return custom ? custom[1]! : null;
+}
+
+/** Orders Slack timestamps ("seconds.micros"), which are too precise for a double. */
+export function compareTs(a: string, b: string): number {
+  const key = (ts: string) => {
+    const [s = "0", us = "0"] = ts.split(".");
+    return BigInt(s) * 1_000_000n + BigInt(us.padEnd(6, "0").slice(0, 6));
+  };
+  const d = key(a) - key(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
 }
 
 /** Split long text at line breaks (or hard, as a last resort) into pieces Slack accepts. */
