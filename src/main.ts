@@ -3,7 +3,7 @@
  * config → log → store (migrations) → connectors → Matrix appservice → core → metrics.
  * Stop runs the other way.
  */
-import type { Config } from "./config/index.js";
+import { ConfigError, type Config } from "./config/index.js";
 import type { Registration } from "./config/index.js";
 import { BridgeCore, type BridgeCoreOptions } from "./core/bridge.js";
 import type { NetworkConnector } from "./core/connector.js";
@@ -55,7 +55,7 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
 
   const storeOpts = { uri: config.database.uri, dataDir: config.database.data_dir, encryptionKey: config.bridge.encryption_key };
   const policy = secretsPolicyError(storeOpts);
-  if (policy) throw new Error(policy);
+  if (policy) throw new ConfigError(policy, "config_invalid", "bridge.encryption_key");
   if (!config.bridge.encryption_key) log.warn("bridge.encryption_key is empty: login secrets are stored unencrypted (acceptable only for the embedded dev database)");
   const store = await openStore(storeOpts);
 
@@ -68,7 +68,9 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
     hostname: config.appservice.hostname, port: config.appservice.port, log: log.child({ component: "appservice" }),
   });
   const matrix = new AppservicePort(appservice.bridge, config.homeserver.domain, config.appservice.bot.username,
-    appservice.userNamespaces(), log.child({ component: "matrix" }), health);
+    appservice.userNamespaces(), log.child({ component: "matrix" }), health,
+    { homeserverUrl: config.homeserver.url, asToken: registration.as_token });
+  appservice.onMember = (roomId, userId) => matrix.forgetMember(roomId, userId);
 
   // Slack shows a Matrix sender's avatar from icon_url, which it fetches from the internet.
   const avatars = new AvatarProxy(registration.as_token, config.bridge.public_url, matrix, log.child({ component: "avatars" }));
@@ -83,6 +85,8 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
       maxFileSize: config.bridge.max_file_size,
       promptTimeoutMs: config.bridge.login_timeout_seconds * 1000,
       initialChatCount,
+      // Telegram bots cannot read history; other networks (tests) have none unless a connector offers it.
+      backfillCount: { slack: config.slack.enabled ? config.slack.backfill_count : 0 },
       standbyRelaysMatrix: config.bridge.standby_relays_matrix,
       publicAvatarUrl: config.bridge.public_url ? (mxc) => avatars.urlFor(mxc) : undefined,
     },
@@ -120,6 +124,7 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
       await core.stop();
       await metricsServer?.close();
       await appservice.stop();
+      matrix.close();
       await store.close();
     },
   };

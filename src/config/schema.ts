@@ -102,6 +102,10 @@ const slack = z.object({
     .describe("How many recent conversations become portal rooms at login. Default 10; 0 creates portals only when messages arrive."),
   backfill_count: count(0).default(50)
     .describe("How many past messages to copy into a new portal room. Default 50; 0 turns backfill off."),
+  history_page_size: count(1).max(999).default(15)
+    .describe("Messages per Slack history request during backfill. Default 15, the most Slack gives apps distributed outside its Marketplace; an internal app (made for your own workspace) or a Marketplace app may ask for up to 999."),
+  history_interval_seconds: z.number().min(0).default(60)
+    .describe("Least seconds between two Slack history requests (per workspace and method) during backfill. Default 60: Slack allows apps outside its Marketplace 1 request a minute; internal and Marketplace apps (Tier 3, 50+ a minute) may use 1.5."),
 }).strict().prefault({}).describe("Slack: logins use a Slack app (bot token xoxb-… and app token xapp-… for Socket Mode).");
 
 const telegram = z.object({

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CutoverChangeRow, CutoverPhase, NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
+import { Backfill, type BackfillOptions } from "./backfill.js";
 import { auditCommands } from "./commands/audit.js";
 import { cutoverCommands } from "./commands/cutover.js";
 import { generalCommands } from "./commands/general.js";
@@ -20,7 +21,8 @@ import { RoomLinker } from "./linking.js";
 import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import { MatrixOutbound } from "./matrix-outbound.js";
-import { matrixLane, type MatrixPayload, type QueuePayload } from "./payloads.js";
+import { matrixLane, type MatrixPayload, type QueuePayload, type RelayTiming } from "./payloads.js";
+export type { RelayTiming } from "./payloads.js";
 import { Permissions } from "./permissions.js";
 import { PortalDirectory } from "./portals.js";
 import { RelayQueue, type RelayQueueOptions } from "./relay-queue.js";
@@ -28,8 +30,12 @@ import { RemoteInbound } from "./remote-inbound.js";
 
 export interface BridgeCoreOptions {
   queue?: RelayQueueOptions;
+  /** Told after every relayed message part (off by default; `npm run bench` measures with it). */
+  onRelayed?: (timing: RelayTiming) => void;
   /** Extra commands (linking, cutover) registered by main. */
   extraCommands?: (svc: BridgeServices) => Command[];
+  /** Backfill timing (how long a live message waits for it, retry delays). */
+  backfill?: BackfillOptions;
 }
 
 export class BridgeCore implements BridgeServices {
@@ -38,6 +44,7 @@ export class BridgeCore implements BridgeServices {
   readonly registry: CommandRegistry;
   readonly permissions: Permissions;
   readonly queue: RelayQueue;
+  readonly backfill: Backfill;
   private readonly loginManager: LoginManager;
   private readonly remote: RemoteInbound;
   private readonly outbound: MatrixOutbound;
@@ -54,10 +61,14 @@ export class BridgeCore implements BridgeServices {
     const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
     this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
       `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
-    this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue);
-    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => options.standbyRelaysMatrix ?? true);
+    this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue, opts.onRelayed);
+    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => options.standbyRelaysMatrix ?? true, opts.onRelayed);
     this.linker = new RoomLinker(deps, this.portals, this.loginManager);
+    this.backfill = new Backfill(deps, this.portals, this.loginManager, (p, id) => this.remote.importPast(p, id), opts.backfill);
+    this.remote.beforeLive = (roomId, ev) => this.backfill.beforeLive(roomId, ev);
+    this.portals.onCreated = (link) => this.backfill.onPortalCreated(link);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
+    this.queue.onStoreHealth = (error) => { deps.health.databaseError = error; };
     this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }));
     this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this),
       ...(opts.extraCommands?.(this) ?? []));
@@ -73,14 +84,17 @@ export class BridgeCore implements BridgeServices {
 
   async start(): Promise<void> {
     await this.portals.load();
+    await this.backfill.load(); // before the queue: live messages must find a backfill to wait for
     for (const [k, v] of await this.loadManagementRooms()) this.managementRooms.set(k, v);
     this.queue.start();
     await this.loginManager.startAll();
+    this.backfill.start();
     this.sweeper = setInterval(() => this.registry.sweep(), 30_000);
   }
 
   async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    await this.backfill.stop();
     await this.loginManager.stopAll();
     await this.queue.stop();
   }
@@ -90,7 +104,7 @@ export class BridgeCore implements BridgeServices {
   async enqueue(items: NewQueueItem[]): Promise<void> {
     if (items.length === 0) return;
     await this.deps.store.queue.enqueue(items);
-    this.queue.kick();
+    this.queue.kick(items.map((i) => i.lane));
   }
 
   /**
@@ -238,8 +252,18 @@ export class BridgeCore implements BridgeServices {
     return this.deps.matrix.powerLevel(roomId, mxid);
   }
 
-  linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
-    return this.linker.link(roomId, network, input, by, isAdmin);
+  async linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
+    const row = await this.linker.link(roomId, network, input, by, isAdmin);
+    await this.backfill.onLinked(row).catch((err) => this.deps.log.warn("backfill not started", { roomId, error: String(err) }));
+    return row;
+  }
+
+  backfillNote(roomId: string, network: string): string | undefined {
+    return this.backfill.takeNote(roomId, network);
+  }
+
+  backfillStatus(loginIds?: ReadonlySet<string>): string[] {
+    return this.backfill.status(loginIds);
   }
 
   changePhase(roomId: string, phase: CutoverPhase, by: string, rollback: boolean): Promise<boolean> {

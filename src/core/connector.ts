@@ -100,6 +100,33 @@ export interface OutboundMessage {
    * call failed ambiguously): a connector that can, checks before posting again.
    */
   maybeSent?: boolean;
+  /**
+   * When the bridge received the source event (ms since the epoch): the earliest time an
+   * earlier try can have posted it, so a look-up for it (maybeSent) need not search further back.
+   */
+  receivedAt?: number;
+}
+
+/** What `Connection.history` is asked for. */
+export interface HistoryOptions {
+  /** At most this many messages (the connector may return fewer: its page size, or the start of the chat). */
+  limit: number;
+  /** From a previous page's `cursor`: the next (older) page, or the thread's next (newer) replies. */
+  cursor?: string;
+  /** Only messages strictly older than this (ms since epoch): the backfill's fixed upper edge. */
+  before?: number;
+  /** Fetch this thread's replies (oldest first, without the root) instead of the chat's top level. */
+  thread?: MessageRef;
+}
+
+/** One page of history. */
+export interface HistoryPage {
+  /** Oldest first. Only `message` events (edits are already applied to what the network returns). */
+  events: RemoteEvent[];
+  /** Pass back for the next page; absent when there is no more (start of the chat, end of the thread). */
+  cursor?: string;
+  /** Messages in `events` that have thread replies not included: fetch them with `{ thread }`. */
+  threads?: MessageRef[];
 }
 
 /** One live login. Every method does remote I/O and returns remote refs; the core stores them. */
@@ -120,6 +147,15 @@ export interface Connection {
   resolveChat(input: string): Promise<ChatRef | null>;
   /** Pin a message (used for the cutover notice); networks that cannot, omit it. */
   pin?(chat: ChatRef, target: MessageRef): Promise<void>;
+  /**
+   * Backfill: one page of a chat's past (or, with `opts.thread`, of one thread's replies), as
+   * the same RemoteEvents live traffic produces (same keys, so a message seen both ways is
+   * bridged once). Paced by the connector to the network's limits: a call made before
+   * `historyReadyAt` waits. Networks without a history API (Telegram bots) omit it.
+   */
+  history?(chat: ChatRef, opts: HistoryOptions): Promise<HistoryPage>;
+  /** When the next `history` call of this kind can go out without waiting (ms since epoch; <= now: at once). */
+  historyReadyAt?(kind: "page" | "thread"): number;
   /** Whether a remote user is this login's own account (its messages are echoes). */
   isOwnUser(user: UserRef): boolean;
   stop(): Promise<void>;

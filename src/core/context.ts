@@ -18,6 +18,8 @@ export interface CoreOptions {
   promptTimeoutMs: number;
   /** Chats turned into portals at login / `sync`, per network. */
   initialChatCount: Record<string, number>;
+  /** Past messages imported into a new portal or a newly linked empty room, per network (absent or 0: off). */
+  backfillCount?: Record<string, number>;
   /** Whether Matrix messages still go out to remote chats in the standby phase. Default true. */
   standbyRelaysMatrix?: boolean;
   /** Public, signed URL for a Matrix avatar (for Slack icon_url); undefined when not served. */

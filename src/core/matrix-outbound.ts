@@ -12,7 +12,7 @@ import type { CoreDeps } from "./context.js";
 import { RemoteError } from "./errors.js";
 import type { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
-import type { MatrixPayload } from "./payloads.js";
+import type { MatrixPayload, RelayTiming } from "./payloads.js";
 import type { Permissions } from "./permissions.js";
 import type { PortalDirectory } from "./portals.js";
 
@@ -32,6 +32,7 @@ export class MatrixOutbound {
     private readonly permissions: Permissions,
     /** Whether Matrix messages still go out to chats on standby. */
     private readonly relayDuringStandby: () => boolean,
+    private readonly onRelayed?: (timing: RelayTiming) => void,
   ) {}
 
   async apply(item: QueueItem, p: MatrixPayload): Promise<void> {
@@ -83,8 +84,11 @@ export class MatrixOutbound {
         sender: await this.senderOf(ev.roomId, ev.sender, p.origin?.via),
         sourceId: ev.eventId,
         maybeSent,
+        receivedAt: p.receivedAt,
       };
+      const issuedAt = Date.now();
       const refs = await t.conn.send(t.link.chat, msg);
+      this.onRelayed?.({ from: p.origin?.network ?? "matrix", to: t.link.network, receivedAt: p.receivedAt, issuedAt, doneAt: Date.now() });
       const threadRow = ev.threadRoot ? (await store.messages.byEvent(ev.threadRoot)).find((r) => r.network === t.link.network) : undefined;
       await store.messages.insert(refs.map((remoteRef, part) => ({
         roomId: ev.roomId, eventId: ev.eventId, network: t.link.network, chat: t.link.chat, remoteRef, part,
@@ -182,11 +186,11 @@ export class MatrixOutbound {
 
   private async download(file: NonNullable<Of<"message">["file"]>, connector: NetworkConnector): Promise<OutboundFile> {
     const limit = Math.min(this.deps.options.maxFileSize, connector.maxUploadSize);
-    if (file.size !== undefined && file.size > limit) {
-      throw new RemoteError("file_too_large", `${file.name} is ${file.size} bytes; ${connector.displayName} takes at most ${limit}`,
-        { retryable: false, userMessage: `The file ${file.name} is too large for ${connector.displayName} (limit ${Math.round(limit / 1048576)} MB).` });
-    }
+    const tooLarge = (size: number) => new RemoteError("file_too_large", `${file.name} is ${size} bytes; ${connector.displayName} takes at most ${limit}`,
+      { retryable: false, userMessage: `The file ${file.name} is too large for ${connector.displayName} (limit ${Math.round(limit / 1048576)} MB).` });
+    if (file.size !== undefined && file.size > limit) throw tooLarge(file.size);
     const dl = await this.deps.matrix.downloadMedia(file.mxc);
+    if (dl.data.length > limit) throw tooLarge(dl.data.length); // info.size was missing or wrong
     return { name: file.name, mime: file.mime || dl.mime, kind: file.kind, data: dl.data, width: file.width, height: file.height };
   }
 

@@ -77,4 +77,10 @@ export interface MatrixPort {
   avatarOf(mxid: string): Promise<string | null>;
   joinedMembers(roomId: string): Promise<string[]>;
   powerLevel(roomId: string, mxid: string): Promise<number>;
+  /**
+   * Whether the room has any m.room.message (or sticker, or encrypted) event other than those
+   * `ignore` says to skip, read back through the room's history (/messages). Backfill only fills
+   * rooms without any, since Matrix can only append. Ports that cannot tell omit it (no backfill).
+   */
+  hasMessages?(roomId: string, ignore?: (ev: { sender: string; body: string }) => boolean): Promise<boolean>;
 }

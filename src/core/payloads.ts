@@ -13,6 +13,8 @@ export interface RemotePayload {
   /** When the bridge received it, for lag. */
   receivedAt: number;
   event: RemoteEvent;
+  /** Imported from history (core/backfill.ts): never relayed to the room's other links. */
+  backfill?: boolean;
 }
 
 export interface MatrixPayload {
@@ -27,3 +29,16 @@ export type QueuePayload = RemotePayload | MatrixPayload;
 
 export const remoteLane = (network: string, chat: string) => `r:${network}:${chat}`;
 export const matrixLane = (roomId: string) => `m:${roomId}`;
+
+/** When one message part went out: the benchmark's bridge-added latency (receivedAt → issuedAt). */
+export interface RelayTiming {
+  /** "slack", "telegram", … or "matrix". */
+  from: string;
+  to: string;
+  /** When the bridge received the source event (ms since the epoch). */
+  receivedAt: number;
+  /** When the outgoing call (Matrix send, network send) was issued. */
+  issuedAt: number;
+  /** When it answered. */
+  doneAt: number;
+}

@@ -16,6 +16,9 @@ export class PortalDirectory {
   private readonly byChatKey = new Map<string, PortalLinkRow>();
   private readonly byRoomId = new Map<string, PortalLinkRow[]>();
 
+  /** Told after a portal room was created (the bridge starts its backfill); failures are logged, not thrown. */
+  onCreated?: (link: PortalLinkRow) => Promise<void>;
+
   constructor(private readonly store: Store, private readonly matrix: MatrixPort, private readonly log: Logger) {}
 
   async load(): Promise<void> {
@@ -73,6 +76,7 @@ export class PortalDirectory {
     await this.addPortal({ roomId, kind: "portal", ownerMxid, phase: "parallel", createdAt: new Date() });
     const link = await this.addLink({ roomId, network: connector.network, chat, loginId, name: info.name, alias: alias ?? null });
     this.log.info("portal created", { network: connector.network, roomId, alias });
+    await this.onCreated?.(link).catch((err) => this.log.warn("backfill not started", { roomId, error: String(err) }));
     return link;
   }
 

@@ -12,9 +12,9 @@ import type { CoreDeps } from "./context.js";
 import { RemoteError } from "./errors.js";
 import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
-import { matrixLane, type MatrixPayload, type RemotePayload } from "./payloads.js";
+import { matrixLane, type MatrixPayload, type RelayTiming, type RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
-import { renderForMatrix } from "./render.js";
+import { renderPartsForMatrix } from "./render.js";
 import type { FileRef, RemoteEvent } from "./types.js";
 import type { NewQueueItem, PortalLinkRow } from "../store/api.js";
 
@@ -31,7 +31,20 @@ export class RemoteInbound {
     private readonly ghosts: GhostManager,
     private readonly logins: LoginManager,
     private readonly enqueue: (items: NewQueueItem[]) => Promise<void>,
+    private readonly onRelayed?: (timing: RelayTiming) => void,
   ) {}
+
+  /** Set by the bridge (core/backfill.ts): waits, bounded, for a running backfill of the room; true if it waited. */
+  beforeLive?: (roomId: string, ev: Of<"message">) => Promise<boolean>;
+
+  /** Backfill: post one past message into its linked room, never fanned out; `id` makes its txnIds. */
+  async importPast(p: RemotePayload, id: string): Promise<void> {
+    const connector = this.deps.connectors.get(p.network);
+    const conn = this.logins.connection(p.loginId);
+    if (!connector || !conn) throw new RemoteError("not_connected", `login ${p.loginId} is not connected`, { retryable: true });
+    if (p.event.kind !== "message" || !this.portals.linkForChat(p.network, p.event.chat)) return;
+    await this.message({ id }, { ...p, backfill: true }, connector, conn, p.event);
+  }
 
   async apply(item: QueueItem, p: RemotePayload): Promise<void> {
     const connector = this.deps.connectors.get(p.network);
@@ -70,21 +83,23 @@ export class RemoteInbound {
     return this.portals.createPortal(connector, conn, login.id, login.ownerMxid, chat);
   }
 
-  private async message(item: QueueItem, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
+  private async message(item: { id: number | string }, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
     const { store, matrix } = this.deps;
     if (conn.isOwnUser(ev.sender)) return; // our own post echoed back: the message map has it
     if ((await store.messages.byRemote(p.network, ev.ref)).length > 0) return; // duplicate
     const link = await this.portalFor(p, connector, conn, ev.chat);
     const roomId = link.roomId;
+    // Older history first: a backfill of this room may have brought this very message meanwhile.
+    if (!p.backfill && await this.beforeLive?.(roomId, ev) && (await store.messages.byRemote(p.network, ev.ref)).length > 0) return;
     const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
     await this.ghosts.ensureJoined(roomId, ghost);
 
     const relation = await this.relationFor(p.network, roomId, ev.msg.replyTo, ev.msg.threadRoot);
     const rows: Parameters<typeof store.messages.insert>[0] = [];
-    const sent: Array<{ eventId: string; file?: MatrixFileInfo }> = [];
+    const sent: Array<{ eventId: string; file?: MatrixFileInfo; more?: boolean }> = [];
     const txn = (part: number) => `tandem-q${item.id}-p${part}`;
-    const record = (eventId: string, part: number, file?: MatrixFileInfo) => {
-      sent.push({ eventId, file });
+    const record = (eventId: string, part: number, file?: MatrixFileInfo, more = false) => {
+      sent.push({ eventId, file, more });
       rows.push({
         roomId, eventId, network: p.network, chat: ev.chat, remoteRef: ev.ref, part, origin: "remote", senderMxid: ghost,
         threadRootEvent: relation.threadRootEvent ?? null, threadRootRemote: ev.msg.threadRoot ?? null,
@@ -92,15 +107,20 @@ export class RemoteInbound {
       });
     };
 
-    if (ev.msg.doc.length > 0 || !ev.msg.files?.length) {
-      const content: Record<string, unknown> = {
-        msgtype: ev.msg.emote ? "m.emote" : ev.msg.notice ? "m.notice" : "m.text",
-        ...renderForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals),
-        ...relation.content,
-      };
-      record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(0), ev.at), 0);
-    }
     let part = 1;
+    if (ev.msg.doc.length > 0 || !ev.msg.files?.length) {
+      // Text too large for one Matrix event goes as several, in order (parts 0…n-1).
+      const pieces = renderPartsForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals);
+      for (const [i, piece] of pieces.entries()) {
+        const content: Record<string, unknown> = {
+          msgtype: ev.msg.emote ? "m.emote" : ev.msg.notice ? "m.notice" : "m.text", ...piece, ...relation.content,
+        };
+        const issuedAt = Date.now();
+        record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(i), ev.at), i, undefined, i > 0);
+        if (i === 0) this.onRelayed?.({ from: p.network, to: "matrix", receivedAt: p.receivedAt, issuedAt, doneAt: Date.now() });
+      }
+      part = Math.max(1, pieces.length);
+    }
     for (const file of ev.msg.files ?? []) {
       const { content, info } = await this.fileContent(conn, file, connector.maxDownloadSize);
       Object.assign(content, relation.content);
@@ -108,6 +128,7 @@ export class RemoteInbound {
       part++;
     }
     await store.messages.insert(rows);
+    if (p.backfill) return; // history: not a relay, and never sent on to the room's other links
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
     await this.fanOut(roomId, p, connector, ev, ghost, sent);
   }
@@ -122,6 +143,8 @@ export class RemoteInbound {
     }
     const dl = await conn.download(file);
     if (dl.data.length > limit) return { content: this.tooLarge(file) };
+    // Nothing to upload (and the media client refuses an empty body): say what it was.
+    if (dl.data.length === 0) return { content: { msgtype: "m.notice", body: `File ${file.name} is empty (0 bytes)` } };
     const mxc = await matrix.uploadMedia(dl.data, dl.mime || file.mime, file.name);
     const info: Record<string, unknown> = { mimetype: dl.mime || file.mime, size: dl.data.length };
     if (file.width) info.w = file.width;
@@ -178,7 +201,9 @@ export class RemoteInbound {
     const original = inRoom[0];
     if (!original) return; // edit of a message we never bridged
     const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
-    const rendered = renderForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals);
+    // An edit is one event: the first piece of a text too long for one (the rest is cut, with a mark).
+    const pieces = renderPartsForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals, 25_000);
+    const rendered = pieces.length > 1 ? { ...pieces[0]!, body: `${pieces[0]!.body} […]` } : pieces[0]!;
     const content = {
       msgtype: "m.text",
       body: `* ${rendered.body}`,
@@ -288,8 +313,9 @@ export class RemoteInbound {
   /** Queue the message's parts for the room's other links (a room linked to Slack and Telegram). */
   private async fanOut(
     roomId: string, p: RemotePayload, connector: NetworkConnector, ev: Of<"message">, ghost: string,
-    parts: Array<{ eventId: string; file?: MatrixFileInfo }>,
+    all: Array<{ eventId: string; file?: MatrixFileInfo; more?: boolean }>,
   ): Promise<void> {
+    const parts = all.filter((x) => !x.more); // the first text part carries the whole doc to the other links
     if (parts.length === 0 || this.portals.linksOfRoom(roomId).length < 2) return;
     const eventOf = async (ref?: string) =>
       ref ? (await this.deps.store.messages.byRemote(p.network, ref)).find((r) => r.roomId === roomId)?.eventId : undefined;

@@ -7,13 +7,27 @@ import type { Bridge, Intent } from "matrix-appservice-bridge";
 import type { CreateRoomOptions, MatrixPort } from "../core/matrix-port.js";
 import type { Logger } from "../core/log.js";
 import type { HealthBoard } from "../core/health.js";
-import { errcodeOf, toMatrixError } from "./errors.js";
+import { MatrixError } from "../core/errors.js";
+import { AsHttp } from "./as-http.js";
+import { answerField, errcodeOf, isUnreachable, toMatrixError, UnreadableAnswer } from "./errors.js";
 
 const enc = encodeURIComponent;
+/** Events that make a room "have messages" for backfill. */
+const MESSAGE_TYPES = new Set(["m.room.message", "m.sticker", "m.room.encrypted"]);
+const HAS_MESSAGES_PAGES = 5;
+
+/**
+ * Display names and avatars of Matrix senders are asked for on every message going out; they are
+ * kept this long, and forgotten at once when a member event of the user arrives (forgetMember).
+ */
+const PROFILE_TTL_MS = 3600_000;
+const PROFILE_CACHE_MAX = 50_000;
 
 export class AppservicePort implements MatrixPort {
   readonly botMxid: string;
   private readonly names = new Map<string, { name: string; at: number }>();
+  private readonly avatars = new Map<string, { url: string | null; at: number }>();
+  private readonly direct: AsHttp | null;
 
   constructor(
     private readonly bridge: Bridge,
@@ -23,8 +37,22 @@ export class AppservicePort implements MatrixPort {
     private readonly userNamespaces: RegExp[],
     private readonly log: Logger,
     private readonly health?: HealthBoard,
+    /** Homeserver URL and as_token: sends and joins then go out directly (as-http.ts), not through an Intent. */
+    direct?: { homeserverUrl: string; asToken: string },
   ) {
     this.botMxid = `@${botLocalpart}:${domain}`;
+    this.direct = direct ? new AsHttp(direct.homeserverUrl, direct.asToken) : null;
+  }
+
+  /** A member event of `mxid` arrived (name or avatar may have changed): ask again next time. */
+  forgetMember(roomId: string, mxid: string): void {
+    this.names.delete(`${roomId}|${mxid}`);
+    this.avatars.delete(mxid);
+  }
+
+  /** Stop the direct client's keep-alive sockets. */
+  close(): void {
+    this.direct?.close();
   }
 
   ghostMxid(localpart: string): string {
@@ -47,7 +75,7 @@ export class AppservicePort implements MatrixPort {
       return out;
     } catch (err) {
       const mapped = toMatrixError(err, what);
-      if (this.health && mapped.code === "M_UNREACHABLE") this.health.homeserverError = mapped.message;
+      if (this.health && isUnreachable(err instanceof MatrixError ? err.cause : err)) this.health.homeserverError = mapped.message;
       throw mapped;
     }
   }
@@ -61,7 +89,9 @@ export class AppservicePort implements MatrixPort {
   }
 
   async uploadMedia(data: Buffer, mime: string, name: string): Promise<string> {
-    return this.call("upload media", () => this.bridge.getIntent().uploadContent(data, { type: mime, name }));
+    const mxc = await this.call("upload media", async () => answerField({ uri: await this.bridge.getIntent().uploadContent(data, { type: mime, name }) }, "uri", "upload media"));
+    if (!mxc.startsWith("mxc://")) throw toMatrixError(new UnreadableAnswer("upload media"), "upload media");
+    return mxc;
   }
 
   async downloadMedia(mxc: string): Promise<{ data: Buffer; mime: string }> {
@@ -86,14 +116,29 @@ export class AppservicePort implements MatrixPort {
           initial_state: initialState,
           power_level_content_override: { users: { [this.botMxid]: 100 }, events_default: 0, state_default: 50 },
         });
+        if (typeof roomId !== "string" || !roomId.startsWith("!")) throw new UnreadableAnswer("create room"); // never store a portal without a room
         return { roomId, alias: aliasLocalpart ? `#${aliasLocalpart}:${this.domain}` : undefined };
       } catch (err) {
-        // The alias is taken (by an older portal or a person): try the next suffix, never drop the message.
-        if (errcodeOf(err) === "M_ROOM_IN_USE" && aliasLocalpart) continue;
+        // The alias is taken. By this very portal, made by an attempt whose answer was lost (cut
+        // short, timed out, a crash before it was stored)? Then that room is the portal; else
+        // (an older portal or a person) try the next suffix, never drop the message.
+        if (errcodeOf(err) === "M_ROOM_IN_USE" && aliasLocalpart) {
+          const mine = await this.portalBehind(`#${aliasLocalpart}:${this.domain}`, opts.stateKey).catch(() => null);
+          if (mine) return { roomId: mine, alias: `#${aliasLocalpart}:${this.domain}` };
+          continue;
+        }
         throw toMatrixError(err, "create room");
       }
     }
     throw toMatrixError({ errcode: "M_ROOM_IN_USE", statusCode: 400, error: `no free alias for ${base}` }, "create room");
+  }
+
+  /** The room an alias of ours points at, if it carries our m.bridge state for `stateKey`. */
+  private async portalBehind(alias: string, stateKey: string): Promise<string | null> {
+    const res = await this.bridge.getIntent().matrixClient.doRequest("GET", `/_matrix/client/v3/directory/room/${enc(alias)}`);
+    const roomId = (res as { room_id?: unknown } | null)?.room_id;
+    if (typeof roomId !== "string" || !roomId.startsWith("!")) return null;
+    return (await this.getState(roomId, "m.bridge", stateKey)) ? roomId : null;
   }
 
   async invite(roomId: string, mxid: string): Promise<void> {
@@ -105,14 +150,18 @@ export class AppservicePort implements MatrixPort {
   }
 
   async join(roomId: string, mxid: string): Promise<void> {
-    const client = this.intent(mxid).matrixClient;
+    const direct = this.direct;
+    const joinOnce = async (): Promise<void> => {
+      if (direct) await direct.request("POST", `/_matrix/client/v3/join/${enc(roomId)}`, { userId: mxid === this.botMxid ? undefined : mxid, body: {} });
+      else await this.intent(mxid).matrixClient.joinRoom(roomId);
+    };
     try {
-      await client.joinRoom(roomId);
+      await joinOnce();
     } catch (err) {
       if (mxid === this.botMxid || errcodeOf(err) !== "M_FORBIDDEN") throw toMatrixError(err, "join");
       // A private portal: the bot invites the ghost, then it joins.
       await this.invite(roomId, mxid);
-      await this.call("join", () => client.joinRoom(roomId));
+      await this.call("join", joinOnce);
     }
   }
 
@@ -121,11 +170,12 @@ export class AppservicePort implements MatrixPort {
   }
 
   async sendEvent(roomId: string, sender: string, type: string, content: Record<string, unknown>, txnId: string, ts?: number): Promise<string> {
-    const client = this.intent(sender).matrixClient;
+    const path = `/_matrix/client/v3/rooms/${enc(roomId)}/send/${enc(type)}/${enc(txnId)}`;
     const qs = ts ? { ts } : undefined;
-    const res = await this.call(`send ${type}`, () =>
-      client.doRequest("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/${enc(type)}/${enc(txnId)}`, qs, content));
-    return (res as { event_id: string }).event_id;
+    const direct = this.direct;
+    return this.call(`send ${type}`, async () => answerField(await (direct
+      ? direct.request("PUT", path, { userId: sender === this.botMxid ? undefined : sender, query: qs, body: content })
+      : this.intent(sender).matrixClient.doRequest("PUT", path, qs, content)), "event_id", `send ${type}`));
   }
 
   async redact(roomId: string, sender: string, eventId: string, txnId: string, reason?: string): Promise<void> {
@@ -150,7 +200,7 @@ export class AppservicePort implements MatrixPort {
   async displayName(roomId: string, mxid: string): Promise<string> {
     const key = `${roomId}|${mxid}`;
     const cached = this.names.get(key);
-    if (cached && Date.now() - cached.at < 60_000) return cached.name;
+    if (cached && Date.now() - cached.at < PROFILE_TTL_MS) return cached.name;
     let name: string | undefined;
     const member = await this.getState(roomId, "m.room.member", mxid).catch(() => null);
     if (typeof member?.displayname === "string" && member.displayname) name = member.displayname;
@@ -159,17 +209,40 @@ export class AppservicePort implements MatrixPort {
       if (typeof profile?.displayname === "string" && profile.displayname) name = profile.displayname;
     }
     const result = name ?? mxid.slice(1, mxid.indexOf(":"));
-    this.names.set(key, { name: result, at: Date.now() });
+    remember(this.names, key, { name: result, at: Date.now() });
     return result;
   }
 
   async avatarOf(mxid: string): Promise<string | null> {
-    const profile = await this.bridge.getIntent().matrixClient.getUserProfile(mxid).catch(() => null);
-    return typeof profile?.avatar_url === "string" ? profile.avatar_url : null;
+    const cached = this.avatars.get(mxid);
+    if (cached && Date.now() - cached.at < PROFILE_TTL_MS) return cached.url;
+    const profile = await this.bridge.getIntent().matrixClient.getUserProfile(mxid).catch(() => undefined);
+    const url = typeof profile?.avatar_url === "string" ? profile.avatar_url : null;
+    if (profile !== undefined) remember(this.avatars, mxid, { url, at: Date.now() }); // a failed look-up is not remembered
+    return url;
   }
 
   async joinedMembers(roomId: string): Promise<string[]> {
     return this.call("joined members", () => this.bridge.getIntent().matrixClient.getJoinedRoomMembers(roomId));
+  }
+
+  async hasMessages(roomId: string, ignore?: (ev: { sender: string; body: string }) => boolean): Promise<boolean> {
+    const client = this.bridge.getIntent().matrixClient;
+    const filter = JSON.stringify({ types: [...MESSAGE_TYPES] });
+    let from: string | undefined;
+    // Newest first, a few pages: a room whose recent past is only state may still have older messages.
+    for (let page = 0; page < HAS_MESSAGES_PAGES; page++) {
+      const res = await this.call("room messages", () => client.doRequest("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages`,
+        { dir: "b", limit: 100, filter, ...(from ? { from } : {}) })) as { chunk?: Array<{ type?: string; sender?: string; content?: { body?: unknown } }>; end?: string };
+      for (const ev of res.chunk ?? []) {
+        if (!ev.type || !MESSAGE_TYPES.has(ev.type)) continue;
+        const body = typeof ev.content?.body === "string" ? ev.content.body : "";
+        if (!ignore?.({ sender: ev.sender ?? "", body })) return true;
+      }
+      if (!res.end || !res.chunk?.length) return false;
+      from = res.end;
+    }
+    return true; // a long history we did not read to the start: assume it has messages
   }
 
   async powerLevel(roomId: string, mxid: string): Promise<number> {
@@ -177,4 +250,11 @@ export class AppservicePort implements MatrixPort {
     const users = (pl?.users ?? {}) as Record<string, number>;
     return users[mxid] ?? (typeof pl?.users_default === "number" ? pl.users_default : 0);
   }
+}
+
+/** Map.set with a bound: the oldest entries go first. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > PROFILE_CACHE_MAX) for (const k of map.keys()) { map.delete(k); if (map.size <= PROFILE_CACHE_MAX * 0.9) break; }
 }

@@ -35,7 +35,9 @@ export function generalCommands(svc: BridgeServices): Command[] {
         `last message ${ago(h.lastSuccessAt)}, ${h.errors} errors, relayed ${h.relayed.toMatrix} in / ${h.relayed.fromMatrix} out`);
       const depth = await svc.queueDepth();
       const hs = svc.health.homeserverError ? `Homeserver: unreachable (${svc.health.homeserverError})` : "Homeserver: ok";
-      await ctx.reply([lines.length ? "Connections:" : "No connections. Use `login app` (Slack) or `login telegram`.", ...lines, hs, `Queue depth: ${depth}`].join("\n"));
+      const backfill = svc.backfillStatus?.(ctx.level === "admin" ? undefined : new Set(mine.map((h) => h.loginId))) ?? [];
+      await ctx.reply([lines.length ? "Connections:" : "No connections. Use `login app` (Slack) or `login telegram`.", ...lines,
+        ...(backfill.length ? ["Backfill:", ...backfill.map((b) => `• ${b}`)] : []), hs, `Queue depth: ${depth}`].join("\n"));
     },
   };
   const list: Command = {

@@ -28,6 +28,8 @@ export function linkCommands(svc: BridgeServices): Command[] {
       const row = await svc.linkRoom(ctx.roomId, connector.network, rest.join(" "), ctx.sender, ctx.level === "admin");
       const lines = [`Linked this room to ${connector.displayName} ${row.name}. Messages now flow both ways.`];
       if (connector.network === "telegram") lines.push("Telegram bots have no history API, so earlier messages of that chat are not imported.");
+      const history = svc.backfillNote?.(ctx.roomId, connector.network);
+      if (history) lines.push(history);
       await ctx.reply(lines.join("\n"));
     },
   };

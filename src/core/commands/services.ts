@@ -24,4 +24,8 @@ export interface BridgeServices {
   /** Move a room to a cutover phase with the notices that go with it; false if it already was. */
   changePhase(roomId: string, phase: CutoverPhase, by: string, rollback: boolean): Promise<boolean>;
   phaseHistory(roomId: string): Promise<CutoverChangeRow[]>;
+  /** What the last `link` of this room to that network did about history (once), for the confirmation. */
+  backfillNote?(roomId: string, network: string): string | undefined;
+  /** One `status` line per backfill of these logins' portals (running, or recently ended). */
+  backfillStatus?(loginIds?: ReadonlySet<string>): string[];
 }

@@ -9,6 +9,7 @@ import type { Logger } from "../../core/log.js";
 import type { UserRef } from "../../core/types.js";
 import type { ApiOptions } from "./api.js";
 import { SlackConnection, type SocketOptions } from "./connection.js";
+import { DEFAULT_HISTORY_PACE, type HistoryPace } from "./history.js";
 import { ghostLocalpart, userFromGhostLocalpart } from "./ids.js";
 import { appLoginFlow } from "./login.js";
 
@@ -23,6 +24,13 @@ export interface SlackConnectorOptions {
   shareTimeoutMs?: number;
   /** How long to spend looking up mentioned users' names before bridging a message. */
   nameLookupMs?: number;
+  /**
+   * Pace of backfill reads; default from slack.history_page_size / history_interval_seconds,
+   * which default to Slack's limits for apps outside the Marketplace: 15 messages per request,
+   * 1 request per minute per method (internal and Marketplace apps may go faster, e.g.
+   * { pageSize: 200, intervalMs: 1500 }).
+   */
+  history?: Partial<HistoryPace>;
 }
 
 const DEFAULT_SOCKET: SocketOptions = {
@@ -44,7 +52,9 @@ export class SlackConnector implements NetworkConnector {
     "Slack has no replies, only threads: a Matrix reply is posted in the replied message's thread. " +
     "Matrix users appear as the bridge's Slack app with their name and avatar; files they send are posted by the app with their name in the comment. " +
     "Deleting a bridged copy of a Matrix message on Slack does not redact the Matrix original. " +
-    "Only what happens after the login is bridged (no history). Matrix avatars show on Slack only when bridge.public_url is set.";
+    "A new portal (or a newly linked room with no messages yet) gets the channel's last messages (slack.backfill_count), paced to Slack's history limits: " +
+    "apps outside the Slack Marketplace may read 15 messages a minute, so a full backfill takes a few minutes (`status` shows it), and a message arriving meanwhile ends it early, because Matrix can only append. " +
+    "Matrix avatars show on Slack only when bridge.public_url is set.";
 
   private readonly api: ApiOptions;
 
@@ -68,6 +78,12 @@ export class SlackConnector implements NetworkConnector {
       maxFileSize: this.config.bridge.max_file_size,
       shareTimeoutMs: this.opts.shareTimeoutMs ?? 10_000,
       nameLookupMs: this.opts.nameLookupMs ?? 2000,
+      history: {
+        ...DEFAULT_HISTORY_PACE,
+        pageSize: this.config.slack.history_page_size ?? DEFAULT_HISTORY_PACE.pageSize,
+        intervalMs: (this.config.slack.history_interval_seconds ?? DEFAULT_HISTORY_PACE.intervalMs / 1000) * 1000,
+        ...this.opts.history,
+      },
     });
     conn.start();
     return conn;
