@@ -20,7 +20,9 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
+# A young generation of 3 x 4 MB instead of 3 x 16 MB: ~20 MB less RSS, no measurable CPU cost (docs/scaling.md).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     TANDEM_CONFIG=/data/bridge.yaml \
     TANDEM_CONFIG_OVERLAY=/app/config/docker.yaml
 WORKDIR /app

@@ -10,13 +10,39 @@ import type { ConnectionStatus } from "./core/connector.js";
 
 type Line = { ok: boolean | "warn"; text: string };
 
+/** Whether a listen address is reachable only from this host. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || h === "::ffff:127.0.0.1";
+}
+
+const ANY = new Set(["0.0.0.0", "::", "[::]", "*", ""]);
+const where = (host: string) => (ANY.has(host.trim()) ? `${host || '""'} (every interface)` : host);
+
+/**
+ * Settings that work but expose more than they should; `doctor` prints each as a warning.
+ * Listeners: only the appservice port needs to be reachable, by the homeserver, plus
+ * /_tandem/avatar/* behind bridge.public_url; metrics, /health, /status and /audit have no
+ * authentication and belong on localhost.
+ */
 export function unsafeSettings(config: Config): string[] {
   const out: string[] = [];
   const perms = config.bridge.permissions ?? {};
   if (perms["*"] === "admin") out.push('bridge.permissions gives "*" admin: anyone on any server can administer the bridge');
   if (perms["*"] === "user") out.push('bridge.permissions gives "*" user: anyone on any server can log in');
-  if (config.appservice.hostname === "0.0.0.0") out.push("appservice.hostname is 0.0.0.0: make sure only the homeserver (or a reverse proxy) can reach it");
-  if (config.metrics.enabled && config.metrics.hostname === "0.0.0.0") out.push("metrics.hostname is 0.0.0.0: /metrics and /health are reachable from other hosts");
+  for (const [who, level] of Object.entries(perms)) {
+    if (who !== "*" && !who.startsWith("@") && level === "admin") out.push(`bridge.permissions gives every user of ${who} admin: name the admins by their full MXID instead`);
+  }
+  const as = config.appservice.hostname;
+  if (!isLoopback(as)) {
+    const webhook = config.telegram.enabled && config.telegram.mode === "webhook" ? ` (and the Telegram webhook port ${config.telegram.webhook_port})` : "";
+    out.push(`appservice.hostname is ${where(as)}: the appservice port${webhook} is reachable from other hosts; make sure only the homeserver (or a reverse proxy passing just /_matrix/app/ and /_tandem/avatar/) can reach it`);
+  }
+  const m = config.metrics.hostname;
+  if (config.metrics.enabled && !isLoopback(m)) {
+    out.push(`metrics.hostname is ${where(m)}: /metrics, /health, /status and /audit have no authentication and are reachable from other hosts; keep them on 127.0.0.1 or behind an authenticating proxy`);
+  }
+  if (config.bridge.public_url.startsWith("http://")) out.push("bridge.public_url is plain http://: avatar URLs travel unencrypted; use https://");
   if (!config.bridge.encryption_key) out.push("bridge.encryption_key is empty: login secrets are stored unencrypted");
   return out;
 }

@@ -36,6 +36,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
   if (!isPlainObject(input)) {
     throw new ConfigError("the config must be a YAML mapping (key: value lines)", "config_unreadable");
   }
+  if (tooDeep(input)) {
+    throw new ConfigError(`the config is nested more than ${MAX_DEPTH} levels deep; no key of it is`, "config_unreadable");
+  }
   const { data, sources } = applyEnvOverrides(dropNulls(input), env);
   const result = ConfigSchema.safeParse(data, { error: phrase });
   if (!result.success) throw new ConfigError(describeIssues(result.error.issues, sources));
@@ -62,18 +65,39 @@ function readYamlMapping(path: string, what: "config" | "overlay"): Record<strin
     }
     throw new ConfigError(`${what} file ${path} cannot be read: ${(err as Error).message}`, "config_unreadable");
   }
-  const doc = YAML.parseDocument(text, { prettyErrors: true });
-  const yamlError = doc.errors[0];
-  if (yamlError) {
-    const first = yamlError.message.split("\n")[0] ?? "";
-    throw new ConfigError(`${what} file ${path} is not valid YAML: ${first}`, "config_unreadable");
+  const notYaml = (message: string) => new ConfigError(`${what} file ${path} is not valid YAML: ${message.split("\n")[0] ?? ""}`, "config_unreadable");
+  let value: unknown;
+  try {
+    const doc = YAML.parseDocument(text, { prettyErrors: true, logLevel: "silent" });
+    const yamlError = doc.errors[0];
+    if (yamlError) throw notYaml(yamlError.message);
+    // `command_prefix: !bridge` is a YAML tag, not a string: the value would silently become "".
+    const tag = doc.warnings.find((w) => /Unresolved tag/.test(w.message));
+    if (tag) throw notYaml(`${tag.message.split("\n")[0]?.replace(/:$/, "")} (quote values that start with !)`);
+    // toJS resolves aliases: an undefined one ("*name") or too many of them (an alias bomb) throw here.
+    value = doc.toJS();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw notYaml(err instanceof RangeError ? "it is nested too deeply" : err instanceof Error ? err.message : String(err));
   }
-  const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
   if (!isPlainObject(value)) {
     throw new ConfigError(`${what} file ${path} must be a YAML mapping (key: value lines)`, "config_unreadable");
   }
   return value;
+}
+
+/** No real config is deeper than 4 levels; refuse absurd nesting before the recursive steps could overflow the stack. */
+const MAX_DEPTH = 32;
+
+function tooDeep(root: unknown): boolean {
+  const stack: Array<[unknown, number]> = [[root, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > MAX_DEPTH) return true;
+    if (typeof v === "object" && v !== null) for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 const splitList = (v: string | undefined): string[] =>

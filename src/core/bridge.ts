@@ -28,6 +28,9 @@ import { PortalDirectory } from "./portals.js";
 import { RelayQueue, type RelayQueueOptions } from "./relay-queue.js";
 import { RemoteInbound } from "./remote-inbound.js";
 
+/** How long done relay-queue items are kept (their source keys dedup redeliveries meanwhile). */
+const QUEUE_KEEP_MS = 7 * 24 * 3600_000;
+
 export interface BridgeCoreOptions {
   queue?: RelayQueueOptions;
   /** Told after every relayed message part (off by default; `npm run bench` measures with it). */
@@ -52,6 +55,10 @@ export class BridgeCore implements BridgeServices {
   /** Management room id → the user it belongs to (the DM with the bot). */
   private readonly managementRooms = new Map<string, string>();
   private sweeper: NodeJS.Timeout | null = null;
+  private pruner: NodeJS.Timeout | null = null;
+  private markLoaded!: () => void;
+  /** Resolves once start() has loaded portals and management rooms. */
+  private readonly loaded = new Promise<void>((resolve) => { this.markLoaded = resolve; });
 
   constructor(readonly deps: CoreDeps, opts: BridgeCoreOptions = {}) {
     const { store, matrix, log, options } = deps;
@@ -86,14 +93,20 @@ export class BridgeCore implements BridgeServices {
     await this.portals.load();
     await this.backfill.load(); // before the queue: live messages must find a backfill to wait for
     for (const [k, v] of await this.loadManagementRooms()) this.managementRooms.set(k, v);
+    this.markLoaded();
     this.queue.start();
     await this.loginManager.startAll();
     this.backfill.start();
     this.sweeper = setInterval(() => this.registry.sweep(), 30_000);
+    // Done queue items are kept a week for dedup (a redelivered event is a no-op), then dropped.
+    this.pruner = setInterval(() => void this.deps.store.queue.prune(new Date(Date.now() - QUEUE_KEEP_MS))
+      .catch((err) => this.deps.log.warn("queue prune failed", { error: String(err) })), 3600_000);
+    this.pruner.unref();
   }
 
   async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.pruner) clearInterval(this.pruner);
     await this.backfill.stop();
     await this.loginManager.stopAll();
     await this.queue.stop();
@@ -113,6 +126,10 @@ export class BridgeCore implements BridgeServices {
    * handled right after, outside the transaction.
    */
   async onMatrixEvents(events: MatrixInbound[]): Promise<void> {
+    // The appservice listens before start() has loaded the portals: a transaction that arrives in
+    // between (a homeserver retrying after a restart) waits, instead of its events being taken for
+    // events of unbridged rooms and dropped.
+    await this.loaded;
     const relay: NewQueueItem[] = [];
     const later: Array<() => Promise<void>> = [];
     const receivedAt = Date.now();

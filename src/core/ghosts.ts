@@ -11,6 +11,11 @@ import type { UserInfo, UserRef } from "./types.js";
 
 /** Re-read a remote profile at most this often when no user_change event tells us. */
 const PROFILE_TTL_MS = 24 * 3600_000;
+/**
+ * (room, ghost) pairs remembered as joined. A bridge with 100,000 portals would otherwise keep
+ * every pair it ever joined; a forgotten pair costs one join call (answered at once: already joined).
+ */
+const JOINED_MAX = 200_000;
 
 export class GhostManager {
   /** mxid → time the profile was last confirmed. */
@@ -74,6 +79,12 @@ export class GhostManager {
     if (this.joined.has(key)) return;
     await this.matrix.join(roomId, mxid);
     this.joined.add(key);
+    if (this.joined.size > JOINED_MAX) {
+      for (const k of this.joined) {
+        this.joined.delete(k);
+        if (this.joined.size <= JOINED_MAX * 0.9) break;
+      }
+    }
   }
 
   /** Forget the cached profile so the next message re-reads it (user_change). */

@@ -2,7 +2,7 @@
  * Turning core messages into Matrix event content and back-references: mentions of remote
  * users become pills to their ghosts, chat mentions become links to portal rooms.
  */
-import type { Doc } from "../formatting/ast.js";
+import { plainDoc, type Doc } from "../formatting/ast.js";
 import { docToHtml } from "../formatting/html.js";
 import type { NetworkConnector } from "./connector.js";
 import type { MatrixPort } from "./matrix-port.js";
@@ -28,4 +28,78 @@ export function renderForMatrix(
   return out.formatted_body !== undefined
     ? { body: out.body, format: "org.matrix.custom.html", formatted_body: out.formatted_body }
     : { body: out.body };
+}
+
+/**
+ * Homeservers refuse events over 65,536 bytes (the whole signed event; Synapse answers 413
+ * M_TOO_LARGE), and a 40,000-character Slack message with formatting renders to far more. Event
+ * content is kept under this, leaving room for the event's envelope and relations.
+ */
+export const MATRIX_CONTENT_MAX_BYTES = 60_000;
+
+type Rendered = ReturnType<typeof renderForMatrix>;
+const bytes = (c: Rendered): number => Buffer.byteLength(JSON.stringify(c));
+
+/**
+ * renderForMatrix, in as many pieces as it takes for each to fit in one Matrix event: whole
+ * blocks while they fit, and a block too large on its own as plain text in slices. One piece
+ * (the usual case) is exactly renderForMatrix's output.
+ */
+export function renderPartsForMatrix(
+  doc: Doc, connectors: ReadonlyMap<string, NetworkConnector>, matrix: MatrixPort, portals: PortalDirectory, maxBytes = MATRIX_CONTENT_MAX_BYTES,
+): Rendered[] {
+  const render = (d: Doc) => renderForMatrix(d, connectors, matrix, portals);
+  const whole = render(doc);
+  if (bytes(whole) <= maxBytes) return [whole];
+  // Blocks that fit alone, and slices of plain text for those that do not.
+  const units: Array<{ doc: Doc; size: number }> = [];
+  for (const block of doc) {
+    const one = render([block]);
+    const size = bytes(one);
+    if (size <= maxBytes) units.push({ doc: [block], size });
+    // Slices are plain text (a body, no formatted_body) and fill an event each: never grouped.
+    else for (const slice of sliceText(one.body, maxBytes)) units.push({ doc: plainDoc(slice), size: maxBytes });
+  }
+  // Greedy groups by estimated size (a group renders to about the sum of its blocks), checked after.
+  const out: Rendered[] = [];
+  let group: Doc = [];
+  let size = 0;
+  const flush = () => {
+    if (group.length === 0) return;
+    const r = render(group);
+    if (bytes(r) <= maxBytes || group.length === 1) out.push(r);
+    else for (const b of group) out.push(render([b]));
+    group = [];
+    size = 0;
+  };
+  for (const u of units) {
+    if (size + u.size + 64 > maxBytes) flush();
+    group.push(...u.doc);
+    size += u.size + 64;
+  }
+  flush();
+  return out;
+}
+
+/** Plain text in slices whose JSON (escapes included) fits in `maxBytes` as an event's body. */
+function sliceText(text: string, maxBytes: number): string[] {
+  const chars = [...text]; // whole code points: never split a surrogate pair
+  const out: string[] = [];
+  const budget = maxBytes - 256;
+  let i = 0;
+  while (i < chars.length) {
+    let n = Math.min(chars.length - i, Math.max(1, Math.floor(budget / 6))); // 6 bytes: the largest JSON escape of one unit
+    let used = 0;
+    for (let k = 0; k < n; k++) used += Buffer.byteLength(JSON.stringify(chars[i + k]!)) - 2;
+    // Grow while it fits (most text is 1–3 bytes a character).
+    while (i + n < chars.length && used + Buffer.byteLength(JSON.stringify(chars[i + n]!)) - 2 <= budget) used += Buffer.byteLength(JSON.stringify(chars[i + n++]!)) - 2;
+    // Prefer to cut at a line break or a space in the last tenth of the slice.
+    if (i + n < chars.length) {
+      const floor = Math.floor(n * 0.9);
+      for (let k = n; k > floor; k--) if (chars[i + k - 1] === "\n" || chars[i + k - 1] === " ") { n = k; break; }
+    }
+    out.push(chars.slice(i, i + n).join(""));
+    i += n;
+  }
+  return out;
 }

@@ -50,9 +50,12 @@ function parseLines(source: string, opts: SlackParseOptions, depth: number): Blo
   const blocks: Block[] = [];
   let para: string[] = [];
   const flush = (): void => {
-    while (para.length > 0 && (para[0] as string).trim() === "") para.shift();
-    while (para.length > 0 && (para[para.length - 1] as string).trim() === "") para.pop();
-    if (para.length > 0) blocks.push({ type: "paragraph", children: linesToInlines(para, opts) });
+    // Trim blank lines by index: shift() in a loop is quadratic on a message of 100k newlines.
+    let from = 0;
+    let to = para.length;
+    while (from < to && (para[from] as string).trim() === "") from++;
+    while (to > from && (para[to - 1] as string).trim() === "") to--;
+    if (to > from) blocks.push({ type: "paragraph", children: linesToInlines(para.slice(from, to), opts) });
     para = [];
   };
   let i = 0;

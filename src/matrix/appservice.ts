@@ -7,7 +7,7 @@
  *   answer 500 and the homeserver retries the same transaction.
  */
 import { timingSafeEqual, createHash } from "node:crypto";
-import type { Request, Response } from "express";
+import type { NextFunction, Request, Response } from "express";
 import { AppService, AppServiceRegistration, Bridge } from "matrix-appservice-bridge";
 import type { Logger } from "../core/log.js";
 import type { MatrixInbound } from "../core/matrix-port.js";
@@ -26,6 +26,8 @@ class DurableAppService extends AppService {
   /** Transactions already committed; the homeserver may retry one we answered late. */
   private readonly seen = new Set<string>();
   sink: TransactionSink = async () => undefined;
+  /** Told of every m.room.member event (a name or avatar may have changed): profile caches forget it. */
+  onMember: ((roomId: string, userId: string) => void) | null = null;
 
   constructor(private readonly hsToken: string, private readonly log: Logger) {
     super({ homeserverToken: hsToken, httpMaxSizeBytes: 20 * 1024 * 1024 });
@@ -57,8 +59,18 @@ class DurableAppService extends AppService {
     const raw = Array.isArray(body.events) ? (body.events as RawEvent[]) : [];
     const parsed: MatrixInbound[] = [];
     for (const ev of raw) {
-      const p = parseMatrixEvent(ev);
-      if (p) parsed.push(p);
+      // The parser is pure and fuzzed never to throw; a bug there must still not make the
+      // homeserver retry this transaction (and hold back every later one) forever.
+      try {
+        const p = parseMatrixEvent(ev);
+        if (p) parsed.push(p);
+      } catch (err) {
+        this.log.warn("skipping a Matrix event that could not be read", { txnId, error: String(err) });
+      }
+    }
+    for (const ev of raw) {
+      const e = (typeof ev === "object" && ev !== null ? ev : {}) as RawEvent;
+      if (e.type === "m.room.member" && typeof e.room_id === "string" && typeof e.state_key === "string") this.onMember?.(e.room_id, e.state_key);
     }
     this.sink(parsed).then(
       () => {
@@ -118,8 +130,22 @@ export class MatrixAppservice {
     return ns.map((n) => new RegExp(`^${n.regex}$`));
   }
 
+  /** Called for every m.room.member event received (see DurableAppService.onMember). */
+  set onMember(fn: ((roomId: string, userId: string) => void) | null) {
+    this.appservice.onMember = fn;
+  }
+
   async start(sink: TransactionSink): Promise<void> {
     this.appservice.sink = sink;
+    // Bodies that are not JSON or too large fail in body-parser, before any route: answer in
+    // Matrix's error shape, never with express's default page (a stack trace outside production).
+    this.appservice.expressApp.use((err: { status?: unknown; statusCode?: unknown }, _req: Request, res: Response, next: NextFunction) => {
+      if (res.headersSent) return next(err);
+      const status = typeof err?.status === "number" && err.status >= 400 && err.status < 600 ? err.status : 500;
+      if (status >= 500) this.opts.log.error("appservice request failed", { error: String(err) });
+      const [errcode, error] = status === 413 ? ["M_TOO_LARGE", "Request body too large"] : status < 500 ? ["M_NOT_JSON", "Request body is not valid JSON"] : ["M_UNKNOWN", "Internal error"];
+      res.status(status).send({ errcode, error });
+    });
     await this.bridge.initialise();
     await this.bridge.listen(this.opts.port, this.opts.hostname, 10, this.appservice);
   }

@@ -54,7 +54,11 @@ export class AvatarProxy {
         this.cache.set(mxc, hit);
         if (this.cache.size > 500) this.cache.delete(this.cache.keys().next().value!);
       }
-      res.set({ "content-type": hit.mime, "cache-control": "public, max-age=86400", "x-content-type-options": "nosniff" }).send(hit.data);
+      // An image/svg+xml avatar opened directly must not run scripts on the bridge's public origin.
+      res.set({
+        "content-type": hit.mime, "cache-control": "public, max-age=86400", "x-content-type-options": "nosniff",
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+      }).send(hit.data);
     } catch (err) {
       this.log.warn("avatar not served", { error: String(err) });
       res.status(502).send("unavailable");

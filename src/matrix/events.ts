@@ -48,13 +48,15 @@ function fileOf(content: Obj, kind: FileKind): MatrixFileInfo | undefined {
   const info = isObj(content.info) ? content.info : {};
   return {
     mxc: url, kind,
-    name: str(content.filename) ?? str(content.body) ?? "file",
+    name: [content.filename, content.body].map(str).find((n) => n !== undefined && n.trim() !== "") ?? "file",
     mime: str(info.mimetype) ?? "application/octet-stream",
     size: num(info.size), width: num(info.w), height: num(info.h),
   };
 }
 
 export function parseMatrixEvent(ev: RawEvent): MatrixInbound | null {
+  // A transaction's `events` is untrusted JSON: an entry may be null, a string or a list.
+  if (!isObj(ev)) return null;
   const type = str(ev.type);
   const roomId = str(ev.room_id);
   const eventId = str(ev.event_id);
@@ -86,7 +88,7 @@ export function parseMatrixEvent(ev: RawEvent): MatrixInbound | null {
       if (kind) {
         const file = fileOf(content, type === "m.sticker" ? "sticker" : kind);
         if (!file) return null;
-        const caption = str(content.filename) && str(content.body) !== str(content.filename) ? str(content.body)! : "";
+        const caption = str(content.filename) && str(content.body) !== str(content.filename) ? (str(content.body) ?? "") : "";
         return { ...base, kind: "message", msgtype: "file", doc: caption ? plainDoc(caption) : [], body: caption, replyTo, threadRoot, file };
       }
       return null;

@@ -5,11 +5,15 @@
 import winston from "winston";
 import type { Logger } from "../core/log.js";
 
-/** Slack tokens, Telegram bot tokens, bearer headers, URI passwords, access_token params. */
+/**
+ * Slack tokens (bot, user, app, refresh, client), Telegram bot tokens (also inside Bot API
+ * URLs, /bot<token>/getMe, where no word boundary precedes the digits), bearer headers, URI
+ * passwords, access_token params.
+ */
 const SECRET_PATTERNS: RegExp[] = [
-  /xox[abposr]-[A-Za-z0-9-]+/g,
+  /xox[a-z]-[A-Za-z0-9-]+/g,
   /xapp-[A-Za-z0-9-]+/g,
-  /\b\d{5,}:[A-Za-z0-9_-]{30,}\b/g,
+  /(?<!\d)\d{5,}:[A-Za-z0-9_-]{30,}/g,
   /(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi,
   /(access_token=)[^&\s"]+/gi,
   /(\/\/[^:/@\s]+:)[^@/\s]+(@)/g,

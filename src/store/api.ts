@@ -192,6 +192,11 @@ export interface Store {
     /** Hand out the lane's head if it is due (counting the try); null if none is due. */
     claim(lane: string, now?: Date): Promise<QueueItem | null>;
     done(id: number): Promise<void>;
+    /**
+     * done(id), then claim(lane), in one statement: `id` must be the lane's head (the item just
+     * applied). Optional so hand-written fakes need not provide it; the real store does.
+     */
+    doneAndClaim?(id: number, lane: string, now?: Date): Promise<QueueItem | null>;
     /** Record a failure and schedule the next attempt. */
     retry(id: number, error: string, nextAttemptAt: Date): Promise<void>;
     /** Give up on an item (permanent failure). */

@@ -79,6 +79,11 @@ export interface AppendOptions {
 
 const sk = (type: string, stateKey: string): string => `${type}\u0000${stateKey}`;
 const PRESETS = ["private_chat", "public_chat", "trusted_private_chat"];
+/**
+ * Synapse refuses an event whose signed JSON passes 65,536 bytes (413 M_TOO_LARGE, "event too
+ * large"); the envelope (ids, hashes, signatures, auth and prev events) takes about 1 KB of it.
+ */
+const MAX_CONTENT_BYTES = 65_536 - 1024;
 
 export class HomeserverCore {
   readonly users = new Map<string, UserRecord>();
@@ -462,6 +467,7 @@ export class HomeserverCore {
   // Sending, redacting, state
 
   send(req: Requester, roomId: string, type: string, content: JsonObject, opts: AppendOptions = {}): string {
+    if (Buffer.byteLength(JSON.stringify(content)) > MAX_CONTENT_BYTES) throw new MatrixError(413, "M_TOO_LARGE", "event too large");
     const room = this.room(roomId);
     this.requireJoined(room, req.userId);
     this.requireLevel(room, req.userId, eventLevel(this.powerLevels(room), type, false), `post ${type} to the room`);

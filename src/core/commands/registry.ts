@@ -34,6 +34,9 @@ export interface Command {
   run(ctx: CommandContext): Promise<void>;
 }
 
+/** No command or argument comes near this; longer input is refused before it is parsed or echoed. */
+const MAX_COMMAND = 4096;
+
 interface Prompt {
   steps: LoginStep[];
   values: Record<string, string>;
@@ -84,13 +87,21 @@ export class CommandRegistry {
     return null;
   }
 
-  /** Handle a message addressed to the bot. Never throws: errors become replies. */
+  /**
+   * Handle a message addressed to the bot. Never throws: errors become replies. Someone with
+   * no permission level at all gets no answer (the bridge does not talk to strangers).
+   */
   async handle(msg: IncomingCommand): Promise<void> {
+    if (msg.level === "none") return;
     try {
       if (await this.continuePrompt(msg)) return;
       const text = msg.isManagementRoom ? (this.stripPrefix(msg.body) ?? msg.body.trim()) : this.stripPrefix(msg.body);
       if (text === null || text === "") {
         if (text === "") await msg.reply(`Say \`${this.prefix} help\` for the commands.`);
+        return;
+      }
+      if (text.length > MAX_COMMAND) {
+        await msg.reply(`That is too long for a command (${text.length} characters). Say \`${msg.isManagementRoom ? "help" : `${this.prefix} help`}\` to see what you can use.`);
         return;
       }
       const words = text.split(/\s+/);
@@ -99,7 +110,7 @@ export class CommandRegistry {
       const args = words.slice(two ? 2 : 1);
       if (!cmd || !levelAtLeast(msg.level, cmd.level)) {
         const hint = msg.isManagementRoom ? "help" : `${this.prefix} help`;
-        await msg.reply(`Unknown command \`${words.slice(0, 2).join(" ")}\`. Say \`${hint}\` to see what you can use.`);
+        await msg.reply(`Unknown command \`${clip(words.slice(0, 2).join(" "))}\`. Say \`${hint}\` to see what you can use.`);
         return;
       }
       if (cmd.dmOnly && !msg.isManagementRoom) {
@@ -178,6 +189,12 @@ export class CommandRegistry {
     const now = Date.now();
     for (const [k, p] of this.prompts) if (now > p.expires) this.prompts.delete(k);
   }
+}
+
+/** What of a user's input is echoed back: enough to recognise, never a 100 kB notice. */
+function clip(s: string, max = 40): string {
+  const chars = [...s];
+  return chars.length > max ? `${chars.slice(0, max).join("")}…` : s;
 }
 
 export { CommandError };

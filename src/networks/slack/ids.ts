@@ -77,7 +77,7 @@ export function roomName(kind: "channel" | "group" | "dm", name: string, memberN
 /** Slack "1732500000.000100" → milliseconds since epoch (0 for garbage). */
 export function tsToMs(ts: string | undefined): number {
   const n = Number(ts);
-  return Number.isFinite(n) ? Math.round(n * 1000) : 0;
+  return Number.isFinite(n) && n > 0 ? Math.round(n * 1000) : 0;
 }
 
 export function fileRefId(fileId: string, url?: string): string {

@@ -6,7 +6,7 @@
  * The bridge's own posts come back over Socket Mode (before chat.postMessage even returns):
  * anything carrying our bot user, bot id or app id is dropped here, first.
  */
-import type { Doc } from "../../formatting/ast.js";
+import { normalizeDoc, type Doc } from "../../formatting/ast.js";
 import { mrkdwnToDoc, slackEmojiToUnicode, slackMessageToDoc, type SlackParseOptions } from "../../formatting/slack.js";
 import type { FileKind, FileRef, RemoteEvent, UserInfo } from "../../core/types.js";
 import { chatRef, fileRefId, messageRef, roomName, tsToMs, userRef } from "./ids.js";
@@ -15,6 +15,8 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+/** A size, dimension or duration: finite and not negative, else unknown. */
+const count = (v: unknown): number | undefined => (num(v) !== undefined && (v as number) >= 0 ? (v as number) + 0 : undefined); // + 0: no -0
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** Who "we" are in this workspace, and name lookups the caller resolved beforehand. */
@@ -42,7 +44,7 @@ const CONTENT_SUBTYPES = new Set([undefined, "bot_message", "me_message", "file_
 export function envelopeToEvents(payload: unknown, ctx: InboundContext): RemoteEvent[] {
   if (!isObj(payload) || payload.type !== "event_callback") return [];
   return eventToRemote(payload.event, { ...ctx, appId: ctx.appId ?? str(payload.api_app_id), eventId: ctx.eventId ?? str(payload.event_id),
-    eventTimeMs: ctx.eventTimeMs ?? (num(payload.event_time) !== undefined ? num(payload.event_time)! * 1000 : undefined),
+    eventTimeMs: ctx.eventTimeMs ?? (count(payload.event_time) !== undefined ? count(payload.event_time)! * 1000 : undefined),
   });
 }
 
@@ -161,7 +163,7 @@ function newMessage(ev: Obj, ctx: InboundContext, channel: string): RemoteEvent[
   if (!ts || !sender) return [];
   const emote = ev.subtype === "me_message";
   const { files, extra } = filesOf(ev.files);
-  const doc = [...docOf(ev, ctx, emote), ...extra];
+  const doc = normalizeDoc([...docOf(ev, ctx, emote), ...extra]);
   if (doc.length === 0 && files.length === 0) return [];
   const threadTs = str(ev.thread_ts);
   const threadRoot = threadTs && threadTs !== ts ? messageRef(ctx.team, channel, threadTs) : undefined;
@@ -216,10 +218,10 @@ function filesOf(list: unknown): { files: FileRef[]; extra: Doc } {
     }
     const mime = str(f.mimetype) ?? "application/octet-stream";
     const ref: FileRef = { id: fileRefId(id, str(f.url_private_download) ?? str(f.url_private)), name, mime, kind: fileKind(mime) };
-    const size = num(f.size);
-    const width = num(f.original_w);
-    const height = num(f.original_h);
-    const durationMs = num(f.duration_ms);
+    const size = count(f.size);
+    const width = count(f.original_w);
+    const height = count(f.original_h);
+    const durationMs = count(f.duration_ms);
     if (size !== undefined) ref.size = size;
     if (width !== undefined) ref.width = width;
     if (height !== undefined) ref.height = height;

@@ -229,11 +229,31 @@ export function splitText(text: string, max: number): string[] {
   const out: string[] = [];
   let rest = text;
   while (rest.length > max) {
-    let cut = rest.lastIndexOf("\n", max);
-    if (cut < max / 2) cut = max;
+    const line = rest.lastIndexOf("\n", max);
+    if (line >= max / 2) {
+      out.push(rest.slice(0, line));
+      rest = rest.slice(line + 1);
+      continue;
+    }
+    const cut = hardCut(rest, max);
     out.push(rest.slice(0, cut));
-    rest = rest.slice(cut).replace(/^\n/, "");
+    rest = rest.slice(cut);
   }
   if (rest) out.push(rest);
   return out;
+}
+
+/**
+ * Where to cut a line longer than `max`: at `max`, or a little before so the cut splits no
+ * <…> token (a mention or link), no &amp;-style entity and no surrogate pair (half an emoji).
+ */
+function hardCut(s: string, max: number): number {
+  let cut = max;
+  const open = s.lastIndexOf("<", cut - 1);
+  if (open > max - 1000 && open > 0 && s.indexOf(">", open) >= cut) cut = open;
+  const amp = s.lastIndexOf("&", cut - 1);
+  if (amp > cut - 8 && amp > 0 && !s.slice(amp, cut).includes(";")) cut = amp;
+  const code = s.charCodeAt(cut - 1);
+  if (code >= 0xd800 && code <= 0xdbff && cut > 1) cut--;
+  return cut;
 }

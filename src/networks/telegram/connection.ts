@@ -48,6 +48,8 @@ export interface TelegramSettings {
   backoff: { initialMs: number; maxMs: number };
   /** HTTP timeout of one Bot API call (uploads included), in seconds. */
   requestTimeoutSeconds: number;
+  /** Outbound pacing to Telegram's send limits (pacing.ts). Default on; the benchmark turns it off to measure the bridge itself. */
+  pacing?: boolean;
 }
 
 /** grammY types its signals with the abort-controller shim; Node's own AbortSignal works the same. */
@@ -139,10 +141,11 @@ export class TelegramConnection implements Connection {
       first = false;
       delay = initialMs;
       this.setState("connected", `@${username}`);
-      for (const update of updates) {
-        if (!(await this.handleUpdate(update, true))) return; // stopped while queueing: not confirmed
-        this.offset = Math.max(this.offset, update.update_id + 1); // never backwards, even for a stray old id
-      }
+      // The whole answer is queued in one push (one insert, not one round trip per update).
+      const events: RemoteEvent[] = [];
+      for (const update of updates) events.push(...(await this.eventsOf(update)));
+      if (!(await this.queueEvents(events, updates.at(-1)?.update_id, true))) return; // stopped while queueing: not confirmed
+      for (const update of updates) this.offset = Math.max(this.offset, update.update_id + 1); // never backwards, even for a stray old id
     }
   }
 
@@ -171,17 +174,27 @@ export class TelegramConnection implements Connection {
    * none); false when stopped first. With `retry`, a failed push is retried until it works.
    */
   async handleUpdate(update: Update, retry: boolean): Promise<boolean> {
+    return this.queueEvents(await this.eventsOf(update), update?.update_id, retry);
+  }
+
+  /** An update's events (with profile updates of renamed people first); none for one we cannot read. */
+  private async eventsOf(update: Update): Promise<RemoteEvent[]> {
     let events: RemoteEvent[] = [];
     let renamed: number[] = [];
     try {
+      events = convertUpdate(update, { botId: this.botId }); // first: it names the field of a malformed update
       renamed = this.track(update);
-      events = convertUpdate(update, { botId: this.botId });
     } catch (err) {
       this.log.warn("skipping a Telegram update that could not be read", { update: update?.update_id, error: err instanceof Error ? err.message : String(err) });
-      return true;
+      return [];
     }
+    if (events.length > 0 && renamed.length > 0) events = [...(await this.profileEvents(renamed, events[0]!)), ...events];
+    return events;
+  }
+
+  /** Queues events durably: true once they are (or there were none); false when stopped first. */
+  private async queueEvents(events: RemoteEvent[], update: number | undefined, retry: boolean): Promise<boolean> {
     if (events.length === 0) return true;
-    if (renamed.length > 0) events = [...(await this.profileEvents(renamed, events[0]!)), ...events];
     let delay = this.settings.backoff.initialMs;
     for (;;) {
       if (this.stopped) return false;
@@ -191,7 +204,7 @@ export class TelegramConnection implements Connection {
         return true;
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
-        this.log.error("could not queue a Telegram update; it will be retried", { update: update.update_id, error: why });
+        this.log.error("could not queue a Telegram update; it will be retried", { update, error: why });
         if (!retry) throw err;
         this.setState("error", `could not queue updates: ${why}`);
         await this.sleep(delay);

@@ -10,10 +10,11 @@
  * "in the topic", not replies.
  */
 import type { Chat, ChatMember, Message, MessageEntity, MessageReactionUpdated, ReactionType, Update, User } from "grammy/types";
-import type { Block, Doc } from "../../formatting/ast.js";
+import { normalizeDoc, plainDoc, type Block, type Doc } from "../../formatting/ast.js";
 import { entitiesToDoc } from "../../formatting/telegram.js";
 import type { ChatKind, CoreMessage, RemoteEvent } from "../../core/types.js";
 import { chatRef, chatRefOf, displayName, messageRef, roomName, userRef } from "./ids.js";
+import { updateProblem } from "./guard.js";
 import { filesOf, textContentOf } from "./media.js";
 import { toMatrixEmoji } from "./reactions.js";
 
@@ -31,8 +32,10 @@ export function updateToEvents(update: Update, ctx: InboundContext): RemoteEvent
   }
 }
 
-/** Converts one update; may throw on a malformed one (the connection logs why). */
+/** Converts one update; throws on a malformed one, naming the field (the connection logs why). */
 export function convertUpdate(update: Update, ctx: InboundContext): RemoteEvent[] {
+  const bad = updateProblem(update);
+  if (bad) throw new TypeError(`malformed update: ${bad} is missing or of the wrong type`);
   if (update.message) return messageEvents(update.message, ctx);
   if (update.channel_post) return messageEvents(update.channel_post, ctx);
   if (update.edited_message) return editEvents(update.edited_message, ctx);
@@ -62,6 +65,7 @@ export function senderOf(msg: Message): string {
 /** Users and chats an update shows, with their names (the connection caches them for userInfo). */
 export function peopleIn(update: Update): Array<User | Chat> {
   const out: Array<User | Chat> = [];
+  if (updateProblem(update)) return out; // nothing trustworthy to remember
   const msg = update.message ?? update.channel_post ?? update.edited_message ?? update.edited_channel_post;
   if (msg) {
     if (msg.from) out.push(msg.from);
@@ -132,7 +136,7 @@ function messageEvents(msg: Message, ctx: InboundContext): RemoteEvent[] {
   const sender = senderOf(msg);
   const threadRoot = threadRootOf(msg);
   if (msg.forum_topic_created) {
-    const doc: Doc = [{ type: "paragraph", children: [{ type: "text", text: `Topic: ${msg.forum_topic_created.name}` }] }];
+    const doc: Doc = plainDoc(`Topic: ${msg.forum_topic_created.name}`);
     return [{ ...base, kind: "message", key: `msg:${ref}`, ref, sender, msg: { doc, notice: true } }];
   }
   const core: CoreMessage = { doc: [] };
@@ -153,6 +157,7 @@ function messageEvents(msg: Message, ctx: InboundContext): RemoteEvent[] {
     core.replyTo = messageRef(chat, reply.message_id);
   }
   if (threadRoot) core.threadRoot = threadRoot;
+  core.doc = normalizeDoc(core.doc); // names and poll texts may carry line breaks
   return [{ ...base, kind: "message", key: `msg:${ref}`, ref, sender, msg: core }];
 }
 

@@ -44,12 +44,13 @@ export class TelegramConnector implements NetworkConnector {
   readonly maxUploadSize: number;
   readonly maxDownloadSize: number;
   private readonly hub: WebhookHub | null;
-  /** Shared by all bots: buckets are keyed by bot and chat. */
-  private readonly pacer = new Pacer();
+  /** Shared by all bots: buckets are keyed by bot and chat (none when pacing is off). */
+  private readonly pacer: Pacer | undefined;
 
   constructor(private readonly settings: TelegramSettings, private readonly log: Logger, webhookListen?: { host: string; port: number }) {
     this.maxUploadSize = settings.maxUploadSize;
     this.maxDownloadSize = settings.maxDownloadSize;
+    this.pacer = settings.pacing === false ? undefined : new Pacer();
     this.hub = settings.mode === "webhook"
       ? new WebhookHub(webhookListen?.host ?? "127.0.0.1", webhookListen?.port ?? DEFAULT_WEBHOOK_PORT, log.child({ component: "telegram-webhook" }))
       : null;

@@ -55,6 +55,9 @@ export class TelegramOutbound {
     const chatId = this.current(chatIdOf(chat));
     if (Number.isNaN(chatId)) throw new RemoteError("bad_chat", `not a Telegram chat id: ${chat}`, { retryable: false, userMessage: "the Telegram chat id is not valid" });
     for (const f of msg.files ?? []) {
+      if (f.data.length === 0) {
+        throw new RemoteError("file_empty", `${f.name} is empty`, { retryable: false, userMessage: `the file ${f.name} is empty (0 bytes), and Telegram takes no empty files` });
+      }
       if (f.data.length > this.deps.maxUploadSize) {
         throw new RemoteError("file_too_large", `${f.name} is ${f.data.length} bytes; telegram.max_upload_size is ${this.deps.maxUploadSize}`, {
           retryable: false, userMessage: `the file ${f.name} (${formatSize(f.data.length)}) is larger than the ${formatSize(this.deps.maxUploadSize)} Telegram takes from bots`,

@@ -111,4 +111,25 @@ describeEachBackend("relay queue", (backend) => {
     await s.queue.done(first!.id);
     expect(await s.queue.claim("L")).toMatchObject({ sourceKey: "c2", tries: 1 });
   });
+
+  it("doneAndClaim marks the head done and hands out the next due head, in one statement", async () => {
+    const s = await open(backend);
+    await s.queue.enqueue([item("D", "d1"), item("D", "d2"), item("D", "d3"), item("E", "e1")]);
+    const d1 = await s.queue.claim("D");
+    const before = s.db.statementCount;
+    const d2 = await s.queue.doneAndClaim!(d1!.id, "D");
+    expect(s.db.statementCount - before).toBe(1);
+    expect(d2).toMatchObject({ sourceKey: "d2", tries: 1 });
+    expect(await s.queue.head("D")).toMatchObject({ sourceKey: "d2" }); // d1 is done
+    // The next head waits for a retry: d2 is done, d3 is not handed out (nor anything after it).
+    const [d3] = await s.db.query<{ id: string }>("SELECT id FROM relay_queue WHERE source_key = 'd3'");
+    await s.queue.retry(Number(d3!.id), "later", later(60_000));
+    expect(await s.queue.doneAndClaim!(d2!.id, "D")).toBeNull();
+    expect(await s.queue.head("D")).toMatchObject({ sourceKey: "d3", tries: 0, attempts: 1 });
+    // The last item of a lane: done, nothing more; the other lane is untouched.
+    const e1 = await s.queue.claim("E");
+    expect(await s.queue.doneAndClaim!(e1!.id, "E")).toBeNull();
+    expect(await s.queue.head("E")).toBeNull();
+    expect(await s.queue.depth()).toBe(1);
+  });
 });

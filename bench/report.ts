@@ -1,0 +1,116 @@
+/** Percentiles, the printed table and the JSON written to bench/results/latest.json. */
+
+export interface Pcts {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export function pcts(values: number[]): Pcts {
+  if (values.length === 0) return { n: 0, p50: NaN, p95: NaN, p99: NaN, max: NaN };
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+  return { n: s.length, p50: round(at(0.5)), p95: round(at(0.95)), p99: round(at(0.99)), max: round(s[s.length - 1]!) };
+}
+
+export const round = (x: number, digits = 1) => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : x);
+export const mb = (bytes: number) => round(bytes / 1048576, 1);
+
+export interface DirectionResult {
+  /** Bridge-added latency (core hook: event received → outgoing call issued), ms, in the latency run. */
+  added: Pcts;
+  /** End to end through the fakes (message put into a fake → the outgoing call arrives at a fake), ms. */
+  e2e: Pcts;
+  /** Saturation: messages/s relayed, statements per message, bridge-added latency under saturation. */
+  saturation?: {
+    messages: number; seconds: number; perSecond: number; statementsPerMessage: number;
+    /** CPU time of the bridge process per message (user + system): what a free core would allow is 1000 / this. */
+    cpuMsPerMessage: number;
+    /** CPU of the benchmark process (the fakes and the load generator) per message. */
+    fakesCpuMsPerMessage: number;
+    /** CPU of the Postgres backends serving the bridge per message (null on PGlite: it is inside the bridge). */
+    postgresCpuMsPerMessage: number | null;
+    /** Requests the fakes served per message (the bridge's calls), and AS transactions pushed to it. */
+    callsPerMessage: { homeserver: number; slack: number; telegram: number; asTransactions: number };
+    addedP99: number; e2eP99: number; complete: boolean;
+  };
+}
+
+export interface BenchResult {
+  version: 1;
+  mode: "quick" | "full";
+  startedAt: string;
+  durationSeconds: number;
+  machine: { cpus: number; model: string; memoryMB: number; node: string; load1: number; bridgeNodeFlags: string };
+  /** Trivial round trips measured before the latency run: how busy the machine was. */
+  environment?: { load1: number; pgRoundTripMs: Pcts | null; httpRoundTripMs: Pcts };
+  database: { kind: "pg" | "pglite"; version: string; warning: string | null };
+  latencyRun: {
+    ratePerSecond: number; seconds: number; portals: number; perDirection: Record<string, number>;
+    /** The bridge process's event-loop delay during the run (its own CPU work in the way), ms. */
+    eventLoopDelayMs?: { p50: number; p99: number; max: number };
+  };
+  directions: Record<string, DirectionResult>;
+  /** Saturation with every direction at once (full mode). */
+  mixedSaturation?: { messages: number; seconds: number; perSecond: number; statementsPerMessage: number; cpuMsPerMessage: number; fakesCpuMsPerMessage: number; postgresCpuMsPerMessage: number | null };
+  memory: Record<string, { rssMB: number; heapUsedMB: number; note: string }>;
+  ready: Record<string, { portals: number; ghosts: number; startBridgeMs: number; processMs: number; connectedMs: number | null; rssMB: number; heapUsedAfterGcMB: number }>;
+  budget: Array<{ what: string; budget: string; measured: string; ok: boolean | null }>;
+  notes: string[];
+}
+
+function table(header: string[], rows: Array<Array<string | number>>): string {
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === "number" ? (Number.isFinite(c) ? String(c) : "-") : c)))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(cells[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+}
+
+export function renderText(r: BenchResult): string {
+  const out: string[] = [];
+  out.push(`Tandem benchmark (${r.mode}) — ${r.startedAt}, ${r.durationSeconds} s`);
+  out.push(`machine: ${r.machine.cpus} CPUs (${r.machine.model}), ${r.machine.memoryMB} MB, node ${r.machine.node}, load ${r.machine.load1} at start`);
+  out.push(`database: ${r.database.kind} ${r.database.version}${r.database.warning ? `\n${r.database.warning}` : ""}; bridge process flags: ${r.machine.bridgeNodeFlags || "(none)"}`);
+  const e = r.environment;
+  if (e) {
+    const pg = e.pgRoundTripMs ? `Postgres SELECT 1 p50 ${e.pgRoundTripMs.p50} / p99 ${e.pgRoundTripMs.p99} ms, ` : "";
+    out.push(`environment before the latency run: load ${e.load1}, ${pg}HTTP round trip p50 ${e.httpRoundTripMs.p50} / p99 ${e.httpRoundTripMs.p99} ms`);
+  }
+  out.push("");
+  const lr = r.latencyRun;
+  out.push(`Latency run: ${lr.ratePerSecond} msg/s in total over ${lr.portals} portals for ${lr.seconds} s (ms; bridge-added = event received by the bridge → outgoing call issued)`);
+  if (lr.eventLoopDelayMs) out.push(`bridge event-loop delay meanwhile: p50 ${lr.eventLoopDelayMs.p50} / p99 ${lr.eventLoopDelayMs.p99} / max ${lr.eventLoopDelayMs.max} ms`);
+  out.push(table(
+    ["direction", "n", "added p50", "p95", "p99", "max", "e2e p50", "p95", "p99"],
+    Object.entries(r.directions).map(([d, x]) => [d, x.added.n, x.added.p50, x.added.p95, x.added.p99, x.added.max, x.e2e.p50, x.e2e.p95, x.e2e.p99]),
+  ));
+  out.push("");
+  out.push("Saturation (one direction at a time, pacing off): messages relayed per second, DB statements per message");
+  out.push(table(
+    ["direction", "messages", "seconds", "msg/s", "stmts/msg", "bridge CPU ms/msg", "fakes", "postgres", "added p99", "e2e p99", "complete"],
+    Object.entries(r.directions).filter(([, x]) => x.saturation).map(([d, x]) => {
+      const s = x.saturation!;
+      return [d, s.messages, s.seconds, s.perSecond, s.statementsPerMessage, s.cpuMsPerMessage, s.fakesCpuMsPerMessage, s.postgresCpuMsPerMessage ?? "-", s.addedP99, s.e2eP99, s.complete ? "yes" : "NO"];
+    }),
+  ));
+  if (r.mixedSaturation) {
+    const m = r.mixedSaturation;
+    out.push(`all directions at once: ${m.messages} messages in ${m.seconds} s = ${m.perSecond} msg/s, ${m.statementsPerMessage} statements/message, CPU ms/message: bridge ${m.cpuMsPerMessage}, fakes ${m.fakesCpuMsPerMessage}, postgres ${m.postgresCpuMsPerMessage ?? "-"}`);
+  }
+  out.push("");
+  out.push("Memory (bridge process)");
+  out.push(table(["when", "RSS MB", "heap used MB", "note"], Object.entries(r.memory).map(([k, v]) => [k, v.rssMB, v.heapUsedMB, v.note])));
+  out.push("");
+  out.push("Start to ready (fresh process, pre-seeded store)");
+  out.push(table(
+    ["store", "portals", "ghosts", "startBridge ms", "process ms", "connected ms", "RSS MB", "heap after GC MB"],
+    Object.entries(r.ready).map(([k, v]) => [k, v.portals, v.ghosts, round(v.startBridgeMs, 0), round(v.processMs, 0), v.connectedMs === null ? "-" : round(v.connectedMs, 0), v.rssMB, v.heapUsedAfterGcMB]),
+  ));
+  out.push("");
+  out.push("Budget");
+  out.push(table(["what", "budget", "measured", "ok"], r.budget.map((b) => [b.what, b.budget, b.measured, b.ok === null ? "n/a" : b.ok ? "yes" : "NO"])));
+  if (r.notes.length) out.push("", ...r.notes.map((n) => `note: ${n}`));
+  return out.join("\n");
+}

@@ -1,0 +1,308 @@
+/**
+ * `npm run bench` — the bridge under load, against the test fakes (answering at once) and a real
+ * Postgres (scripts/pg-test-server.sh; PGlite with a warning when there is none).
+ *
+ *   npm run bench                 full run (about 5 minutes on 2 cores)
+ *   npm run bench -- --quick      smoke run (< 60 s; CI): same phases, smaller; never fails on numbers
+ *   npm run bench -- --profile    also write CPU profiles of the bridge process to bench/results/profiles/
+ *   npm run bench -- --only relay only some phases (relay, ready, memory)
+ *   npm run bench -- --rate 50    the latency run's total rate (default 100 messages/s)
+ *
+ * Phases: (1) relay: P portals (Slack, Telegram, linked Slack+Telegram rooms), warm-up, a latency run
+ * at a steady total rate, then saturation bursts per direction; (2) start to ready with 1,000,
+ * 10,000 (and, in the full run, 100,000) pre-seeded portals; (3) memory with 1,000 portals and
+ * 10,000 ghosts all active.
+ * Prints a table and writes bench/results/latest.json. Exits non-zero only if the bridge breaks
+ * (messages not relayed, the bridge process failing).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { DIRECTIONS, Traffic, type Direction } from "./drive.js";
+import { measureEnvironment } from "./env.js";
+import { BenchDatabases, type DbTarget } from "./pg.js";
+import { BridgeProcess, NODE_FLAGS } from "./proc.js";
+import { mb, pcts, renderText, round, type BenchResult, type DirectionResult } from "./report.js";
+import { World, type WorldSpec } from "./world.js";
+import type { ChildStats } from "./child.js";
+
+const quick = process.argv.includes("--quick");
+const profile = process.argv.includes("--profile");
+/** `--only relay,ready,memory`: run some phases (for working on one number). */
+const onlyArg = process.argv.indexOf("--only");
+const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "ready", "memory"]);
+/** `--rate N`: total messages/s of the latency run (default 100). */
+const rateArg = process.argv.indexOf("--rate");
+const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
+
+const SIZE_DEFAULT = quick
+  ? { relay: { slack: 24, telegram: 24, linked: 12, users: 2 }, rate: 100, latencySeconds: 8, burst: 300, ready: [1000], memory: { portals: 100, ghosts: 1000 } }
+  : { relay: { slack: 80, telegram: 80, linked: 40, users: 3 }, rate: 100, latencySeconds: 60, burst: 4000, ready: [1000, 10_000, 100_000], memory: { portals: 1000, ghosts: 10_000 } };
+
+const SIZE = { ...SIZE_DEFAULT, rate: rateArg >= 0 ? Number(process.argv[rateArg + 1]) || SIZE_DEFAULT.rate : SIZE_DEFAULT.rate };
+
+/** Which core hook keys belong to a generator direction. */
+const HOOK_KEYS: Record<Direction, string[]> = {
+  "slack->matrix": ["slack->matrix"], "matrix->slack": ["matrix->slack"], "telegram->matrix": ["telegram->matrix"],
+  "matrix->telegram": ["matrix->telegram"], linked: ["slack->matrix", "slack->telegram"],
+};
+
+/** The hook key reported as a direction's bridge-added latency in the (mixed) latency run. */
+const ADDED_KEY: Record<Direction, string> = {
+  "slack->matrix": "slack->matrix", "matrix->slack": "matrix->slack", "telegram->matrix": "telegram->matrix",
+  "matrix->telegram": "matrix->telegram", linked: "slack->telegram",
+};
+
+const broken: string[] = [];
+const notes: string[] = [];
+const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const profileDir = profile ? path.join(RESULTS, "profiles") : undefined;
+  const dbs = await BenchDatabases.open();
+  const result: BenchResult = {
+    version: 1, mode: quick ? "quick" : "full", startedAt: new Date().toISOString(), durationSeconds: 0,
+    machine: {
+      cpus: os.cpus().length, model: os.cpus()[0]?.model ?? "?", memoryMB: Math.round(os.totalmem() / 1048576), node: process.version,
+      load1: round(os.loadavg()[0]!, 2), bridgeNodeFlags: NODE_FLAGS.join(" "),
+    },
+    database: { kind: dbs.kind, version: await dbs.version(), warning: dbs.warning },
+    latencyRun: { ratePerSecond: SIZE.rate, seconds: SIZE.latencySeconds, portals: 0, perDirection: {} },
+    directions: {}, memory: {}, ready: {}, budget: [], notes,
+  };
+  try {
+    if (only.has("relay")) await relayPhase(dbs, result, profileDir);
+    if (only.has("ready")) for (const n of SIZE.ready) await readyPhase(dbs, result, n);
+    if (only.has("memory")) await memoryPhase(dbs, result);
+  } finally {
+    await dbs.cleanup();
+  }
+  result.durationSeconds = round((performance.now() - t0) / 1000, 0);
+  budget(result);
+  const text = renderText(result);
+  fs.writeFileSync(path.join(RESULTS, "latest.json"), JSON.stringify(result, null, 2) + "\n");
+  process.stdout.write(`${text}\n\nJSON: ${path.relative(process.cwd(), path.join(RESULTS, "latest.json"))}\n${JSON.stringify(result)}\n`);
+  if (broken.length) {
+    process.stderr.write(`bench: the bridge broke:\n  ${broken.join("\n  ")}\n`);
+    process.exitCode = 1;
+  }
+}
+
+const spec = (over: Partial<WorldSpec>): WorldSpec => ({ slack: 0, telegram: 0, linked: 0, usersPerChat: 1, distinctUsers: false, coldPortals: 0, coldGhosts: 0, ...over });
+
+async function relayPhase(dbs: BenchDatabases, result: BenchResult, profileDir?: string): Promise<void> {
+  const db = await dbs.fresh("relay");
+  const w = await World.start(db, "warn");
+  let proc: BridgeProcess | null = null;
+  try {
+    const s = SIZE.relay;
+    const seeded = await w.seed(spec({ slack: s.slack, telegram: s.telegram, linked: s.linked, usersPerChat: s.users }), db);
+    const portals = s.slack + s.telegram + s.linked;
+    log(`relay: ${portals} portals seeded in ${seeded} s`);
+    const started = await BridgeProcess.start(w, { logFile: path.join(RESULTS, "bridge-relay.log"), profileDir });
+    proc = started.proc;
+    if (!(await proc.connected(30_000))) broken.push("relay: the Slack and Telegram logins did not connect within 30 s");
+    const traffic = new Traffic(w);
+    result.memory["idle after start"] = { rssMB: mb(started.ready.mem.rss), heapUsedMB: mb(started.ready.mem.heapUsed), note: `${portals} portals` };
+
+    // Warm-up: every remote user once in each of its chats (ghost joins), every room once from Matrix.
+    for (const dir of DIRECTIONS) {
+      const chats = dir === "linked" ? w.linkedChats : dir.includes("slack") ? w.slackChats : w.telegramChats;
+      const users = dir.startsWith("matrix->") ? 1 : s.users;
+      for (let c = 0; c < chats.length; c++) for (let u = 0; u < users; u++) traffic.send(dir, c, u);
+    }
+    if (!(await traffic.settle(120_000))) broken.push(`warm-up: ${traffic.pending} messages not relayed within 120 s`);
+    const warm = await proc.gc();
+    result.memory["idle after warm-up (GC)"] = { rssMB: mb(warm.rss), heapUsedMB: mb(warm.heapUsed), note: `${portals} portals, every ghost joined` };
+    await proc.stats(true);
+
+    // Latency: a steady total rate spread evenly over the directions and their portals.
+    result.environment = await measureEnvironment(db, w.hs.url);
+    log(`environment: load ${result.environment.load1}, Postgres SELECT 1 p50/p99 ${result.environment.pgRoundTripMs?.p50}/${result.environment.pgRoundTripMs?.p99} ms, HTTP p50/p99 ${result.environment.httpRoundTripMs.p50}/${result.environment.httpRoundTripMs.p99} ms`);
+    const perDir = SIZE.rate / DIRECTIONS.length;
+    result.latencyRun.portals = portals;
+    result.latencyRun.perDirection = Object.fromEntries(DIRECTIONS.map((d) => [d, perDir]));
+    const from = traffic.lastId;
+    log(`latency run: ${SIZE.rate} msg/s for ${SIZE.latencySeconds} s`);
+    await traffic.steady(Object.fromEntries(DIRECTIONS.map((d) => [d, perDir])), SIZE.latencySeconds * 1000);
+    if (!(await traffic.settle(60_000))) broken.push(`latency run: ${traffic.pending} messages not relayed within 60 s`);
+    const lat = await proc.stats(true);
+    result.latencyRun.eventLoopDelayMs = { p50: round(lat.loopDelay.p50, 1), p99: round(lat.loopDelay.p99, 1), max: round(lat.loopDelay.max, 1) };
+    const rows = traffic.results(from);
+    result.memory["during latency run (max)"] = { rssMB: mb(lat.memMax.rss), heapUsedMB: mb(lat.memMax.heapUsed), note: `${SIZE.rate} msg/s` };
+    for (const dir of DIRECTIONS) {
+      const e2e = rows.filter((r) => r.dir === dir).flatMap((r) => Object.values(r.e2e));
+      result.directions[dir] = { added: pcts(lat.added[ADDED_KEY[dir]] ?? []), e2e: pcts(e2e) };
+    }
+    notes.push("linked: bridge-added is the fan-out to Telegram (hook slack->telegram); its Matrix half shares the slack->matrix row. e2e covers both destinations.");
+
+    // Saturation: one direction at a time, as fast as the fakes take messages in.
+    const ctx: Ctx = { proc, traffic, dbs, db };
+    let loadMax = lat.memMax;
+    for (const dir of DIRECTIONS) {
+      const sat = await saturate(ctx, [dir], SIZE.burst);
+      const d = result.directions[dir] as DirectionResult;
+      d.saturation = { ...sat, addedP99: pcts(HOOK_KEYS[dir].flatMap((k) => sat.stats.added[k] ?? [])).p99, e2eP99: sat.e2eP99 };
+      delete (d.saturation as { stats?: unknown }).stats;
+      if (sat.stats.memMax.rss > loadMax.rss) loadMax = sat.stats.memMax;
+      log(`saturation ${dir}: ${sat.perSecond} msg/s, ${sat.statementsPerMessage} statements/message`);
+    }
+    if (!quick) {
+      const mixed = await saturate(ctx, DIRECTIONS, Math.round(SIZE.burst / 2));
+      const { stats: _s, callsPerMessage: _c, complete: _k, e2eP99: _e, ...mixedRest } = mixed;
+      result.mixedSaturation = mixedRest;
+      if (mixed.stats.memMax.rss > loadMax.rss) loadMax = mixed.stats.memMax;
+    }
+    result.memory["under saturation (max)"] = { rssMB: mb(loadMax.rss), heapUsedMB: mb(loadMax.heapUsed), note: "highest sample while saturated" };
+    if (proc.error) broken.push(`relay: ${proc.error}`);
+  } finally {
+    await proc?.stop();
+    await w.stop();
+  }
+}
+
+interface Ctx {
+  proc: BridgeProcess;
+  traffic: Traffic;
+  dbs: BenchDatabases;
+  db: DbTarget;
+}
+
+const parentCpuMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+
+async function saturate({ proc, traffic, dbs, db }: Ctx, dirs: Direction[], n: number) {
+  await proc.stats(true);
+  const before = await proc.stats(true);
+  const callsBefore = traffic.calls();
+  const pgBefore = await dbs.backendCpuMs(db);
+  const fakesBefore = parentCpuMs();
+  const from = traffic.lastId;
+  await traffic.burst(dirs, n);
+  const complete = await traffic.settle(quick ? 60_000 : 180_000);
+  if (!complete) broken.push(`saturation ${dirs.join("+")}: ${traffic.pending} messages not relayed in time`);
+  const fakesMs = parentCpuMs() - fakesBefore;
+  const stats: ChildStats = await proc.stats(true);
+  const pgAfter = await dbs.backendCpuMs(db);
+  const rows = traffic.results(from);
+  const first = Math.min(...rows.map((r) => r.at));
+  const last = Math.max(...rows.flatMap((r) => Object.values(r.e2e).map((e) => r.at + e)));
+  const seconds = (last - first) / 1000;
+  const messages = rows.length;
+  const callsAfter = traffic.calls();
+  const perMsg = (k: "homeserver" | "slack" | "telegram" | "transactions") => round((callsAfter[k] - callsBefore[k]) / messages, 2);
+  if (process.env.BENCH_DEBUG) {
+    const diff = [...callsAfter.paths].map(([k, v]) => [k, round((v - (callsBefore.paths.get(k) ?? 0)) / messages, 2)] as const).filter(([, v]) => v > 0);
+    log(`calls per message (${dirs.join("+")}): ${diff.map(([k, v]) => `${k}: ${v}`).join(", ")}`);
+  }
+  traffic.forget(traffic.lastId);
+  return {
+    messages, seconds: round(seconds, 2), perSecond: round(messages / seconds, 0), complete,
+    statementsPerMessage: round((stats.statements - before.statements) / messages, 2),
+    cpuMsPerMessage: round((stats.cpuMs - before.cpuMs) / messages, 2),
+    fakesCpuMsPerMessage: round(fakesMs / messages, 2),
+    postgresCpuMsPerMessage: pgBefore === null || pgAfter === null ? null : round(Math.max(0, pgAfter - pgBefore) / messages, 2),
+    callsPerMessage: { homeserver: perMsg("homeserver"), slack: perMsg("slack"), telegram: perMsg("telegram"), asTransactions: perMsg("transactions") },
+    e2eP99: pcts(rows.flatMap((r) => Object.values(r.e2e))).p99, stats,
+  };
+}
+
+async function readyPhase(dbs: BenchDatabases, result: BenchResult, portals: number): Promise<void> {
+  const db = await dbs.fresh(`ready${portals}`);
+  const w = await World.start(db, "warn");
+  let proc: BridgeProcess | null = null;
+  try {
+    const seeded = await w.seed(spec({ coldPortals: portals }), db);
+    log(`ready: ${portals} portals seeded in ${seeded} s`);
+    const started = await BridgeProcess.start(w, { logFile: path.join(RESULTS, `bridge-ready-${portals}.log`) });
+    proc = started.proc;
+    await proc.connected(30_000);
+    result.ready[`${portals} portals`] = {
+      portals, ghosts: 0, startBridgeMs: round(started.ready.startBridgeMs, 0), processMs: round(started.ready.processMs, 0),
+      connectedMs: proc.connectedMs === null ? null : round(proc.connectedMs, 0), rssMB: mb(started.ready.mem.rss),
+      heapUsedAfterGcMB: mb((await proc.gc()).heapUsed),
+    };
+    log(`ready with ${portals} portals: startBridge ${round(started.ready.startBridgeMs, 0)} ms`);
+    if (proc.error) broken.push(`ready ${portals}: ${proc.error}`);
+  } finally {
+    await proc?.stop();
+    await w.stop();
+  }
+}
+
+/** Messages/s while every ghost of the memory phase posts once. */
+const MEMORY_RATE = 200;
+
+/** 1,000 portals and 10,000 ghosts, every ghost posting once: the caches full, as after a busy day. */
+async function memoryPhase(dbs: BenchDatabases, result: BenchResult): Promise<void> {
+  const { portals, ghosts } = SIZE.memory;
+  const db = await dbs.fresh("memory");
+  const w = await World.start(db, "warn");
+  let proc: BridgeProcess | null = null;
+  try {
+    const half = portals / 2;
+    const seeded = await w.seed(spec({ slack: half, telegram: half, usersPerChat: ghosts / portals, distinctUsers: true }), db);
+    log(`memory: ${portals} portals and ${ghosts} ghosts seeded in ${seeded} s`);
+    const started = await BridgeProcess.start(w, { logFile: path.join(RESULTS, "bridge-memory.log") });
+    proc = started.proc;
+    await proc.connected(30_000);
+    const idle = await proc.gc();
+    result.memory[`${portals} portals, ${ghosts} ghosts: idle`] = { rssMB: mb(idle.rss), heapUsedMB: mb(idle.heapUsed), note: "after start, GC" };
+    await proc.stats(true);
+    const traffic = new Traffic(w);
+    // Every ghost posts once, at a steady MEMORY_RATE (a flood of thousands at once would measure
+    // the backlog, not the caches; the saturation runs above show memory under a backlog).
+    const per = ghosts / portals;
+    const t0 = performance.now();
+    let sent = 0;
+    for (let u = 0; u < per; u++) {
+      for (let c = 0; c < half; c++) {
+        traffic.send("slack->matrix", c, u);
+        traffic.send("telegram->matrix", c, u);
+        sent += 2;
+        const ahead = sent / MEMORY_RATE * 1000 - (performance.now() - t0);
+        if (ahead > 5) await new Promise((r) => setTimeout(r, ahead));
+      }
+    }
+    if (!(await traffic.settle(120_000))) broken.push(`memory: ${traffic.pending} messages not relayed`);
+    const load = await proc.stats(true);
+    const after = await proc.gc();
+    result.memory[`${portals} portals, ${ghosts} ghosts: all active (max)`] = { rssMB: mb(load.memMax.rss), heapUsedMB: mb(load.memMax.heapUsed), note: `every ghost posts once, ${MEMORY_RATE} msg/s` };
+    result.memory[`${portals} portals, ${ghosts} ghosts: after, GC`] = { rssMB: mb(after.rss), heapUsedMB: mb(after.heapUsed), note: "caches full" };
+    if (proc.error) broken.push(`memory: ${proc.error}`);
+  } finally {
+    await proc?.stop();
+    await w.stop();
+  }
+}
+
+function budget(r: BenchResult): void {
+  const sat = DIRECTIONS.map((d) => [d, r.directions[d]?.saturation] as const).filter(([, s]) => s);
+  const minRate = Math.min(...sat.map(([, s]) => s!.perSecond));
+  const worstP99 = Math.max(...DIRECTIONS.map((d) => r.directions[d]?.added.p99 ?? NaN).filter(Number.isFinite));
+  const stmts = sat.map(([d, s]) => [d, d === "linked" ? s!.statementsPerMessage / 2 : s!.statementsPerMessage] as const);
+  const worstStmts = Math.max(...stmts.map(([, x]) => x));
+  const mem = Object.entries(r.memory).find(([k]) => /all active/.test(k))?.[1];
+  const ready10k = r.ready["10000 portals"];
+  const big = !quick;
+  r.budget = [
+    { what: "throughput per direction (saturation, lowest)", budget: ">= 500 msg/s", measured: `${minRate} msg/s`, ok: big ? minRate >= 500 : null },
+    { what: `p99 bridge-added at ${r.latencyRun.ratePerSecond} msg/s over ${r.latencyRun.portals} portals (worst direction)`, budget: "<= 20 ms", measured: `${worstP99} ms`, ok: big ? worstP99 <= 20 : null },
+    { what: `RSS, ${SIZE.memory.portals} portals + ${SIZE.memory.ghosts} ghosts active`, budget: "<= 150 MB", measured: mem ? `${mem.rssMB} MB` : "-", ok: big && mem ? mem.rssMB <= 150 : null },
+    { what: "start to ready, 10,000 portals (startBridge)", budget: "<= 3 s", measured: ready10k ? `${ready10k.startBridgeMs} ms` : "-", ok: ready10k ? ready10k.startBridgeMs <= 3000 : null },
+    { what: "DB statements per relayed text message (worst; linked per delivery)", budget: "<= 6", measured: String(round(worstStmts, 2)), ok: big ? worstStmts <= 6 : null },
+  ];
+  if (quick) notes.push("quick mode: smaller sizes; the budget is judged only on the full run.");
+  if (r.machine.load1 > r.machine.cpus) notes.push(`the machine was busy at start (load ${r.machine.load1} on ${r.machine.cpus} CPUs): numbers are pessimistic.`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,82 @@
+/**
+ * `tandem doctor` warns about settings that work but expose too much: each unsafe setting
+ * gives its own warning naming the key, safe defaults give none, and runDoctor prints them as
+ * "warn" lines (warnings alone do not fail it).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/index.js";
+import { isLoopback, runDoctor, unsafeSettings } from "../../src/doctor.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tandem-doctor-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const HS = { url: "http://127.0.0.1:9", domain: "example.org" };
+const config = (over: Record<string, Record<string, unknown>> = {}) => parseConfig({
+  homeserver: HS, ...over, bridge: { encryption_key: "a-key-long-enough", ...over.bridge },
+}, {}, { baseDir: dir });
+const warnings = (over: Record<string, Record<string, unknown>> = {}) => unsafeSettings(config(over));
+
+describe("doctor: unsafe settings", () => {
+  it("the defaults (with an encryption key) are safe: listeners on 127.0.0.1, '*' relay, domain user", () => {
+    const c = config();
+    expect(c.appservice.hostname).toBe("127.0.0.1");
+    expect(c.metrics.hostname).toBe("127.0.0.1");
+    expect(c.bridge.permissions).toEqual({ "*": "relay", "example.org": "user" });
+    expect(unsafeSettings(c)).toEqual([]);
+  });
+
+  it('"*": admin, "*": user and a whole server as admin', () => {
+    expect(warnings({ bridge: { permissions: { "*": "admin" } } })).toEqual([expect.stringMatching(/"\*" admin: anyone on any server can administer/)]);
+    expect(warnings({ bridge: { permissions: { "*": "user" } } })).toEqual([expect.stringMatching(/"\*" user: anyone on any server can log in/)]);
+    expect(warnings({ bridge: { permissions: { "example.org": "admin", "@root:example.org": "admin" } } }))
+      .toEqual([expect.stringMatching(/every user of example\.org admin.*full MXID/)]);
+  });
+
+  it("the appservice listener on every interface or a LAN address, and the webhook port with it", () => {
+    for (const host of ["0.0.0.0", "::", "[::]", "192.168.1.5"]) {
+      expect(warnings({ appservice: { hostname: host } }), host).toEqual([expect.stringMatching(/^appservice\.hostname is .*reachable from other hosts.*only the homeserver \(or a reverse proxy/)]);
+    }
+    expect(warnings({ appservice: { hostname: "0.0.0.0" } })[0]).toMatch(/every interface/);
+    const webhook = warnings({ appservice: { hostname: "0.0.0.0" }, telegram: { mode: "webhook", webhook_url: "https://bridge.example.org/tg" } });
+    expect(webhook[0]).toMatch(/Telegram webhook port 29320/);
+  });
+
+  it("the metrics listener off localhost (no authentication on /metrics, /status, /audit)", () => {
+    expect(warnings({ metrics: { hostname: "0.0.0.0" } })).toEqual([expect.stringMatching(/^metrics\.hostname is .*no authentication/)]);
+    expect(warnings({ metrics: { hostname: "0.0.0.0", enabled: false } })).toEqual([]);
+  });
+
+  it("no encryption key, and a plain-http public_url", () => {
+    expect(warnings({ bridge: { encryption_key: "" } })).toEqual([expect.stringMatching(/encryption_key is empty/)]);
+    expect(warnings({ bridge: { public_url: "http://bridge.example.org" } })).toEqual([expect.stringMatching(/public_url is plain http/)]);
+  });
+
+  it("loopback addresses are recognised", () => {
+    for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"]) expect(isLoopback(h), h).toBe(true);
+    for (const h of ["0.0.0.0", "::", "10.0.0.1", "example.org", "128.0.0.1"]) expect(isLoopback(h), h).toBe(false);
+  });
+
+  it("runDoctor prints each as a warn line", async () => {
+    const path = join(dir, "bridge.yaml");
+    writeFileSync(path, [
+      "homeserver: { url: 'http://127.0.0.1:9', domain: example.org }",
+      "appservice: { hostname: 0.0.0.0, registration: missing.yaml }",
+      "database: { data_dir: db }",
+      "bridge: { permissions: { '*': admin } }",
+      "metrics: { hostname: 0.0.0.0 }",
+      "slack: { enabled: false }",
+      "telegram: { enabled: false }",
+    ].join("\n"));
+    const lines: string[] = [];
+    const code = await runDoctor(path, (l) => lines.push(l));
+    const warns = lines.filter((l) => l.startsWith("warn"));
+    expect(warns).toEqual(expect.arrayContaining([
+      expect.stringMatching(/"\*" admin/), expect.stringMatching(/appservice\.hostname is 0\.0\.0\.0/),
+      expect.stringMatching(/metrics\.hostname is 0\.0\.0\.0/), expect.stringMatching(/encryption_key is empty/),
+    ]));
+    expect(code).toBe(1); // the missing registration and the unreachable homeserver fail it, not the warnings
+  }, 60_000);
+});
