@@ -83,7 +83,7 @@ class Walker {
     }
     const prevMarks = this.marks;
     const restore = (): void => { this.marks = prevMarks; };
-    const style = STYLE_TAGS[name];
+    const style = Object.hasOwn(STYLE_TAGS, name) ? STYLE_TAGS[name] : undefined; // not <constructor>
     if (style) {
       this.marks = addMark(this.marks, style);
       this.stack.push({ close: restore });

@@ -82,7 +82,7 @@ export function parseMatrixEvent(ev: RawEvent): MatrixInbound | null {
       if (msgtype === "m.text" || msgtype === "m.notice" || msgtype === "m.emote") {
         return { ...base, kind: "message", msgtype: msgtype.slice(2) as "text" | "notice" | "emote", replyTo, threadRoot, ...docOf(content) };
       }
-      let kind = msgtype ? FILE_KINDS[msgtype] : undefined;
+      let kind = msgtype && Object.hasOwn(FILE_KINDS, msgtype) ? FILE_KINDS[msgtype] : undefined; // not "constructor"
       // Element's voice messages are m.audio with the MSC3245 marker.
       if (kind === "audio" && isObj(content["org.matrix.msc3245.voice"])) kind = "voice";
       if (kind) {

@@ -30,7 +30,7 @@ export function cutoverCommands(svc: BridgeServices): Command[] {
         }
         return ctx.reply(lines.length ? ["Cutover:", ...lines].join("\n") : "This room is not bridged.");
       }
-      const phase = word ? PHASES[word] : undefined;
+      const phase = word && Object.hasOwn(PHASES, word) ? PHASES[word] : undefined; // not "constructor"
       if (!phase) throw new CommandError("Usage: cutover <parallel|matrix-primary|standby|rollback|status> [all]");
       const all = ctx.args[1] === "all";
       const rooms = all ? svc.portals.allPortals().map((p) => p.roomId) : [ctx.roomId];

@@ -36,7 +36,7 @@ export function toTelegramEmoji(key: string): TelegramEmoji | null {
 
 /** The Matrix reaction key for a Telegram emoji. */
 export function toMatrixEmoji(emoji: string): string {
-  return QUALIFIED[emoji] ?? emoji;
+  return Object.hasOwn(QUALIFIED, emoji) ? QUALIFIED[emoji]! : emoji;
 }
 
 /** Per message, the Matrix reactions the bot stands for, oldest first. */
