@@ -78,7 +78,8 @@ let memMax = mem();
 
 function onRelayed(t: RelayTiming): void {
   const key = `${t.from}->${t.to}`;
-  (added[key] ??= []).push(t.issuedAt - t.receivedAt);
+  // A fan-out's time waiting for the homeserver's answer to its first hop is not the bridge's.
+  (added[key] ??= []).push(t.issuedAt - t.receivedAt - (t.waitedMs ?? 0));
   (roundTrip[key] ??= []).push(t.doneAt - t.issuedAt);
 }
 
@@ -103,7 +104,7 @@ async function start(req: StartRequest): Promise<void> {
   const stream = fs.createWriteStream(req.logFile, { flags: "a" });
   const { log } = createLogger({ level: config.logging.level, format: "json", stream });
   const connectors = [
-    createSlackConnector(config, log.child({ network: "slack" })),
+    createSlackConnector(config, log.child({ network: "slack" }), { pacing: req.pacing }),
     createTelegramConnector(config, log.child({ network: "telegram" }), { pacing: req.pacing }),
   ];
   const t0 = performance.now();

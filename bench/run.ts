@@ -138,7 +138,7 @@ async function relayPhase(dbs: BenchDatabases, result: BenchResult, profileDir?:
       const e2e = rows.filter((r) => r.dir === dir).flatMap((r) => Object.values(r.e2e));
       result.directions[dir] = { added: pcts(lat.added[ADDED_KEY[dir]] ?? []), e2e: pcts(e2e) };
     }
-    notes.push("linked: bridge-added is the fan-out to Telegram (hook slack->telegram); its Matrix half shares the slack->matrix row. e2e covers both destinations.");
+    notes.push("linked: bridge-added is Slack event received → Telegram call issued, less the wait for the homeserver's answer to the Matrix send in between (the fan-out needs its event id): the bridge's time over two relays. e2e covers both destinations.");
 
     // Saturation: one direction at a time, as fast as the fakes take messages in.
     const ctx: Ctx = { proc, traffic, dbs, db };
@@ -283,20 +283,28 @@ async function memoryPhase(dbs: BenchDatabases, result: BenchResult): Promise<vo
 }
 
 function budget(r: BenchResult): void {
-  const sat = DIRECTIONS.map((d) => [d, r.directions[d]?.saturation] as const).filter(([, s]) => s);
-  const minRate = Math.min(...sat.map(([, s]) => s!.perSecond));
-  const worstP99 = Math.max(...DIRECTIONS.map((d) => r.directions[d]?.added.p99 ?? NaN).filter(Number.isFinite));
-  const stmts = sat.map(([d, s]) => [d, d === "linked" ? s!.statementsPerMessage / 2 : s!.statementsPerMessage] as const);
-  const worstStmts = Math.max(...stmts.map(([, x]) => x));
-  const mem = Object.entries(r.memory).find(([k]) => /all active/.test(k))?.[1];
+  const single = DIRECTIONS.filter((d) => d !== "linked");
+  const sat = (d: Direction) => r.directions[d]?.saturation;
+  const minRate = Math.min(...single.map((d) => sat(d)?.perSecond ?? NaN).filter(Number.isFinite));
+  const worstP99 = Math.max(...single.map((d) => r.directions[d]?.added.p99 ?? NaN).filter(Number.isFinite));
+  const linked = r.directions.linked;
+  const stmts = DIRECTIONS.map((d) => (d === "linked" ? (sat(d)?.statementsPerMessage ?? NaN) / 2 : sat(d)?.statementsPerMessage ?? NaN)).filter(Number.isFinite);
+  const worstStmts = Math.max(...stmts);
+  const peak = Object.entries(r.memory).find(([k]) => /all active/.test(k))?.[1];
+  const settled = Object.entries(r.memory).find(([k]) => /after, GC/.test(k))?.[1];
   const ready10k = r.ready["10000 portals"];
   const big = !quick;
+  const judge = (ok: boolean) => (big ? ok : null);
+  const scale = `${SIZE.memory.portals} portals + ${SIZE.memory.ghosts} ghosts`;
   r.budget = [
-    { what: "throughput per direction (saturation, lowest)", budget: ">= 500 msg/s", measured: `${minRate} msg/s`, ok: big ? minRate >= 500 : null },
-    { what: `p99 bridge-added at ${r.latencyRun.ratePerSecond} msg/s over ${r.latencyRun.portals} portals (worst direction)`, budget: "<= 20 ms", measured: `${worstP99} ms`, ok: big ? worstP99 <= 20 : null },
-    { what: `RSS, ${SIZE.memory.portals} portals + ${SIZE.memory.ghosts} ghosts active`, budget: "<= 150 MB", measured: mem ? `${mem.rssMB} MB` : "-", ok: big && mem ? mem.rssMB <= 150 : null },
+    { what: "throughput at saturation, lowest of the four single directions", budget: ">= 500 msg/s", measured: `${minRate} msg/s`, ok: judge(minRate >= 500) },
+    { what: "throughput, linked room (each message relayed twice)", budget: ">= 500 relays/s", measured: linked?.saturation ? `${linked.saturation.perSecond} msg/s = ${linked.saturation.perSecond * 2} relays/s` : "-", ok: linked?.saturation ? judge(linked.saturation.perSecond * 2 >= 500) : null },
+    { what: `p99 bridge-added at ${r.latencyRun.ratePerSecond} msg/s over ${r.latencyRun.portals} portals, worst single direction`, budget: "<= 20 ms", measured: `${worstP99} ms`, ok: judge(worstP99 <= 20) },
+    { what: "p99 bridge-added, linked fan-out (two relays in sequence: Slack→Matrix, then Matrix→Telegram)", budget: "<= 40 ms (20 per relay)", measured: linked ? `${linked.added.p99} ms` : "-", ok: linked ? judge(linked.added.p99 <= 40) : null },
+    { what: `RSS, ${scale}, caches full (after GC)`, budget: "<= 150 MB", measured: settled ? `${settled.rssMB} MB` : "-", ok: settled ? judge(settled.rssMB <= 150) : null },
+    { what: `RSS, ${scale}, highest while they all post`, budget: "<= 150 MB", measured: peak ? `${peak.rssMB} MB` : "-", ok: peak ? judge(peak.rssMB <= 150) : null },
     { what: "start to ready, 10,000 portals (startBridge)", budget: "<= 3 s", measured: ready10k ? `${ready10k.startBridgeMs} ms` : "-", ok: ready10k ? ready10k.startBridgeMs <= 3000 : null },
-    { what: "DB statements per relayed text message (worst; linked per delivery)", budget: "<= 6", measured: String(round(worstStmts, 2)), ok: big ? worstStmts <= 6 : null },
+    { what: "DB statements per relayed text message (worst; linked per relay)", budget: "<= 6", measured: String(round(worstStmts, 2)), ok: judge(worstStmts <= 6) },
   ];
   if (quick) notes.push("quick mode: smaller sizes; the budget is judged only on the full run.");
   if (r.machine.load1 > r.machine.cpus) notes.push(`the machine was busy at start (load ${r.machine.load1} on ${r.machine.cpus} CPUs): numbers are pessimistic.`);

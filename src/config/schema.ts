@@ -106,6 +106,8 @@ const slack = z.object({
     .describe("Messages per Slack history request during backfill. Default 15, the most Slack gives apps distributed outside its Marketplace; an internal app (made for your own workspace) or a Marketplace app may ask for up to 999."),
   history_interval_seconds: z.number().min(0).default(60)
     .describe("Least seconds between two Slack history requests (per workspace and method) during backfill. Default 60: Slack allows apps outside its Marketplace 1 request a minute; internal and Marketplace apps (Tier 3, 50+ a minute) may use 1.5."),
+  outbound_pacing: z.boolean().default(true)
+    .describe("Queue messages to stay under Slack's posting limit (about 1 message a second per channel, bursts of 4) instead of collecting 429s. Default true; turn off only against a test server."),
 }).strict().prefault({}).describe("Slack: logins use a Slack app (bot token xoxb-… and app token xapp-… for Socket Mode).");
 
 const telegram = z.object({
@@ -127,6 +129,8 @@ const telegram = z.object({
     .describe("Largest file, in bytes, fetched from Telegram. Default 20971520 (20 MB, the Bot API limit); raise it only with a local Bot API server."),
   max_upload_size: count(1).default(52_428_800)
     .describe("Largest file, in bytes, sent to Telegram. Default 52428800 (50 MB, the Bot API limit)."),
+  outbound_pacing: z.boolean().default(true)
+    .describe("Queue messages to stay under Telegram's limits (about 30 messages a second per bot, 20 a minute per group) instead of collecting 429s. Default true; turn off only against a test server."),
 }).strict().prefault({}).describe("Telegram: logins use a bot token from @BotFather.");
 
 const permissions = z

@@ -73,6 +73,18 @@ export class MatrixError extends TandemError {
   }
 }
 
+/**
+ * Not a failure: the item was not sent because the platform's send limit leaves no slot for
+ * it yet (outbound pacing). The relay queue tries it again after `retryAfterMs` without
+ * counting an attempt, and other lanes go on meanwhile.
+ */
+export class Deferred extends TandemError {
+  readonly code = "deferred";
+  constructor(readonly retryAfterMs: number, message: string) {
+    super(message);
+  }
+}
+
 /** Whether an error is worth retrying; unknown errors are retried (a bug should not lose messages). */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof RemoteError || err instanceof MatrixError) return err.retryable;

@@ -88,7 +88,7 @@ export class MatrixOutbound {
       };
       const issuedAt = Date.now();
       const refs = await t.conn.send(t.link.chat, msg);
-      this.onRelayed?.({ from: p.origin?.network ?? "matrix", to: t.link.network, receivedAt: p.receivedAt, issuedAt, doneAt: Date.now() });
+      this.onRelayed?.({ from: p.origin?.network ?? "matrix", to: t.link.network, receivedAt: p.receivedAt, issuedAt, doneAt: Date.now(), waitedMs: p.waitedMs });
       const threadRow = ev.threadRoot ? (await store.messages.byEvent(ev.threadRoot)).find((r) => r.network === t.link.network) : undefined;
       await store.messages.insert(refs.map((remoteRef, part) => ({
         roomId: ev.roomId, eventId: ev.eventId, network: t.link.network, chat: t.link.chat, remoteRef, part,

@@ -23,6 +23,11 @@ export interface MatrixPayload {
   event: MatrixInbound;
   /** Fan-out of a message that came from this network and chat: do not send it back there. */
   origin?: { network: string; chat: string; via: string };
+  /**
+   * Fan-out: ms the first hop spent waiting for the homeserver to answer its sends (the fan-out
+   * needs their event ids). Not bridge-added time; the benchmark subtracts it.
+   */
+  waitedMs?: number;
 }
 
 export type QueuePayload = RemotePayload | MatrixPayload;
@@ -41,4 +46,6 @@ export interface RelayTiming {
   issuedAt: number;
   /** When it answered. */
   doneAt: number;
+  /** Of receivedAt → issuedAt, ms spent waiting for other servers (a fan-out's first hop). */
+  waitedMs?: number;
 }

@@ -7,7 +7,7 @@
  * permanent ones are dead-lettered and reported once through `onDead`.
  */
 import type { QueueItem, Store } from "../store/api.js";
-import { isRetryable, retryAfterOf, TandemError } from "./errors.js";
+import { Deferred, isRetryable, retryAfterOf, TandemError } from "./errors.js";
 import type { Logger } from "./log.js";
 
 export interface RelayQueueOptions {
@@ -40,7 +40,9 @@ export class RelayQueue {
   private backlog = false;
   private readonly opts: Required<RelayQueueOptions>;
   /** Items processed since start, by outcome (for metrics and the benchmark). */
-  readonly counts = { done: 0, retried: 0, dead: 0 };
+  readonly counts = { done: 0, retried: 0, dead: 0, deferred: 0 };
+  /** Wake-ups of lanes whose head was deferred, so they resume on time rather than at the next poll. */
+  private readonly wakeups = new Map<string, NodeJS.Timeout>();
   /** Told when reading the queue fails (the database is down) and, with null, when it works again. */
   onStoreHealth: (error: string | null) => void = () => undefined;
 
@@ -71,6 +73,8 @@ export class RelayQueue {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    for (const t of this.wakeups.values()) clearTimeout(t);
+    this.wakeups.clear();
     while (this.active.size > 0 || this.scanning) await new Promise((r) => setTimeout(r, 10));
   }
 
@@ -177,6 +181,11 @@ export class RelayQueue {
         await q.done(current.id);
         this.counts.done++;
       } catch (err) {
+        if (err instanceof Deferred) {
+          // Paced: not sent and not a failure. The lane waits (order), its worker is freed.
+          await this.defer(current, err.retryAfterMs).catch((e) => this.log.error("relay queue could not defer an item", { lane, error: String(e) }));
+          return;
+        }
         const settled = await this.fail(current, err).catch((e) => {
           this.log.error("relay queue could not record a failure", { lane, error: String(e) });
           return false;
@@ -184,6 +193,19 @@ export class RelayQueue {
         if (!settled) return;
       }
     }
+  }
+
+  private async defer(item: QueueItem, delayMs: number): Promise<void> {
+    this.counts.deferred++;
+    await this.store.queue.defer(item.id, new Date(Date.now() + delayMs));
+    if (!this.running) return;
+    clearTimeout(this.wakeups.get(item.lane));
+    const timer = setTimeout(() => {
+      this.wakeups.delete(item.lane);
+      this.kick([item.lane]);
+    }, delayMs + 1);
+    timer.unref();
+    this.wakeups.set(item.lane, timer);
   }
 
   /** Returns true when the lane may go on (the item was dead-lettered). */

@@ -108,6 +108,7 @@ export class RemoteInbound {
     };
 
     let part = 1;
+    let waitedMs = 0; // on the homeserver's answers (for the fan-out's timing)
     if (ev.msg.doc.length > 0 || !ev.msg.files?.length) {
       // Text too large for one Matrix event goes as several, in order (parts 0…n-1).
       const pieces = renderPartsForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals);
@@ -117,7 +118,9 @@ export class RemoteInbound {
         };
         const issuedAt = Date.now();
         record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(i), ev.at), i, undefined, i > 0);
-        if (i === 0) this.onRelayed?.({ from: p.network, to: "matrix", receivedAt: p.receivedAt, issuedAt, doneAt: Date.now() });
+        const doneAt = Date.now();
+        waitedMs += doneAt - issuedAt;
+        if (i === 0) this.onRelayed?.({ from: p.network, to: "matrix", receivedAt: p.receivedAt, issuedAt, doneAt });
       }
       part = Math.max(1, pieces.length);
     }
@@ -130,7 +133,7 @@ export class RemoteInbound {
     await store.messages.insert(rows);
     if (p.backfill) return; // history: not a relay, and never sent on to the room's other links
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
-    await this.fanOut(roomId, p, connector, ev, ghost, sent);
+    await this.fanOut(roomId, p, connector, ev, ghost, sent, waitedMs);
   }
 
   /** Send a file into Matrix, or a notice with its name and link when it is too large. */
@@ -313,7 +316,7 @@ export class RemoteInbound {
   /** Queue the message's parts for the room's other links (a room linked to Slack and Telegram). */
   private async fanOut(
     roomId: string, p: RemotePayload, connector: NetworkConnector, ev: Of<"message">, ghost: string,
-    all: Array<{ eventId: string; file?: MatrixFileInfo; more?: boolean }>,
+    all: Array<{ eventId: string; file?: MatrixFileInfo; more?: boolean }>, waitedMs: number,
   ): Promise<void> {
     const parts = all.filter((x) => !x.more); // the first text part carries the whole doc to the other links
     if (parts.length === 0 || this.portals.linksOfRoom(roomId).length < 2) return;
@@ -326,7 +329,7 @@ export class RemoteInbound {
     await this.enqueue(parts.map((part) => ({
       lane: matrixLane(roomId), sourceKey: `fan:${part.eventId}`,
       payload: {
-        t: "matrix", receivedAt: p.receivedAt, origin,
+        t: "matrix", receivedAt: p.receivedAt, origin, waitedMs,
         event: {
           kind: "message", roomId, eventId: part.eventId, sender: ghost, ts: ev.at,
           msgtype: part.file ? "file" : textType,

@@ -5,7 +5,13 @@
  *
  * Documented limits: Slack chat.postMessage ~1 message/s per channel (short bursts allowed);
  * Telegram ~30 messages/s per bot, ~20 messages/min per group.
+ *
+ * A send that would wait long does not wait in place: `pace()` throws Deferred and the relay
+ * queue puts the item back until its slot comes, so one busy chat never holds a queue worker
+ * that other chats need (a Telegram group at 20/min would otherwise pin a worker for minutes).
  */
+import { Deferred } from "../core/errors.js";
+
 export interface BucketSpec {
   /** Tokens added per second. */
   ratePerSec: number;
@@ -20,8 +26,10 @@ interface Bucket {
 
 export class Pacer {
   private readonly buckets = new Map<string, Bucket>();
-  /** Time spent waiting, ms, since start (a metric for "we are being paced"). */
+  /** Time spent waiting in place, ms, since start (a metric for "we are being paced"). */
   waitedMs = 0;
+  /** Sends put back in the queue because their slot was further away than the inline wait. */
+  deferred = 0;
 
   constructor(private readonly now: () => number = Date.now, private readonly sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))) {}
 
@@ -46,21 +54,51 @@ export class Pacer {
 
   /** Wait for a token in every named bucket, then spend one from each. */
   async take(limits: Array<[string, BucketSpec]>): Promise<void> {
-    for (;;) {
-      const wait = this.delayFor(limits);
-      if (wait <= 0) break;
+    await this.reserve(limits, Infinity);
+  }
+
+  /**
+   * Take a token from every named bucket if one comes within `maxWaitMs`: it is reserved at
+   * once (the bucket goes into debt, so later callers queue behind it) and this waits for its
+   * slot. Returns 0 when taken; otherwise takes nothing and returns how long until one would come.
+   */
+  async reserve(limits: Array<[string, BucketSpec]>, maxWaitMs: number): Promise<number> {
+    const wait = this.delayFor(limits);
+    if (wait > maxWaitMs) return wait;
+    for (const [key] of limits) this.buckets.get(key)!.tokens -= 1;
+    if (this.buckets.size > 10_000) this.prune();
+    if (wait > 0) {
       this.waitedMs += wait;
       await this.sleep(wait);
     }
-    for (const [key] of limits) this.buckets.get(key)!.tokens -= 1;
-    if (this.buckets.size > 10_000) this.prune();
+    return 0;
   }
 
-  /** Forget full buckets (idle chats) so the map does not grow without bound. */
+  /**
+   * Pace one send: wait in place for a slot up to `inlineMs` away; a later slot throws Deferred
+   * (nothing was sent), and the relay queue tries the item again when the slot comes.
+   */
+  async pace(limits: Array<[string, BucketSpec]>, what: string, inlineMs = INLINE_WAIT_MS): Promise<void> {
+    const later = await this.reserve(limits, inlineMs);
+    if (later > 0) {
+      this.deferred++;
+      throw new Deferred(later, `${what}: paced to the platform's send limit`);
+    }
+  }
+
+  /** Forget idle buckets (refilled to full by now) so the map does not grow without bound. */
   private prune(): void {
-    for (const [k, b] of this.buckets) if (b.tokens >= 1 && this.now() - b.at > 60_000) this.buckets.delete(k);
+    const t = this.now();
+    for (const [k, b] of this.buckets) if (t - b.at > 60_000 && b.tokens + ((t - b.at) / 1000) * 0.33 >= 1) this.buckets.delete(k);
   }
 }
+
+/**
+ * Waits up to this long happen in place; longer ones go back to the queue (a database round
+ * trip and the worker freed). 250 ms: a bot-wide Telegram burst settles inline; a Slack channel's
+ * 1 message/s does not.
+ */
+export const INLINE_WAIT_MS = 250;
 
 export const SLACK_CHANNEL: BucketSpec = { ratePerSec: 1, burst: 4 };
 export const TELEGRAM_BOT: BucketSpec = { ratePerSec: 30, burst: 30 };

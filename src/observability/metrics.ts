@@ -25,7 +25,7 @@ export interface MetricsSources {
 }
 
 export function createMetrics(
-  health: HealthBoard, queueDepth: () => Promise<number>, queueCounts: { done: number; retried: number; dead: number }, sources: MetricsSources = {},
+  health: HealthBoard, queueDepth: () => Promise<number>, queueCounts: { done: number; retried: number; dead: number; deferred: number }, sources: MetricsSources = {},
 ) {
   // A registry per bridge instance (not prom-client's global one), so several bridges can
   // run in one process (tests, the benchmark).

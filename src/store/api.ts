@@ -199,6 +199,11 @@ export interface Store {
     doneAndClaim?(id: number, lane: string, now?: Date): Promise<QueueItem | null>;
     /** Record a failure and schedule the next attempt. */
     retry(id: number, error: string, nextAttemptAt: Date): Promise<void>;
+    /**
+     * Put a claimed item back untried until `nextAttemptAt` (outbound pacing): no attempt is
+     * counted and its hand-out is taken back, since nothing reached the network.
+     */
+    defer(id: number, nextAttemptAt: Date): Promise<void>;
     /** Give up on an item (permanent failure). */
     dead(id: number, error: string): Promise<void>;
     /** Pending items (due or waiting), all lanes. */

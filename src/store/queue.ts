@@ -102,6 +102,9 @@ export function queueRepo(db: Db): Store["queue"] {
         nextAttemptAt,
       ]);
     },
+    async defer(id, nextAttemptAt) {
+      await db.query(`UPDATE relay_queue SET tries = greatest(tries - 1, 0), next_attempt_at = $2 WHERE id = $1`, [id, nextAttemptAt]);
+    },
     async dead(id, error) {
       await db.query(`UPDATE relay_queue SET status = 'dead', attempts = attempts + 1, last_error = $2, done_at = now() WHERE id = $1`, [
         id,

@@ -62,6 +62,8 @@ export class FakeSlack {
   private readonly store: SlackStore;
   private readonly hub: SocketHub;
   private readonly rateLimits = new Map<string, { count: number; retryAfter: number }>();
+  /** chat.postMessage's per-channel limit, when enforced (postLimit()): a token bucket per channel. */
+  private postBucket: { perSecond: number; burst: number; channels: Map<string, { tokens: number; at: number }> } | null = null;
   private readonly echoLeadMs: number;
 
   private constructor(
@@ -259,6 +261,29 @@ export class FakeSlack {
     this.rateLimits.set(method, { count, retryAfter: retryAfterSec });
   }
 
+  /**
+   * Enforce chat.postMessage's special limit: "1 message per second to a specific channel, with
+   * short bursts above 1 allowed" (api.slack.com/methods/chat.postMessage). Posts beyond it
+   * answer HTTP 429 `ratelimited` with Retry-After, as Slack does.
+   */
+  postLimit(perSecond: number, burst: number): void {
+    this.postBucket = { perSecond, burst, channels: new Map() };
+  }
+
+  /** Seconds to wait when this post exceeds the channel's limit; 0 = allowed (and counted). */
+  private overPostLimit(params: Json): number {
+    const b = this.postBucket;
+    if (!b || typeof params.channel !== "string") return 0;
+    const now = Date.now();
+    const c = b.channels.get(params.channel) ?? { tokens: b.burst, at: now };
+    c.tokens = Math.min(b.burst, c.tokens + ((now - c.at) / 1000) * b.perSecond);
+    c.at = now;
+    b.channels.set(params.channel, c);
+    if (c.tokens < 1) return Math.max(1, Math.ceil((1 - c.tokens) / b.perSecond));
+    c.tokens -= 1;
+    return 0;
+  }
+
   // ================================================================ socket mode
   /** Send `{type:"disconnect", reason}` on every open socket (of one team, if given), then close them. */
   disconnect(reason: DisconnectReason = "refresh_requested", team?: TeamRef): Promise<void> {
@@ -397,6 +422,13 @@ export class FakeSlack {
     const tokenStr = bearer ?? (isJson ? undefined : (params.token as string | undefined));
     const { token: _t, ...shown } = params;
     call.params = shown;
+    if (method === "chat.postMessage") {
+      const wait = this.overPostLimit(params);
+      if (wait > 0) {
+        headers["retry-after"] = String(wait);
+        return reply(429, { ok: false, error: "ratelimited" });
+      }
+    }
 
     const def = METHODS[method];
     if (!def) return reply(200, { ok: false, error: "unknown_method", req_method: method });

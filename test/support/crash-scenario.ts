@@ -118,7 +118,9 @@ export async function runCrashScenario(opts: CrashOptions = {}): Promise<CrashRe
     names("t2m").forEach((name, i) => tg.addChat({ id: -1001000 - i, type: "supergroup", title: name, members: [bot.id, 200 + i] }));
     names("m2t").forEach((_, i) => tg.addChat({ id: 100 + i, type: "private", members: [bot.id] }));
 
-    bp = await BridgeProcess.create({ hs, slack, telegram: tg, db: opts.db, nodeArgs: opts.nodeArgs });
+    // Slack pacing off: at its 1 post/s per channel, 500 messages per channel would take 8 minutes
+    // (pacing is covered by test/e2e/pacing.test.ts; Telegram's, to private chats, is not slowing).
+    bp = await BridgeProcess.create({ hs, slack, telegram: tg, db: opts.db, nodeArgs: opts.nodeArgs, config: { slack: { outbound_pacing: false } } });
     await bp.start();
     const alice = bp.user("alice");
     const dm = await bp.dm(alice);

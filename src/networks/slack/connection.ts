@@ -23,6 +23,7 @@ import { SlackHistory, type HistoryPace } from "./history.js";
 import { parseMessageRef, parseUserRef } from "./ids.js";
 import { envelopeToEvents, mentionedIds, ownFileShare, userInfoFromSlack, type InboundContext } from "./inbound.js";
 import { SlackOutbound } from "./outbound.js";
+import type { Pacer } from "../pacing.js";
 import { guardSocketMode } from "./socket-guard.js";
 
 export interface SocketOptions {
@@ -46,6 +47,8 @@ export interface SlackConnectionOptions {
   nameLookupMs: number;
   /** Pace of backfill reads (conversations.history / conversations.replies). */
   history: HistoryPace;
+  /** Outbound pacing of posts, shared by all logins (keyed by team and channel); none = off. */
+  pacer?: Pacer;
 }
 
 interface EnvelopeArgs {
@@ -85,7 +88,7 @@ export class SlackConnection implements Connection {
     this.api = new SlackApi(botToken, opts.api, (err) => this.reportBadCredentials(err.message));
     this.directory = new SlackDirectory(this.api, this.team);
     this.files = new SlackFiles(this.api, botToken, { apiUrl: opts.api.apiUrl, maxFileSize: opts.maxFileSize, shareTimeoutMs: opts.shareTimeoutMs });
-    this.outbound = new SlackOutbound(this.api, this.files, this.team);
+    this.outbound = new SlackOutbound(this.api, this.files, this.team, opts.pacer);
     this.past = new SlackHistory(this.api, this.directory, this.team, opts.history, opts.nameLookupMs);
   }
 

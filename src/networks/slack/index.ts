@@ -12,6 +12,7 @@ import { SlackConnection, type SocketOptions } from "./connection.js";
 import { DEFAULT_HISTORY_PACE, type HistoryPace } from "./history.js";
 import { ghostLocalpart, userFromGhostLocalpart } from "./ids.js";
 import { appLoginFlow } from "./login.js";
+import { Pacer } from "../pacing.js";
 
 /** Tuning knobs; the defaults are for production, tests pass small timings. */
 export interface SlackConnectorOptions {
@@ -31,6 +32,8 @@ export interface SlackConnectorOptions {
    * { pageSize: 200, intervalMs: 1500 }).
    */
   history?: Partial<HistoryPace>;
+  /** Outbound pacing (pacing.ts); default slack.outbound_pacing. The benchmark turns it off. */
+  pacing?: boolean;
 }
 
 const DEFAULT_SOCKET: SocketOptions = {
@@ -57,6 +60,8 @@ export class SlackConnector implements NetworkConnector {
     "Matrix avatars show on Slack only when bridge.public_url is set.";
 
   private readonly api: ApiOptions;
+  /** Shared by all logins: buckets are keyed by team and channel. */
+  private readonly pacer: Pacer | undefined;
 
   constructor(private readonly config: Config, private readonly log: Logger, private readonly opts: SlackConnectorOptions = {}) {
     this.api = {
@@ -65,6 +70,7 @@ export class SlackConnector implements NetworkConnector {
       retries: opts.webRetries ?? 2,
       timeoutMs: opts.requestTimeoutMs ?? 30_000,
     };
+    this.pacer = (opts.pacing ?? config.slack.outbound_pacing) ? new Pacer() : undefined;
   }
 
   loginFlows(): LoginFlow[] {
@@ -78,6 +84,7 @@ export class SlackConnector implements NetworkConnector {
       maxFileSize: this.config.bridge.max_file_size,
       shareTimeoutMs: this.opts.shareTimeoutMs ?? 10_000,
       nameLookupMs: this.opts.nameLookupMs ?? 2000,
+      pacer: this.pacer,
       history: {
         ...DEFAULT_HISTORY_PACE,
         pageSize: this.config.slack.history_page_size ?? DEFAULT_HISTORY_PACE.pageSize,

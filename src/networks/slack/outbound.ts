@@ -11,6 +11,7 @@ import { docToMrkdwn, escapeMrkdwn, unicodeToSlackEmoji } from "../../formatting
 import type { OutboundMessage } from "../../core/connector.js";
 import { RemoteError } from "../../core/errors.js";
 import type { ChatRef, MessageRef } from "../../core/types.js";
+import { Pacer, SLACK_CHANNEL } from "../pacing.js";
 import { ALREADY_DONE, type SlackApi } from "./api.js";
 import type { SlackFiles } from "./files.js";
 import { messageRef, parseChatRef, parseMessageRef, parseUserRef } from "./ids.js";
@@ -33,7 +34,13 @@ export class SlackOutbound {
   /** ts → thread root ts, learned from events and lookups (Slack threads only hang off roots). */
   private readonly threadRoots = new Map<string, string>();
 
-  constructor(private readonly api: SlackApi, private readonly files: SlackFiles, private readonly team: string) {}
+  constructor(
+    private readonly api: SlackApi,
+    private readonly files: SlackFiles,
+    private readonly team: string,
+    /** Paces posts to about 1 a second per channel (none: rely on 429 + Retry-After). */
+    private readonly pacer?: Pacer,
+  ) {}
 
   /** Doc → mrkdwn: pills of this workspace's users become <@U…>, its channels <#C…>; others stay names. */
   render(doc: Doc): string {
@@ -94,8 +101,21 @@ export class SlackOutbound {
     return p.channel;
   }
 
+  /**
+   * A slot in the channel's posting limit. The first post of a message may go back to the queue
+   * (Deferred) when its slot is far; later parts of a split message wait, or earlier parts would
+   * be posted again.
+   */
+  private async pace(channel: string, first: boolean): Promise<void> {
+    if (!this.pacer) return;
+    const limits: Array<[string, typeof SLACK_CHANNEL]> = [[`slack:${this.team}:${channel}`, SLACK_CHANNEL]];
+    if (first) await this.pacer.pace(limits, "chat.postMessage");
+    else await this.pacer.take(limits);
+  }
+
   async send(chat: ChatRef, msg: OutboundMessage): Promise<MessageRef[]> {
     const channel = this.channelOf(chat);
+    await this.pace(channel, true);
     const threadTs = await this.threadTsFor(channel, msg);
     const doc = msg.emote ? this.emoteDoc(msg.doc, msg.sender.name) : msg.doc;
     const text = this.render(doc);
@@ -118,7 +138,8 @@ export class SlackOutbound {
         refs.push(messageRef(this.team, channel, ts));
       }
     }
-    for (const chunk of chunks.slice(refs.length)) {
+    for (const [i, chunk] of chunks.slice(refs.length).entries()) {
+      if (i > 0) await this.pace(channel, false);
       const r = await this.api.call<{ ts?: string; channel?: string }>("chat.postMessage", {
         channel, text: chunk, username: this.username(msg),
         ...(msg.sender.avatarUrl ? { icon_url: msg.sender.avatarUrl } : {}),

@@ -88,6 +88,7 @@ export function telegramSettings(config: Config, overrides: Partial<TelegramSett
     pollTimeoutSeconds: 30,
     backoff: { initialMs: 1000, maxMs: 60_000 },
     requestTimeoutSeconds: 300,
+    pacing: t.outbound_pacing,
     ...overrides,
   };
 }

@@ -70,7 +70,8 @@ export class TelegramOutbound {
     let target = chatId;
     const run = async (what: string, fn: (id: number) => Promise<Message>): Promise<void> => {
       const first = refs.length === 0;
-      await this.pace(target);
+      // Only the first part may be put back in the queue: a later one waits, or the parts already sent would go again.
+      await this.pace(target, what, first);
       const sent = await this.withRetries(first ? 0 : PART_RETRIES, () => this.inChat(target, what, fn));
       target = sent.chat.id;
       const ref = messageRef(chatRefOf(sent.chat, this.deps.botId), sent.message_id);
@@ -100,7 +101,7 @@ export class TelegramOutbound {
     const text = renderText(msg)[0];
     const caption = renderText(msg, CAPTION_LIMIT)[0];
     if (text === undefined || caption === undefined) return;
-    await this.pace(t.chatId);
+    await this.pace(t.chatId, "edit", true);
     const asCaption = () => this.inChat(t.chatId, "editMessageCaption", (id) =>
       this.deps.api.editMessageCaption(id, t.messageId, { caption, parse_mode: "HTML" }));
     try {
@@ -179,11 +180,13 @@ export class TelegramOutbound {
     return this.moved.get(chatId) ?? chatId;
   }
 
-  private async pace(chatId: number): Promise<void> {
+  /** Wait for a send slot; when `mayDefer` and the slot is far, throw Deferred (pacing.ts) instead. */
+  private async pace(chatId: number, what: string, mayDefer: boolean): Promise<void> {
     if (!this.deps.pacer) return;
     const limits: Array<[string, BucketSpec]> = [[`tg:${this.deps.botId}`, TELEGRAM_BOT]];
     if (chatId < 0) limits.push([`tg:${this.deps.botId}:${this.current(chatId)}`, TELEGRAM_GROUP]);
-    await this.deps.pacer.take(limits);
+    if (mayDefer) await this.deps.pacer.pace(limits, what);
+    else await this.deps.pacer.take(limits);
   }
 
   private parse(ref: MessageRef): { chatId: number; messageId: number } {

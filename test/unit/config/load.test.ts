@@ -49,7 +49,7 @@ describe("defaults", () => {
         bot: { username: "tandembot", displayname: "Tandem bridge", avatar: "" },
       },
       database: { uri: "", data_dir: join(dir, "data") },
-      slack: { enabled: true, api_url: "https://slack.com/api/", conversation_count: 10, backfill_count: 50, history_page_size: 15, history_interval_seconds: 60 },
+      slack: { enabled: true, api_url: "https://slack.com/api/", conversation_count: 10, backfill_count: 50, history_page_size: 15, history_interval_seconds: 60, outbound_pacing: true },
       telegram: {
         enabled: true,
         api_root: "https://api.telegram.org",
@@ -59,6 +59,7 @@ describe("defaults", () => {
         webhook_port: 29320,
         max_download_size: 20971520,
         max_upload_size: 52428800,
+        outbound_pacing: true,
       },
       bridge: {
         permissions: { "*": "relay", "example.org": "user" },

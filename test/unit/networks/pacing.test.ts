@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Pacer, SLACK_CHANNEL, TELEGRAM_BOT, TELEGRAM_GROUP } from "../../../src/networks/pacing.js";
+import { Deferred } from "../../../src/core/errors.js";
+import { INLINE_WAIT_MS, Pacer, SLACK_CHANNEL, TELEGRAM_BOT, TELEGRAM_GROUP } from "../../../src/networks/pacing.js";
 
 /** A fake clock: sleeping advances time instantly, so the test measures schedule, not speed. */
 function clock() {
@@ -36,5 +37,41 @@ describe("outbound pacing", () => {
     expect(c.t).toBeGreaterThanOrEqual(2900);
     expect(c.t).toBeLessThan(3100);
     expect(p.waitedMs).toBe(c.t);
+  });
+
+  it("pace(): waits in place for a near slot, defers a far one without spending its token", async () => {
+    const c = clock();
+    const p = new Pacer(c.now, c.sleep);
+    const C1: Array<[string, typeof SLACK_CHANNEL]> = [["C1", SLACK_CHANNEL]];
+    for (let i = 0; i < 4; i++) await p.pace(C1, "post");
+    expect(c.t).toBe(0);
+    // The fifth is a second away: more than the inline wait, so it goes back to the queue.
+    const err = await p.pace(C1, "post").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Deferred);
+    expect((err as Deferred).retryAfterMs).toBeGreaterThan(INLINE_WAIT_MS);
+    expect((err as Deferred).retryAfterMs).toBeLessThanOrEqual(1000);
+    expect(p.deferred).toBe(1);
+    expect(c.t).toBe(0);
+    // Coming back when told, it goes at once: the deferral spent nothing.
+    c.sleeps.length = 0;
+    await c.sleep((err as Deferred).retryAfterMs);
+    await p.pace(C1, "post");
+    expect(p.deferred).toBe(1);
+  });
+
+  it("reservations queue concurrent callers behind each other (a bucket in debt)", async () => {
+    const c = clock();
+    const p = new Pacer(c.now, c.sleep);
+    const bot: Array<[string, typeof TELEGRAM_BOT]> = [["bot", TELEGRAM_BOT]];
+    for (let i = 0; i < 30; i++) await p.reserve(bot, 0);
+    // Empty: the next two reserve slots ~33 ms and ~67 ms away, each waiting for its own.
+    const waits = [await p.reserve(bot, 100), await p.reserve(bot, 100)];
+    expect(waits).toEqual([0, 0]);
+    expect(c.sleeps[0]).toBeGreaterThanOrEqual(33);
+    expect(c.sleeps[0]).toBeLessThanOrEqual(34);
+    // The second waited for its own slot after the first.
+    expect(c.sleeps[1]).toBeGreaterThanOrEqual(33);
+    // A caller that will not wait that long is told how long, and takes nothing.
+    expect(await p.reserve(bot, 10)).toBeGreaterThan(10);
   });
 });

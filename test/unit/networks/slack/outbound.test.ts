@@ -2,7 +2,7 @@
 // workspace directory: chat and user info, listing, resolving, downloads.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connection, OutboundMessage } from "../../../../src/core/connector.js";
-import { RemoteError } from "../../../../src/core/errors.js";
+import { Deferred, RemoteError } from "../../../../src/core/errors.js";
 import { splitText, slackReactionName } from "../../../../src/networks/slack/outbound.js";
 import { FakeSlack, type TeamHandle } from "../../../fakes/slack.js";
 import { PNG, connect, sleep } from "./support.js";
@@ -147,6 +147,31 @@ describe("Matrix → Slack requests", () => {
     expect(parts.every((p) => p.length <= 70)).toBe(true);
     expect(parts.join("\n")).toBe(long);
     expect(splitText("y".repeat(25), 10)).toEqual(["y".repeat(10), "y".repeat(10), "y".repeat(5)]);
+  });
+
+  it("pacing: 1 post/s per channel after a burst of 4; a far slot is Deferred before anything is posted, a split message's later part waits", async () => {
+    // A workspace of its own, so the other tests' listings stay as they are.
+    const own = slack.createTeam({ id: "T0042", name: "Paced", domain: "paced" });
+    slack.addChannel(own, { id: "C0042", name: "paced", members: [], botMember: true });
+    slack.addChannel(own, { id: "C0043", name: "other", members: [], botMember: true });
+    const { conn: paced } = await connect(slack, own, undefined, { pacing: true });
+    try {
+      const posts = () => slack.calls.filter((c) => c.method === "chat.postMessage" && c.params.channel === "C0042").length;
+      const to = `${own.id}:C0042`;
+      for (let i = 0; i < 3; i++) await paced.send(to, text(`paced ${i}`));
+      // The 4th token goes to the first part; the second part waits about a second in place.
+      const refs = await paced.send(to, text("z".repeat(50_000)));
+      expect(refs).toHaveLength(2);
+      expect(posts()).toBe(5);
+      const err = await paced.send(to, text("one too many")).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Deferred);
+      expect((err as Deferred).retryAfterMs).toBeGreaterThan(250);
+      expect(posts()).toBe(5);
+      // Other channels have their own bucket.
+      await paced.send(`${own.id}:C0043`, text("elsewhere, at once"));
+    } finally {
+      await paced.stop();
+    }
   });
 });
 

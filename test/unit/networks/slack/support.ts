@@ -59,9 +59,10 @@ export function loginFor(team: TeamHandle): LoginRecord {
   };
 }
 
-export async function connect(slack: FakeSlack, team: TeamHandle, sink = new RecordingSink()): Promise<{ conn: Connection; sink: RecordingSink }> {
+/** Pacing is off unless asked for: these tests send straight to the connection, without the relay queue that defers. */
+export async function connect(slack: FakeSlack, team: TeamHandle, sink = new RecordingSink(), opts: { pacing?: boolean } = {}): Promise<{ conn: Connection; sink: RecordingSink }> {
   const connector = createSlackConnector(configFor(slack), silentLogger, {
-    webRetries: 0, socket: { reconnectBaseMs: 50, reconnectMaxMs: 200, startTimeoutMs: 3000 }, shareTimeoutMs: 2000,
+    pacing: opts.pacing ?? false, webRetries: 0, socket: { reconnectBaseMs: 50, reconnectMaxMs: 200, startTimeoutMs: 3000 }, shareTimeoutMs: 2000,
   });
   const conn = await connector.connect(loginFor(team), sink);
   await slack.waitFor(() => sink.state === "connected", 5000, "connected");

@@ -2,7 +2,7 @@
 import { Api } from "grammy";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OutboundMessage } from "../../../../src/core/connector.js";
-import { RemoteError } from "../../../../src/core/errors.js";
+import { Deferred, RemoteError } from "../../../../src/core/errors.js";
 import { silentLogger } from "../../../../src/core/log.js";
 import { TelegramOutbound } from "../../../../src/networks/telegram/outbound.js";
 import { Pacer } from "../../../../src/networks/pacing.js";
@@ -195,16 +195,38 @@ describe("telegram outbound", () => {
     expect(tg.chat(GROUP).pinned).toEqual([idOf(ref!)]);
   });
 
-  it("waits for the per-group send limit instead of collecting 429s", async () => {
+  it("paces to the per-group send limit: a far slot goes back to the queue (Deferred), nothing is sent", async () => {
     const waits: number[] = [];
     let now = 0;
     const pacer = new Pacer(() => now, async (ms) => { waits.push(ms); now += ms; });
     const paced = new TelegramOutbound({ api, botId: bot.id, log: silentLogger, maxUploadSize: 1000, isForum: async () => false, onMoved: async () => undefined, pacer });
-    for (let n = 0; n < 21; n++) await paced.send(String(GROUP), msg({ doc: [p(`m${n}`)] }));
-    expect(waits).toHaveLength(1); // the 21st message in a minute waits (20/min per group)
-    expect(waits[0]).toBeGreaterThan(2000);
+    for (let n = 0; n < 20; n++) await paced.send(String(GROUP), msg({ doc: [p(`m${n}`)] }));
+    const before = tg.messages(GROUP).length;
+    // The 21st message in a minute has no slot for 3 s (20/min per group): not sent, deferred.
+    const err = await paced.send(String(GROUP), msg({ doc: [p("m20")] })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Deferred);
+    expect((err as Deferred).retryAfterMs).toBeGreaterThan(2000);
+    expect(tg.messages(GROUP).length).toBe(before);
+    expect(waits).toEqual([]);
     await paced.send(`${IVAN}@${bot.id}`, msg({})).catch(() => undefined); // private chats: only the per-bot bucket
+    expect(waits).toEqual([]);
+    // When the queue comes back after the delay, it goes.
+    now += (err as Deferred).retryAfterMs;
+    await paced.send(String(GROUP), msg({ doc: [p("m20")] }));
+    expect(tg.messages(GROUP).length).toBe(before + 1);
+  });
+
+  it("a split message waits for its later parts' slots rather than deferring after the first part went", async () => {
+    const waits: number[] = [];
+    let now = 0;
+    const pacer = new Pacer(() => now, async (ms) => { waits.push(ms); now += ms; });
+    const paced = new TelegramOutbound({ api, botId: bot.id, log: silentLogger, maxUploadSize: 1000, isForum: async () => false, onMoved: async () => undefined, pacer });
+    for (let n = 0; n < 19; n++) await paced.send(String(GROUP), msg({ doc: [p(`m${n}`)] }));
+    // One slot left in the group's burst; this message takes two (text over 4096 characters).
+    const refs = await paced.send(String(GROUP), msg({ doc: [p("x".repeat(5000))] }));
+    expect(refs).toHaveLength(2);
     expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThan(2000);
   });
 
   it("maps Bot API errors: 429 retryable with retry_after, 5xx retryable, kicked and unknown chat permanent", async () => {
