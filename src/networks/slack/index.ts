@@ -55,6 +55,7 @@ export class SlackConnector implements NetworkConnector {
     "Slack has no replies, only threads: a Matrix reply is posted in the replied message's thread. " +
     "Matrix users appear as the bridge's Slack app with their name and avatar; files they send are posted by the app with their name in the comment. " +
     "Deleting a bridged copy of a Matrix message on Slack does not redact the Matrix original. " +
+    "Slack takes about one post a second per channel: a faster Matrix room's messages wait in order and go out a second apart. " +
     "A new portal (or a newly linked room with no messages yet) gets the channel's last messages (slack.backfill_count), paced to Slack's history limits: " +
     "apps outside the Slack Marketplace may read 15 messages a minute, so a full backfill takes a few minutes (`status` shows it), and a message arriving meanwhile ends it early, because Matrix can only append. " +
     "Matrix avatars show on Slack only when bridge.public_url is set.";
