@@ -176,7 +176,10 @@ export class BridgeCore implements BridgeServices {
     if (ev.isDirect) {
       this.managementRooms.set(ev.roomId, ev.sender);
       await this.deps.store.kv.set(`mgmt:${ev.roomId}`, ev.sender);
-      await this.notice(ev.roomId, "Hello! I am the Tandem bridge bot. Say `help` to see what I can do; `login app` connects Slack, `login telegram` a Telegram bot.");
+      await this.notice(ev.roomId, this.permissions.allows(ev.sender, "user")
+        ? "Hello! I am the Tandem bridge bot. Say `help` to see what I can do; `login app` connects Slack, `login telegram` a Telegram bot."
+        // Relay level: messages are bridged, but no logins; do not offer what will be refused.
+        : "Hello! I am the Tandem bridge bot. Your messages in bridged rooms are relayed; connecting an account of your own needs the `user` permission level from the bridge's admin. Say `help` to see what you can do here.");
     } else {
       await this.notice(ev.roomId, `Hello! Say \`${this.deps.options.commandPrefix} help\` for commands, e.g. \`${this.deps.options.commandPrefix} link slack #channel\`.`);
     }

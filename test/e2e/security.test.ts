@@ -148,6 +148,10 @@ describe("security: permissions, logins of others, listeners, secrets", () => {
 
   it("a relay-level user is relayed but cannot log in, link or cut over", async () => {
     const ritaDm = await h.dm(rita);
+    // The greeting offers no login to a relay-level user.
+    const greeting = await h.waitForBot(ritaDm, /^Hello!/);
+    expect(String(greeting.content.body)).toMatch(/needs the `user` permission level/);
+    expect(String(greeting.content.body)).not.toMatch(/login/);
     for (const cmd of ["login loopback", `login loopback ${TOKEN_B}`, "cutover parallel", "status", "list", "sync", "audit"]) {
       expect(await h.command(rita, ritaDm, cmd), cmd).toMatch(/^Unknown command/);
     }

@@ -41,6 +41,11 @@ const USER_MESSAGES: Record<string, string> = {
   posting_to_general_channel_denied: "only admins may post in that Slack channel",
 };
 
+/** What to tell the room about a refusal; the code comes from Slack's answer, so no inherited keys ("constructor"). */
+function userMessageFor(code: string): string {
+  return Object.hasOwn(USER_MESSAGES, code) ? USER_MESSAGES[code]! : `Slack refused it (${code})`;
+}
+
 /** The Slack error code of a WebClient failure (platform errors only). */
 export function slackErrorCode(err: unknown): string | undefined {
   return err instanceof WebAPIPlatformError ? String(err.data.error) : undefined;
@@ -86,7 +91,7 @@ export function toRemoteError(err: unknown, method: string, which = "bot token")
         userMessage: `the Slack app lacks the ${needed} scope: add it (config/slack-app-manifest.yaml lists every scope), reinstall the app and log in again`,
       });
     }
-    return new RemoteError(code, `${method}: ${code}`, { retryable: false, cause: err, userMessage: USER_MESSAGES[code] ?? `Slack refused it (${code})` });
+    return new RemoteError(code, `${method}: ${code}`, { retryable: false, cause: err, userMessage: userMessageFor(code) });
   }
   if (err instanceof WebAPIHTTPError) {
     const retryable = err.statusCode >= 500 || err.statusCode === 408;

@@ -195,11 +195,16 @@ describe("telegram outbound", () => {
     expect(tg.chat(GROUP).pinned).toEqual([idOf(ref!)]);
   });
 
-  it("paces to the per-group send limit: a far slot goes back to the queue (Deferred), nothing is sent", async () => {
-    const waits: number[] = [];
-    let now = 0;
-    const pacer = new Pacer(() => now, async (ms) => { waits.push(ms); now += ms; });
+  /** An outbound with a pacer on a fake clock: sleeping advances it and is recorded in `waits`. */
+  const pacedOutbound = () => {
+    const clock = { now: 0, waits: [] as number[] };
+    const pacer = new Pacer(() => clock.now, async (ms) => { clock.waits.push(ms); clock.now += ms; });
     const paced = new TelegramOutbound({ api, botId: bot.id, log: silentLogger, maxUploadSize: 1000, isForum: async () => false, onMoved: async () => undefined, pacer });
+    return { clock, paced, waits: clock.waits };
+  };
+
+  it("paces to the per-group send limit: a far slot goes back to the queue (Deferred), nothing is sent", async () => {
+    const { clock, paced, waits } = pacedOutbound();
     for (let n = 0; n < 20; n++) await paced.send(String(GROUP), msg({ doc: [p(`m${n}`)] }));
     const before = tg.messages(GROUP).length;
     // The 21st message in a minute has no slot for 3 s (20/min per group): not sent, deferred.
@@ -211,16 +216,13 @@ describe("telegram outbound", () => {
     await paced.send(`${IVAN}@${bot.id}`, msg({})).catch(() => undefined); // private chats: only the per-bot bucket
     expect(waits).toEqual([]);
     // When the queue comes back after the delay, it goes.
-    now += (err as Deferred).retryAfterMs;
+    clock.now += (err as Deferred).retryAfterMs;
     await paced.send(String(GROUP), msg({ doc: [p("m20")] }));
     expect(tg.messages(GROUP).length).toBe(before + 1);
   });
 
   it("a split message waits for its later parts' slots rather than deferring after the first part went", async () => {
-    const waits: number[] = [];
-    let now = 0;
-    const pacer = new Pacer(() => now, async (ms) => { waits.push(ms); now += ms; });
-    const paced = new TelegramOutbound({ api, botId: bot.id, log: silentLogger, maxUploadSize: 1000, isForum: async () => false, onMoved: async () => undefined, pacer });
+    const { paced, waits } = pacedOutbound();
     for (let n = 0; n < 19; n++) await paced.send(String(GROUP), msg({ doc: [p(`m${n}`)] }));
     // One slot left in the group's burst; this message takes two (text over 4096 characters).
     const refs = await paced.send(String(GROUP), msg({ doc: [p("x".repeat(5000))] }));
