@@ -259,22 +259,31 @@ async function memoryPhase(dbs: BenchDatabases, result: BenchResult): Promise<vo
     // Every ghost posts once, at a steady MEMORY_RATE (a flood of thousands at once would measure
     // the backlog, not the caches; the saturation runs above show memory under a backlog).
     const per = ghosts / portals;
-    const t0 = performance.now();
-    let sent = 0;
-    for (let u = 0; u < per; u++) {
-      for (let c = 0; c < half; c++) {
-        traffic.send("slack->matrix", c, u);
-        traffic.send("telegram->matrix", c, u);
-        sent += 2;
-        const ahead = sent / MEMORY_RATE * 1000 - (performance.now() - t0);
-        if (ahead > 5) await new Promise((r) => setTimeout(r, ahead));
+    const everyGhostPosts = async (): Promise<void> => {
+      const t0 = performance.now();
+      let sent = 0;
+      for (let u = 0; u < per; u++) {
+        for (let c = 0; c < half; c++) {
+          traffic.send("slack->matrix", c, u);
+          traffic.send("telegram->matrix", c, u);
+          sent += 2;
+          const ahead = sent / MEMORY_RATE * 1000 - (performance.now() - t0);
+          if (ahead > 5) await new Promise((r) => setTimeout(r, ahead));
+        }
       }
-    }
-    if (!(await traffic.settle(120_000))) broken.push(`memory: ${traffic.pending} messages not relayed`);
+      if (!(await traffic.settle(120_000))) broken.push(`memory: ${traffic.pending} messages not relayed`);
+    };
+    // First pass: each ghost is new to the bridge (profile, registration, invite and join).
+    await everyGhostPosts();
     const load = await proc.stats(true);
     const after = await proc.gc();
-    result.memory[`${portals} portals, ${ghosts} ghosts: all active (max)`] = { rssMB: mb(load.memMax.rss), heapUsedMB: mb(load.memMax.heapUsed), note: `every ghost posts once, ${MEMORY_RATE} msg/s` };
+    result.memory[`${portals} portals, ${ghosts} ghosts: all active (max)`] = { rssMB: mb(load.memMax.rss), heapUsedMB: mb(load.memMax.heapUsed), note: `every ghost new, posts once, ${MEMORY_RATE} msg/s` };
     result.memory[`${portals} portals, ${ghosts} ghosts: after, GC`] = { rssMB: mb(after.rss), heapUsedMB: mb(after.heapUsed), note: "caches full" };
+    // Second pass: the same ghosts post again, as on any later day (known: no profile or join calls).
+    await proc.stats(true);
+    await everyGhostPosts();
+    const again = await proc.stats(true);
+    result.memory[`${portals} portals, ${ghosts} ghosts: in operation (max)`] = { rssMB: mb(again.memMax.rss), heapUsedMB: mb(again.memMax.heapUsed), note: `known ghosts post again, ${MEMORY_RATE} msg/s` };
     if (proc.error) broken.push(`memory: ${proc.error}`);
   } finally {
     await proc?.stop();
@@ -291,6 +300,7 @@ function budget(r: BenchResult): void {
   const stmts = DIRECTIONS.map((d) => (d === "linked" ? (sat(d)?.statementsPerMessage ?? NaN) / 2 : sat(d)?.statementsPerMessage ?? NaN)).filter(Number.isFinite);
   const worstStmts = Math.max(...stmts);
   const peak = Object.entries(r.memory).find(([k]) => /all active/.test(k))?.[1];
+  const operating = Object.entries(r.memory).find(([k]) => /in operation/.test(k))?.[1];
   const settled = Object.entries(r.memory).find(([k]) => /after, GC/.test(k))?.[1];
   const ready10k = r.ready["10000 portals"];
   const big = !quick;
@@ -302,10 +312,16 @@ function budget(r: BenchResult): void {
     { what: `p99 bridge-added at ${r.latencyRun.ratePerSecond} msg/s over ${r.latencyRun.portals} portals, worst single direction`, budget: "<= 20 ms", measured: `${worstP99} ms`, ok: judge(worstP99 <= 20) },
     { what: "p99 bridge-added, linked fan-out (two relays in sequence: Slack→Matrix, then Matrix→Telegram)", budget: "<= 40 ms (20 per relay)", measured: linked ? `${linked.added.p99} ms` : "-", ok: linked ? judge(linked.added.p99 <= 40) : null },
     { what: `RSS, ${scale}, caches full (after GC)`, budget: "<= 150 MB", measured: settled ? `${settled.rssMB} MB` : "-", ok: settled ? judge(settled.rssMB <= 150) : null },
-    { what: `RSS, ${scale}, highest while they all post`, budget: "<= 150 MB", measured: peak ? `${peak.rssMB} MB` : "-", ok: peak ? judge(peak.rssMB <= 150) : null },
+    { what: `RSS, ${scale}, highest while they post again (in operation)`, budget: "<= 150 MB", measured: operating ? `${operating.rssMB} MB` : "-", ok: operating ? judge(operating.rssMB <= 150) : null },
+    { what: `RSS, ${scale}, highest while every ghost is new (set-up storm)`, budget: "<= 150 MB", measured: peak ? `${peak.rssMB} MB` : "-", ok: peak ? judge(peak.rssMB <= 150) : null },
     { what: "start to ready, 10,000 portals (startBridge)", budget: "<= 3 s", measured: ready10k ? `${ready10k.startBridgeMs} ms` : "-", ok: ready10k ? ready10k.startBridgeMs <= 3000 : null },
     { what: "DB statements per relayed text message (worst; linked per relay)", budget: "<= 6", measured: String(round(worstStmts, 2)), ok: judge(worstStmts <= 6) },
   ];
+  // Phases left out (--only) measured nothing: say so rather than judge Infinity.
+  for (const line of r.budget) {
+    if (/(^|[^\d])(-?Infinity|NaN)/.test(line.measured)) Object.assign(line, { measured: "-", ok: null });
+  }
+
   if (quick) notes.push("quick mode: smaller sizes; the budget is judged only on the full run.");
   if (r.machine.load1 > r.machine.cpus) notes.push(`the machine was busy at start (load ${r.machine.load1} on ${r.machine.cpus} CPUs): numbers are pessimistic.`);
 }
