@@ -12,6 +12,7 @@ import type { RelayTiming } from "../src/core/bridge.js";
 import { createLogger } from "../src/observability/log.js";
 import { createSlackConnector } from "../src/networks/slack/index.js";
 import { createTelegramConnector } from "../src/networks/telegram/index.js";
+import { tuneHeap } from "../src/heap.js";
 
 export interface StartRequest {
   type: "start";
@@ -107,6 +108,7 @@ async function start(req: StartRequest): Promise<void> {
     createSlackConnector(config, log.child({ network: "slack" }), { pacing: req.pacing }),
     createTelegramConnector(config, log.child({ network: "telegram" }), { pacing: req.pacing }),
   ];
+  tuneHeap(); // as `tandem start` does
   const t0 = performance.now();
   bridge = await startBridge({
     config, registration: req.registration, logStream: stream, connectors,

@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, readRegistration, registrationMismatches, writeRegistration } from "./config/index.js";
 import { runDoctor } from "./doctor.js";
+import { tuneHeap } from "./heap.js";
 
 const USAGE = `Usage: tandem <command> [options]
 
@@ -48,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       const mismatch = registrationMismatches(config, registration);
       if (mismatch.length) throw new ConfigError(mismatch.map((m) => ({ path: "", message: `${m} (run tandem generate-registration and reload it in the homeserver)` })), "registration_invalid");
       const { startBridge } = await import("./main.js");
+      tuneHeap();
       const running = await startBridge({ config, registration });
       const stop = (signal: string) => {
         running.log.info("shutting down", { signal });
