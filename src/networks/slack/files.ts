@@ -11,6 +11,10 @@ import { RemoteError } from "../../core/errors.js";
 import type { FileRef } from "../../core/types.js";
 import type { SlackApi } from "./api.js";
 import { parseFileRefId } from "./ids.js";
+import { readCapped } from "../read-capped.js";
+
+/** Slack serves avatars up to 1024 px; anything much larger is not an avatar. */
+const MAX_AVATAR_BYTES = 10 * 1024 * 1024;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -60,12 +64,8 @@ export class SlackFiles {
         retryable: false, userMessage: "Slack did not let the bridge download the file (check the files:read scope)",
       });
     }
-    const length = Number(res.headers.get("content-length") ?? "0");
-    if (length > this.opts.maxFileSize) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new RemoteError("file_too_large", `${file.name} is ${length} bytes`, { retryable: false, userMessage: `the file ${file.name} is too large to bridge` });
-    }
-    const data = Buffer.from(await res.arrayBuffer());
+    const data = await readCapped(res, this.opts.maxFileSize, () => new RemoteError("file_too_large",
+      `${file.name} is over ${this.opts.maxFileSize} bytes`, { retryable: false, userMessage: `the file ${file.name} is too large to bridge` }));
     return { data, mime: file.mime || type.split(";")[0]!.trim() || "application/octet-stream", name: file.name };
   }
 
@@ -76,7 +76,8 @@ export class SlackFiles {
       await res.body?.cancel().catch(() => undefined);
       throw new RemoteError("avatar_not_image", `avatar answered ${mime}`, { retryable: false });
     }
-    return { data: Buffer.from(await res.arrayBuffer()), mime };
+    const data = await readCapped(res, MAX_AVATAR_BYTES, () => new RemoteError("avatar_too_large", `avatar is over ${MAX_AVATAR_BYTES} bytes`, { retryable: false }));
+    return { data, mime };
   }
 
   private async fetch(url: URL, headers: Record<string, string>, what: string): Promise<Response> {

@@ -21,6 +21,7 @@ import { isGrammyError, migratedTo, networkReason, toRemoteError } from "./error
 import { aliasLocalpart, chatIdOf, chatRef, chatRefOf, displayName, formatSize, roomName, userIdOf } from "./ids.js";
 import { chatKindOf, chatTitle } from "./inbound.js";
 import { largestPhoto } from "./media.js";
+import { readCapped } from "../read-capped.js";
 
 export interface LookupSettings {
   apiRoot: string;
@@ -32,6 +33,8 @@ export interface LookupSettings {
 
 const MAX_PEOPLE = 10_000;
 const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+/** Profile photos are at most 640 px; anything much larger is not one. */
+const MAX_AVATAR_BYTES = 10 * 1024 * 1024;
 
 export class TelegramLookups {
   private readonly people = new Map<number, { name: string; isBot: boolean }>();
@@ -119,8 +122,7 @@ export class TelegramLookups {
       throw toRemoteError(err, "getFile");
     }
     if (!path) throw new RemoteError("file_unavailable", `getFile gave no file_path for ${file.name}`, { retryable: false, userMessage: `Telegram did not hand out the file ${file.name}` });
-    const { data, mime } = await this.fetchFile(path);
-    if (data.length > limit) throw tooLarge({ ...file, size: data.length }, limit);
+    const { data, mime } = await this.fetchFile(path, limit, () => tooLarge(file, limit));
     return { data, mime: file.mime || mime, name: file.name };
   }
 
@@ -139,7 +141,8 @@ export class TelegramLookups {
     }
     const file = await this.api.getFile(fileId).catch((err) => { throw toRemoteError(err, "getFile"); });
     if (!file.file_path) throw new RemoteError("file_unavailable", "getFile gave no file_path for an avatar", { retryable: false });
-    const { data, mime } = await this.fetchFile(file.file_path);
+    const { data, mime } = await this.fetchFile(file.file_path, MAX_AVATAR_BYTES,
+      () => new RemoteError("avatar_too_large", `profile photo is over ${MAX_AVATAR_BYTES} bytes`, { retryable: false }));
     return { data, mime: mime.startsWith("image/") ? mime : "image/jpeg" };
   }
 
@@ -170,7 +173,7 @@ export class TelegramLookups {
   }
 
   /** The file's bytes: from the Bot API's file URL, or from disk when a local server gives a path. */
-  private async fetchFile(path: string): Promise<{ data: Buffer; mime: string }> {
+  private async fetchFile(path: string, limit: number, over: () => RemoteError): Promise<{ data: Buffer; mime: string }> {
     if (path.startsWith("/")) {
       try {
         return { data: await readFile(path), mime: "application/octet-stream" };
@@ -190,7 +193,7 @@ export class TelegramLookups {
       throw new RemoteError(res.status >= 500 || res.status === 429 ? "server_error" : "file_unavailable",
         `Telegram file download answered ${res.status}`, { retryable: res.status >= 500 || res.status === 429 });
     }
-    return { data: Buffer.from(await res.arrayBuffer()), mime: res.headers.get("content-type")?.split(";")[0]?.trim() || "application/octet-stream" };
+    return { data: await readCapped(res, limit, over), mime: res.headers.get("content-type")?.split(";")[0]?.trim() || "application/octet-stream" };
   }
 }
 
