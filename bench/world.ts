@@ -5,7 +5,6 @@
  * and ghost users those portals need on the homeserver.
  */
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { buildRegistration, parseConfig, type Registration } from "../src/config/index.js";
@@ -15,6 +14,7 @@ import { FakeHomeserver, type FakeMatrixClient } from "../test/fakes/homeserver.
 import { FakeSlack, type TeamHandle } from "../test/fakes/slack.js";
 import { FakeTelegram } from "../test/fakes/telegram.js";
 import type { DbTarget } from "./pg.js";
+import { freePort } from "../test/support/ports.js";
 
 export const DOMAIN = "example.org";
 export const ENCRYPTION_KEY = "bench-encryption-key-0123456789";
@@ -220,13 +220,3 @@ export async function pool<T>(n: number, width: number, fn: (i: number) => Promi
   return out;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -20,12 +20,13 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cp } from "node:fs/promises";
 import { createRequire } from "node:module";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import pg from "pg";
 import { parseConfig, readRegistration, writeRegistration, type Config } from "../../src/config/index.js";
 import type { FakeHomeserver, FakeMatrixClient } from "../fakes/homeserver.js";
+import { freePort } from "./ports.js";
+export { freePort };
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -47,17 +48,6 @@ export interface HealthReply {
   status: number;
   body: { status: string; homeserver: { ok: boolean; error?: string }; database?: { ok: boolean; error?: string }; queueDepth: number | null;
     connections: Array<{ login: string; network: string; state: string; message: string | null }> };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = net.createServer();
-    srv.once("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => res(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -5,7 +5,6 @@
  * user-story helpers: DM the bot, run a command, wait for an event.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -14,17 +13,8 @@ import type { NetworkConnector } from "../../src/core/connector.js";
 import { startBridge, type RunningBridge } from "../../src/main.js";
 import { FakeHomeserver, type ClientEvent, type FakeMatrixClient } from "../fakes/homeserver.js";
 import { backends } from "./db.js";
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "./ports.js";
+export { freePort };
 
 export interface HarnessOptions {
   /** Connectors to run instead of the configured ones (built fresh for each start). */
