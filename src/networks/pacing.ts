@@ -22,6 +22,7 @@ export interface BucketSpec {
 interface Bucket {
   tokens: number;
   at: number;
+  spec: BucketSpec;
 }
 
 export class Pacer {
@@ -30,12 +31,14 @@ export class Pacer {
   waitedMs = 0;
   /** Sends put back in the queue because their slot was further away than the inline wait. */
   deferred = 0;
+  /** Bucket count that triggers a prune; raised when many buckets are busy, so pruning stays rare. */
+  private pruneAt = 10_000;
 
   constructor(private readonly now: () => number = Date.now, private readonly sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))) {}
 
   private refill(key: string, spec: BucketSpec): Bucket {
     const t = this.now();
-    const b = this.buckets.get(key) ?? { tokens: spec.burst, at: t };
+    const b = this.buckets.get(key) ?? { tokens: spec.burst, at: t, spec };
     b.tokens = Math.min(spec.burst, b.tokens + ((t - b.at) / 1000) * spec.ratePerSec);
     b.at = t;
     this.buckets.set(key, b);
@@ -66,7 +69,7 @@ export class Pacer {
     const wait = this.delayFor(limits);
     if (wait > maxWaitMs) return wait;
     for (const [key] of limits) this.buckets.get(key)!.tokens -= 1;
-    if (this.buckets.size > 10_000) this.prune();
+    if (this.buckets.size > this.pruneAt) this.prune();
     if (wait > 0) {
       this.waitedMs += wait;
       await this.sleep(wait);
@@ -86,10 +89,12 @@ export class Pacer {
     }
   }
 
-  /** Forget idle buckets (refilled to full by now) so the map does not grow without bound. */
+  /** Forget idle buckets so the map does not grow without bound. */
   private prune(): void {
     const t = this.now();
-    for (const [k, b] of this.buckets) if (t - b.at > 60_000 && b.tokens + ((t - b.at) / 1000) * 0.33 >= 1) this.buckets.delete(k);
+    // A forgotten bucket comes back full, so only those that would be full by now may go.
+    for (const [k, b] of this.buckets) if (b.tokens + ((t - b.at) / 1000) * b.spec.ratePerSec >= b.spec.burst) this.buckets.delete(k);
+    this.pruneAt = Math.max(10_000, this.buckets.size * 2);
   }
 }
 

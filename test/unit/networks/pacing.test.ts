@@ -74,4 +74,18 @@ describe("outbound pacing", () => {
     // A caller that will not wait that long is told how long, and takes nothing.
     expect(await p.reserve(bot, 10)).toBeGreaterThan(10);
   });
+
+  it("forgets buckets only once they would be full again, so a busy chat keeps its debt", async () => {
+    const c = clock();
+    const p = new Pacer(c.now, c.sleep);
+    const group: Array<[string, typeof TELEGRAM_GROUP]> = [["group", TELEGRAM_GROUP]];
+    for (let i = 0; i < 20; i++) await p.reserve(group, 0);
+    // 10,001 other buckets make the map prune; the empty group must not come back full.
+    for (let i = 0; i <= 10_000; i++) await p.reserve([[`chat${i}`, SLACK_CHANNEL]], 0);
+    expect(await p.reserve(group, 0)).toBeGreaterThan(2000);
+    // A minute later the group has refilled anyway; forgetting it then changes nothing.
+    await c.sleep(61_000);
+    for (let i = 0; i < 20; i++) expect(await p.reserve(group, 0)).toBe(0);
+    expect(await p.reserve(group, 0)).toBeGreaterThan(0);
+  });
 });
