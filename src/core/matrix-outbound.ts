@@ -9,7 +9,7 @@ import { mapInlines } from "../formatting/ast.js";
 import type { PortalLinkRow, QueueItem } from "../store/api.js";
 import type { Connection, NetworkConnector, OutboundFile, OutboundMessage } from "./connector.js";
 import type { CoreDeps } from "./context.js";
-import { RemoteError } from "./errors.js";
+import { MatrixError, RemoteError } from "./errors.js";
 import type { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import type { MatrixPayload, RelayTiming } from "./payloads.js";
@@ -186,11 +186,14 @@ export class MatrixOutbound {
 
   private async download(file: NonNullable<Of<"message">["file"]>, connector: NetworkConnector): Promise<OutboundFile> {
     const limit = Math.min(this.deps.options.maxFileSize, connector.maxUploadSize);
-    const tooLarge = (size: number) => new RemoteError("file_too_large", `${file.name} is ${size} bytes; ${connector.displayName} takes at most ${limit}`,
+    const tooLarge = (size?: number) => new RemoteError("file_too_large", `${file.name} is ${size !== undefined ? `${size} bytes` : `over ${limit} bytes`}; ${connector.displayName} takes at most ${limit}`,
       { retryable: false, userMessage: `The file ${file.name} is too large for ${connector.displayName} (limit ${Math.round(limit / 1048576)} MB).` });
     if (file.size !== undefined && file.size > limit) throw tooLarge(file.size);
-    const dl = await this.deps.matrix.downloadMedia(file.mxc);
-    if (dl.data.length > limit) throw tooLarge(dl.data.length); // info.size was missing or wrong
+    // info.size may be missing or wrong: the download itself stops at the limit.
+    const dl = await this.deps.matrix.downloadMedia(file.mxc, limit).catch((err: unknown) => {
+      throw err instanceof MatrixError && err.code === "M_TOO_LARGE" ? tooLarge() : err;
+    });
+    if (dl.data.length > limit) throw tooLarge(dl.data.length);
     return { name: file.name, mime: file.mime || dl.mime, kind: file.kind, data: dl.data, width: file.width, height: file.height };
   }
 

@@ -62,7 +62,8 @@ export interface MatrixPort {
   /** Register the ghost (if needed) and set its profile. */
   ensureGhost(localpart: string, profile: { displayName?: string; avatarMxc?: string }): Promise<string>;
   uploadMedia(data: Buffer, mime: string, name: string): Promise<string>;
-  downloadMedia(mxc: string): Promise<{ data: Buffer; mime: string }>;
+  /** The bytes of an mxc URI; over `maxBytes` it stops reading and throws MatrixError M_TOO_LARGE (not retryable). */
+  downloadMedia(mxc: string, maxBytes?: number): Promise<{ data: Buffer; mime: string }>;
   createRoom(opts: CreateRoomOptions): Promise<{ roomId: string; alias?: string }>;
   invite(roomId: string, mxid: string): Promise<void>;
   join(roomId: string, mxid: string): Promise<void>;

@@ -9,6 +9,7 @@
  */
 import http from "node:http";
 import https from "node:https";
+import { MatrixError } from "../core/errors.js";
 
 export interface AsRequest {
   /** Act as this user (`user_id`); omitted for the appservice's own bot. */
@@ -78,6 +79,60 @@ export class AsHttp {
       req.setTimeout(this.timeoutMs, () => req.destroy(Object.assign(new Error(`timed out after ${this.timeoutMs} ms`), { code: "ETIMEDOUT" })));
       req.on("error", (err) => reject(new AsHttpError(err.message, { code: (err as NodeJS.ErrnoException).code ?? "ECONNRESET" })));
       req.end(payload);
+    });
+  }
+
+  /**
+   * GET a media download from the homeserver, reading at most `maxBytes`: a larger answer (by its
+   * Content-Length or, when it has none, as it streams) is cut off and rejected with a
+   * non-retryable MatrixError M_TOO_LARGE, so a huge file is never held in memory.
+   */
+  download(url: string, maxBytes: number): Promise<{ data: Buffer; mime: string }> {
+    const target = new URL(url);
+    // The as_token goes to the homeserver only.
+    if (target.origin !== this.base.origin) return Promise.reject(new AsHttpError(`media URL ${target.origin} is not the homeserver`, { code: "EBADURL" }));
+    target.searchParams.set("allow_remote", "true");
+    const tooLarge = () => new MatrixError("M_TOO_LARGE", `download media: over ${maxBytes} bytes`, { retryable: false });
+    return new Promise((resolve, reject) => {
+      const req = this.mod.request(target, {
+        method: "GET", agent: this.agent, headers: { authorization: `Bearer ${this.asToken}` },
+      }, (res) => {
+        const status = res.statusCode ?? 0;
+        const ok = status >= 200 && status < 300;
+        const declared = Number(res.headers["content-length"] ?? NaN);
+        // An error answer is small JSON; read at most 64 KiB of it.
+        const cap = ok ? maxBytes : 65_536;
+        if (ok && declared > cap) {
+          res.destroy();
+          return reject(tooLarge());
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > cap) {
+            res.destroy();
+            return reject(ok ? tooLarge() : new AsHttpError(`GET ${target.pathname}: HTTP ${status}`, { statusCode: status }));
+          }
+          chunks.push(c);
+        });
+        res.on("error", (err) => reject(new AsHttpError(err.message, { code: (err as NodeJS.ErrnoException).code })));
+        res.on("end", () => {
+          const data = Buffer.concat(chunks);
+          if (ok) return resolve({ data, mime: String(res.headers["content-type"] ?? "application/octet-stream").split(";")[0]!.trim() });
+          let b: AsHttpError["body"] = {};
+          try {
+            const parsed: unknown = JSON.parse(data.toString("utf8"));
+            if (typeof parsed === "object" && parsed !== null) b = parsed as AsHttpError["body"];
+          } catch {
+            // not Matrix JSON (a proxy page): the status alone says what happened
+          }
+          reject(new AsHttpError(`GET ${target.pathname}: HTTP ${status} ${b?.errcode ?? ""} ${b?.error ?? ""}`.trim(), { statusCode: status, body: b }));
+        });
+      });
+      req.setTimeout(this.timeoutMs, () => req.destroy(Object.assign(new Error(`timed out after ${this.timeoutMs} ms`), { code: "ETIMEDOUT" })));
+      req.on("error", (err) => reject(new AsHttpError(err.message, { code: (err as NodeJS.ErrnoException).code ?? "ECONNRESET" })));
+      req.end();
     });
   }
 

@@ -11,6 +11,8 @@ import type { MatrixPort } from "../core/matrix-port.js";
 import type { Logger } from "../core/log.js";
 
 const PATH = "/_tandem/avatar";
+/** Avatars are small images; a larger file behind an avatar URL is not served (nor held in the cache). */
+const MAX_AVATAR_BYTES = 5 * 1024 * 1024;
 const MXC = /^mxc:\/\/([^/]+)\/([A-Za-z0-9_-]+)$/;
 
 export class AvatarProxy {
@@ -48,7 +50,7 @@ export class AvatarProxy {
     try {
       let hit = this.cache.get(mxc);
       if (!hit || Date.now() - hit.at > 3600_000) {
-        const dl = await this.matrix.downloadMedia(mxc);
+        const dl = await this.matrix.downloadMedia(mxc, MAX_AVATAR_BYTES);
         if (!/^image\//.test(dl.mime)) { res.status(404).send("not an image"); return; }
         hit = { data: dl.data, mime: dl.mime, at: Date.now() };
         this.cache.set(mxc, hit);

@@ -75,7 +75,9 @@ export class AppservicePort implements MatrixPort {
       return out;
     } catch (err) {
       const mapped = toMatrixError(err, what);
-      if (this.health && isUnreachable(err instanceof MatrixError ? err.cause : err)) this.health.homeserverError = mapped.message;
+      // A MatrixError without a cause is our own verdict on an answer (e.g. M_TOO_LARGE): the homeserver was reached.
+      const ours = err instanceof MatrixError && err.cause === undefined;
+      if (this.health && !ours && isUnreachable(err instanceof MatrixError ? err.cause : err)) this.health.homeserverError = mapped.message;
       throw mapped;
     }
   }
@@ -94,8 +96,16 @@ export class AppservicePort implements MatrixPort {
     return mxc;
   }
 
-  async downloadMedia(mxc: string): Promise<{ data: Buffer; mime: string }> {
-    const res = await this.call("download media", () => this.bridge.getIntent().matrixClient.downloadContent(mxc));
+  async downloadMedia(mxc: string, maxBytes = Infinity): Promise<{ data: Buffer; mime: string }> {
+    const client = this.bridge.getIntent().matrixClient;
+    if (this.direct) {
+      // The right endpoint (authenticated media on Matrix 1.11+) from the SDK; the bytes read with a cap.
+      const url = await this.call("download media", () => client.mxcToHttp(mxc));
+      const direct = this.direct;
+      return this.call("download media", () => direct.download(url, maxBytes));
+    }
+    const res = await this.call("download media", () => client.downloadContent(mxc));
+    if (res.data.length > maxBytes) throw new MatrixError("M_TOO_LARGE", `download media: ${res.data.length} bytes, over ${maxBytes}`, { retryable: false });
     return { data: res.data, mime: res.contentType };
   }
 
