@@ -21,7 +21,7 @@ import { RoomLinker } from "./linking.js";
 import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import { MatrixOutbound } from "./matrix-outbound.js";
-import { matrixLane, type MatrixPayload, type QueuePayload, type RelayTiming } from "./payloads.js";
+import { matrixLane, remoteLane, type MatrixPayload, type QueuePayload, type RelayTiming } from "./payloads.js";
 export type { RelayTiming } from "./payloads.js";
 import { Permissions } from "./permissions.js";
 import { PortalDirectory } from "./portals.js";
@@ -69,7 +69,9 @@ export class BridgeCore implements BridgeServices {
     this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
       `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
     this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue, opts.onRelayed);
-    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => options.standbyRelaysMatrix ?? true, opts.onRelayed);
+    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => options.standbyRelaysMatrix ?? true, opts.onRelayed,
+      // A remote message of the room is being bridged right now (its Matrix event may exist before its message-map row).
+      (roomId) => this.portals.linksOfRoom(roomId).some((l) => this.queue.isBusy(remoteLane(l.network, l.chat))));
     this.linker = new RoomLinker(deps, this.portals, this.loginManager);
     this.backfill = new Backfill(deps, this.portals, this.loginManager, (p, id) => this.remote.importPast(p, id), opts.backfill);
     this.remote.beforeLive = (roomId, ev) => this.backfill.beforeLive(roomId, ev);

@@ -9,12 +9,15 @@ import { mapInlines } from "../formatting/ast.js";
 import type { PortalLinkRow, QueueItem } from "../store/api.js";
 import type { Connection, NetworkConnector, OutboundFile, OutboundMessage } from "./connector.js";
 import type { CoreDeps } from "./context.js";
-import { MatrixError, RemoteError } from "./errors.js";
+import { Deferred, MatrixError, RemoteError } from "./errors.js";
 import type { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import type { MatrixPayload, RelayTiming } from "./payloads.js";
 import type { Permissions } from "./permissions.js";
 import type { PortalDirectory } from "./portals.js";
+
+/** How long a reply waits for the message it answers to be mapped (see awaitMapping). */
+const REPLY_MAPPING_WAIT_MS = 3000;
 
 type Of<K extends MatrixInbound["kind"]> = Extract<MatrixInbound, { kind: K }>;
 
@@ -33,6 +36,8 @@ export class MatrixOutbound {
     /** Whether Matrix messages still go out to chats on standby. */
     private readonly relayDuringStandby: () => boolean,
     private readonly onRelayed?: (timing: RelayTiming) => void,
+    /** Whether a remote message of the room is being bridged in right now. */
+    private readonly remoteBusy: (roomId: string) => boolean = () => false,
   ) {}
 
   async apply(item: QueueItem, p: MatrixPayload): Promise<void> {
@@ -74,12 +79,15 @@ export class MatrixOutbound {
     for (const t of targets) {
       if (already.some((r) => r.network === t.link.network && r.chat === t.link.chat)) continue;
       if (ev.file && !files) files = [await this.download(ev.file, t.connector)];
+      const replyTo = await this.remoteOf(ev.replyTo, t.link);
+      const threadRoot = await this.remoteOf(ev.threadRoot, t.link);
+      this.awaitMapping(ev, p, (!!ev.replyTo && !replyTo) || (!!ev.threadRoot && !threadRoot));
       const msg: OutboundMessage = {
         doc: this.mapMentions(ev.doc, t.connector),
         emote: ev.msgtype === "emote",
         notice: ev.msgtype === "notice",
-        replyTo: await this.remoteOf(ev.replyTo, t.link),
-        threadRoot: await this.remoteOf(ev.threadRoot, t.link),
+        replyTo,
+        threadRoot,
         files: ev.file ? files : undefined,
         sender: await this.senderOf(ev.roomId, ev.sender, p.origin?.via),
         sourceId: ev.eventId,
@@ -167,6 +175,20 @@ export class MatrixOutbound {
       }
       return node;
     });
+  }
+
+  /**
+   * A reply (or thread message) to an event with no message-map row yet, while a remote message of
+   * the room is being bridged: that event may be it, sent to Matrix a moment before its row is
+   * written (a Matrix bot answering a bridged message at once). Wait a little (Deferred: the
+   * room's order holds, no attempt is counted), for at most REPLY_MAPPING_WAIT_MS; then it goes
+   * out as a plain message, as a reply to a message that was never bridged does at once.
+   */
+  private awaitMapping(ev: Of<"message">, p: MatrixPayload, unmapped: boolean): void {
+    // A fan-out's targets were looked up once the message was mapped: no race there.
+    if (unmapped && !p.origin && Date.now() - p.receivedAt < REPLY_MAPPING_WAIT_MS && this.remoteBusy(ev.roomId)) {
+      throw new Deferred(100, `the message ${ev.replyTo ?? ev.threadRoot} replied to is still being bridged`);
+    }
   }
 
   private async remoteOf(eventId: string | undefined, link: PortalLinkRow): Promise<string | undefined> {

@@ -111,6 +111,11 @@ export class RelayQueue {
       });
   }
 
+  /** Whether a worker is applying this lane's items right now. */
+  isBusy(lane: string): boolean {
+    return this.active.has(lane);
+  }
+
   get lanesInFlight(): number {
     return this.active.size;
   }

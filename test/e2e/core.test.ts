@@ -105,6 +105,42 @@ describe("core end to end (loopback network)", () => {
     expect(rows[0]!.remoteRef).toBe(sent.ref);
   });
 
+  it("a reply to a message still being bridged (event sent, not yet mapped) waits for its mapping", async () => {
+    const GHOST = "@loopback_ivan:example.org";
+    const targetRef = net.nextRef("ops"); // the remote message the racing event is a copy of
+    // Keep the chat's remote lane busy: a file whose download is held.
+    let release!: () => void;
+    net.holdDownloads = new Promise<void>((r) => { release = r; });
+    try {
+      const held = net.post("ops", "ivan", "", { file: { name: "held.txt", data: Buffer.from("x"), mime: "text/plain" } });
+      await held;
+      await waitUntil(() => h.bridge.core.queue.isBusy("r:loopback:ops"), 5000, "remote lane busy");
+      // The ghost's event exists in Matrix; its message-map row is not written yet (the race a Matrix bot can hit).
+      const racing = await h.hs.clientFor(GHOST).sendText(portalRoom, "racing message");
+      await alice.reply(portalRoom, racing, "instant answer");
+      await new Promise((r) => setTimeout(r, 300));
+      expect(net.sent("ops").some((m) => m.text === "instant answer")).toBe(false); // waiting, in order
+      await h.bridge.store.messages.insert([{
+        roomId: portalRoom, eventId: racing, network: "loopback", chat: "ops", remoteRef: targetRef, part: 0, origin: "remote",
+        senderMxid: GHOST, threadRootEvent: null, threadRootRemote: null, receivedAt: new Date(),
+      }]);
+    } finally {
+      release();
+      net.holdDownloads = null;
+    }
+    await waitUntil(() => net.sent("ops").some((m) => m.text === "instant answer"), 10_000, "the reply");
+    expect(net.sent("ops").find((m) => m.text === "instant answer")!.replyTo).toBe(targetRef);
+
+    // With nothing being bridged, a reply to a message that never was goes out at once, as plain text.
+    await waitUntil(() => !h.bridge.core.queue.isBusy("r:loopback:ops"), 5000, "remote lane idle");
+    const never = await h.hs.clientFor(GHOST).sendText(portalRoom, "never bridged");
+    const deferredBefore = h.bridge.core.queue.counts.deferred;
+    await alice.reply(portalRoom, never, "answer to the unbridged");
+    await waitUntil(() => net.sent("ops").some((m) => m.text === "answer to the unbridged"), 10_000, "the plain reply");
+    expect(net.sent("ops").find((m) => m.text === "answer to the unbridged")!.replyTo).toBeUndefined();
+    expect(h.bridge.core.queue.counts.deferred).toBe(deferredBefore);
+  });
+
   it("dead-letters a permanent failure with one notice in the room", async () => {
     const { RemoteError } = await import("../../src/core/errors.js");
     net.failSends.push(new RemoteError("channel_not_found", "no such channel", { retryable: false, userMessage: "the channel is gone" }));

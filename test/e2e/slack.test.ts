@@ -156,6 +156,8 @@ describe("Slack end to end", () => {
     const ev = await h.hs.waitForEvent({ room_id: general, sender: DAVE, content: { body: "first reply" } });
     expect(ev.content["m.relates_to"]).toMatchObject({ rel_type: "m.thread", event_id: carolEvent.event_id });
     // Replying to a thread reply answers in that thread (Slack threads hang off the root only).
+    // (The Matrix event is visible a moment before the bridge has mapped it; a person takes longer.)
+    await waitUntil(async () => (await h.bridge.store.messages.byEvent(ev.event_id)).length > 0, 5000, "first reply mapped");
     await alice.reply(general, ev.event_id, "reply to the reply");
     expect((await slackText("C0001", "reply to the reply")).thread_ts).toBe(carolTs);
     await alice.sendMessage(general, { msgtype: "m.text", body: "threaded from matrix", "m.relates_to": {

@@ -35,6 +35,8 @@ export class LoopbackNetwork {
   private seq = 0;
   /** Make the next N sends fail with this error (to test retries and dead letters). */
   failSends: Array<RemoteError> = [];
+  /** While set, file downloads wait for it (keeps a remote chat's queue lane busy). */
+  holdDownloads: Promise<void> | null = null;
 
   addAccount(token: string, account: string, name: string): void {
     this.tokens.set(token, { account, name });
@@ -135,6 +137,7 @@ class LoopbackConnection implements Connection {
   }
 
   async download(file: FileRef) {
+    await this.net.holdDownloads;
     const data = this.net.files.get(file.id);
     if (!data) throw new RemoteError("file_not_found", "no such file", { retryable: false });
     return { data, mime: file.mime, name: file.name };
