@@ -100,6 +100,8 @@ describe("core end to end (loopback network)", () => {
     const sent = net.sent("ops").find((m) => m.text === "got it")!;
     expect(sent.replyTo).toBe(originalRef);
     expect(sent.senderName).toBe("alice");
+    // The map row is written when the send has answered, a moment after the loopback side has the message.
+    await waitUntil(async () => (await h.bridge.store.messages.byEvent(replyId)).length > 0, 5000, "reply mapped");
     const rows = await h.bridge.store.messages.byEvent(replyId);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.remoteRef).toBe(sent.ref);
