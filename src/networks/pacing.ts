@@ -29,8 +29,6 @@ export class Pacer {
   private readonly buckets = new Map<string, Bucket>();
   /** Time spent waiting in place, ms, since start (a metric for "we are being paced"). */
   waitedMs = 0;
-  /** Sends put back in the queue because their slot was further away than the inline wait. */
-  deferred = 0;
   /** Bucket count that triggers a prune; raised when many buckets are busy, so pruning stays rare. */
   private pruneAt = 10_000;
 
@@ -83,10 +81,7 @@ export class Pacer {
    */
   async pace(limits: Array<[string, BucketSpec]>, what: string, inlineMs = INLINE_WAIT_MS): Promise<void> {
     const later = await this.reserve(limits, inlineMs);
-    if (later > 0) {
-      this.deferred++;
-      throw new Deferred(later, `${what}: paced to the platform's send limit`);
-    }
+    if (later > 0) throw new Deferred(later, `${what}: paced to the platform's send limit`);
   }
 
   /** Forget idle buckets so the map does not grow without bound. */
