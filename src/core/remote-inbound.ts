@@ -278,6 +278,7 @@ export class RemoteInbound {
     const { matrix } = this.deps;
     const link = this.portals.linkForChat(p.network, ev.chat);
     if (!link) return;
+    if (ev.info.name !== undefined) await this.portals.renameChat(p.network, ev.chat, ev.info.name); // m.bridge too, linked rooms included
     const portal = this.portals.portal(link.roomId);
     // A linked room belongs to its Matrix users: remote renames do not rename it.
     if (portal?.kind !== "portal") return;
