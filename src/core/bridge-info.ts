@@ -25,6 +25,8 @@ export type DescribedLink = Pick<PortalLinkRow, "roomId" | "network" | "chat" | 
 const writtenKey = (roomId: string, stateKey: string) => `bridge-info:${roomId}|${stateKey}`;
 /** A digest of all bridge info as last synced: when it matches, start-up has nothing to check. */
 const DIGEST_KEY = "bridge-info:digest";
+/** Links described between two yields to the event loop at start. */
+const SYNC_SLICE = 1000;
 
 /** The m.bridge state key and content for one linked chat. Pure. */
 export function describeLink(connector: NetworkConnector, botMxid: string, link: Omit<DescribedLink, "roomId">, login?: LoginRecord): BridgeInfo {
@@ -96,17 +98,23 @@ export class BridgeInfoWriter {
    * of it, checked first, makes a start where nothing changed cost one query.
    */
   async syncAll(links: DescribedLink[]): Promise<{ checked: number; written: number; unchanged: number; failed: number }> {
-    const lines = links.flatMap((link) => {
+    // In a fixed order, so the digest does not depend on the order the store listed them in.
+    const sorted = [...links].sort((a, b) => (a.roomId === b.roomId ? (a.network < b.network ? -1 : 1) : a.roomId < b.roomId ? -1 : 1));
+    const hash = createHash("sha256");
+    const known: DescribedLink[] = [];
+    for (const [i, link] of sorted.entries()) {
+      if (i % SYNC_SLICE === 0) await new Promise((r) => setImmediate(r)); // 100,000 portals: never hold the event loop long
       const info = this.infoFor(link);
-      return info ? [{ link, line: `${link.roomId}|${info.stateKey}|${JSON.stringify(info.content)}` }] : [];
-    })
-      .sort((a, b) => (a.line < b.line ? -1 : 1));
-    const digest = createHash("sha256").update(lines.map((x) => x.line).join("\n")).digest("hex");
-    if (await this.deps.store.kv.get(DIGEST_KEY) === digest) return { checked: 0, written: 0, unchanged: lines.length, failed: 0 };
+      if (!info) continue;
+      hash.update(`${link.roomId}|${info.stateKey}|${JSON.stringify(info.content)}\n`);
+      known.push(link);
+    }
+    const digest = hash.digest("hex");
+    if (await this.deps.store.kv.get(DIGEST_KEY) === digest) return { checked: 0, written: 0, unchanged: known.length, failed: 0 };
     const outcomes = { written: 0, unchanged: 0, failed: 0 };
-    for (const { link } of lines) outcomes[await this.write(link, true)]++; // failures are summed up by the caller
+    for (const link of known) outcomes[await this.write(link, true)]++; // failures are summed up by the caller
     if (outcomes.failed === 0) await this.deps.store.kv.set(DIGEST_KEY, digest); // else the next start checks again
-    return { checked: lines.length, ...outcomes };
+    return { checked: known.length, ...outcomes };
   }
 
   private async put(roomId: string, stateKey: string, content: Record<string, unknown>): Promise<void> {

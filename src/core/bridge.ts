@@ -112,6 +112,7 @@ export class BridgeCore implements BridgeServices {
 
   /** Bring every room's m.bridge state up to what its links say, where it is not already. */
   private async syncBridgeInfo(): Promise<void> {
+    await new Promise((r) => setImmediate(r)); // start() returns first
     const links = this.portals.allPortals().flatMap((p) => this.portals.linksOfRoom(p.roomId));
     try {
       const r = await this.portals.bridgeInfo!.syncAll(links);
