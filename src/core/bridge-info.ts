@@ -46,7 +46,12 @@ export function describeLink(connector: NetworkConnector, botMxid: string, link:
 }
 
 export class BridgeInfoWriter {
-  constructor(private readonly deps: CoreDeps, private readonly loginOf: (loginId: string) => LoginRecord | undefined) {}
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly loginOf: (loginId: string) => LoginRecord | undefined,
+    /** Whether the room is a portal the bridge created (only those can carry the old state key). */
+    private readonly isPortal: (roomId: string) => boolean,
+  ) {}
 
   /** The bridge info for a link, or null when its network is not enabled. */
   infoFor(link: Omit<DescribedLink, "roomId">): BridgeInfo | null {
@@ -70,7 +75,7 @@ export class BridgeInfoWriter {
     try {
       const last = await this.deps.store.kv.get(writtenKey(link.roomId, info.stateKey));
       if (last === json) return "unchanged";
-      if (last === null) await this.clearLegacy(link);
+      if (last === null && this.isPortal(link.roomId)) await this.clearLegacy(link);
       await this.put(link.roomId, info.stateKey, info.content);
       await this.deps.store.kv.set(writtenKey(link.roomId, info.stateKey), json);
       return "written";

@@ -69,7 +69,7 @@ export class BridgeCore implements BridgeServices {
     const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
     this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
       `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
-    this.portals.bridgeInfo = new BridgeInfoWriter(deps, (id) => this.loginManager.record(id));
+    this.portals.bridgeInfo = new BridgeInfoWriter(deps, (id) => this.loginManager.record(id), (roomId) => this.portals.portal(roomId)?.kind === "portal");
     this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue, opts.onRelayed);
     this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => options.standbyRelaysMatrix ?? true, opts.onRelayed,
       // A remote message of the room is being bridged right now (its Matrix event may exist before its message-map row).
