@@ -97,7 +97,8 @@ describe("what every event carries (m.mentions, m.bridge, replies without fallba
     const since = h.hs.eventCount;
     await admin.sendText(portal, "!tandem ping");
     const notice = await h.hs.waitForEvent({ room_id: portal, sender: h.botMxid, type: "m.room.message" }, { since });
-    expect(content(notice)).toMatchObject({ msgtype: "m.notice", body: "pong", "m.mentions": {} });
+    expect(content(notice)).toMatchObject({ msgtype: "m.notice", body: "pong" });
+    expect(content(notice)["m.mentions"]).toEqual({});
   });
 
   it("an edit carries the new text's mentions in m.new_content and notifies no one at the top level", async () => {
