@@ -13,7 +13,7 @@ import { AppService, AppServiceRegistration, Bridge } from "matrix-appservice-br
 import type { Logger } from "../core/log.js";
 import type { MatrixInbound } from "../core/matrix-port.js";
 import { parseMatrixEvent, type RawEvent } from "./events.js";
-import { parseBody, type RawBody, type SkipReason } from "./json-body.js";
+import { parseBody, yielder, type RawBody, type SkipReason } from "./json-body.js";
 import { MAX_EVENT_BYTES, createListenerApp, matrixErrors } from "./listener.js";
 
 export type TransactionSink = (events: MatrixInbound[]) => Promise<void>;
@@ -75,7 +75,10 @@ class DurableAppService extends AppService {
     const raw = Array.isArray(events) ? (events as RawEvent[]) : [];
     const parsed: MatrixInbound[] = [];
     let unreadable = 0;
+    // Up to 100 events of 64 KiB each: reading them all at once would hold the event loop too.
+    const breathe = yielder();
     for (const ev of raw) {
+      await breathe();
       // The parser is pure and fuzzed never to throw; a bug there must still not make the
       // homeserver retry this transaction (and hold back every later one) forever.
       try {

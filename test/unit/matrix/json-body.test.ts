@@ -23,6 +23,7 @@ describe("sliced JSON parsing", () => {
   it("gives what JSON.parse gives, whitespace, escapes and odd keys included", async () => {
     const docs = [
       { events: [{ type: "m.room.message", content: { body: 'quote " backslash \\ brace } bracket ] \u00e9 \ud83d\ude00' } }, 1, "two", null, true, [3, [4]]] },
+      { events: [{ s: '\\"\\\\"]}{["\\', t: ["\\", '"', "\\\\", "]"] }, { u: "x".repeat(300) + '\\"' + "y".repeat(300) }] },
       [], {}, [[]], [{}], 5, "text", null, -1.5e3, { "": { "": [] } }, { a: [1, { b: [2, { c: 3 }] }], "k\"ey": "v", "\\": "\\" },
     ];
     for (const doc of docs) {
