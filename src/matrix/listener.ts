@@ -63,12 +63,18 @@ export function createListenerApp(hsToken: string, log: Logger, handlers: Listen
   const app = express();
   app.disable("x-powered-by");
 
+  let lastWrongTokenWarning = -Infinity;
   /** False (after answering 401/403) unless the request carries the hs_token. */
   const authenticated = (req: Request, res: Response): boolean => {
     const header = req.headers.authorization;
     const query = req.query.access_token;
     const provided = header?.startsWith("Bearer ") ? header.slice(7) : typeof query === "string" ? query : "";
     if (provided && sameSecret(provided, hsToken)) return true;
+    // A homeserver with an old registration looks like this: say so, at most once a minute (a flood stays one line a minute).
+    if (provided && Date.now() - lastWrongTokenWarning >= 60_000) {
+      lastWrongTokenWarning = Date.now();
+      log.warn("refused a request with a wrong hs_token; if it came from the homeserver, load the current registration file into it", { path: req.path });
+    }
     refuse(req, res, provided ? 403 : 401, provided ? "M_FORBIDDEN" : "M_UNAUTHORIZED", "Bad token supplied");
     return false;
   };

@@ -28,11 +28,14 @@ describe("appservice listener HTTP layer", () => {
   let port = 0;
   let base = "";
   const got: MatrixInbound[] = [];
+  const warnings: string[] = [];
+  const log = { ...silentLogger, warn: (m: string, meta?: Record<string, unknown>) => { warnings.push(`${m} ${JSON.stringify(meta)}`); }, child: () => log };
 
   beforeEach(async () => {
     got.length = 0;
+    warnings.length = 0;
     port = await freePort();
-    as = new MatrixAppservice({ homeserverUrl: "http://127.0.0.1:9", domain: "example.org", registration, hostname: "127.0.0.1", port, log: silentLogger });
+    as = new MatrixAppservice({ homeserverUrl: "http://127.0.0.1:9", domain: "example.org", registration, hostname: "127.0.0.1", port, log });
     // The public avatar route is mounted by main the same way.
     as.expressApp.get("/_tandem/avatar/:sig", (_req, res) => { res.status(404).send("not found"); });
     await as.start(async (e) => { got.push(...e); });
@@ -84,6 +87,10 @@ describe("appservice listener HTTP layer", () => {
     expect(await answer).toMatch(/^HTTP\/1\.1 403[^]*M_FORBIDDEN/);
     expect(await writeRest(sock, size)).not.toBe("written");
     sock.destroy();
+    // The operator hears of it once (a homeserver with an old registration), and the token is not logged.
+    for (let i = 0; i < 3; i++) expect((await fetch(`${base}/users/@a:example.org?access_token=wrong-${i}`)).status).toBe(403);
+    expect(warnings.filter((w) => /wrong hs_token/.test(w))).toHaveLength(1);
+    expect(warnings.join("\n")).not.toMatch(/wrong-\d|access_token=/);
   });
 
   it("an authenticated body over the route's limit is refused with 413 before it is read (declared or streamed)", async () => {
