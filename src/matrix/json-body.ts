@@ -129,12 +129,27 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<RawB
     const into = declared !== undefined ? Buffer.allocUnsafe(declared) : null;
     const chunks: Buffer[] = [];
     let size = 0;
+    // The socket hands over up to 32 reads (2 MB) in one turn of the event loop: after a few ms
+    // of our own work on them, pause and let the loop turn before taking more.
+    let busyMs = 0;
+    let stopped = false;
     const stop = (err: Error) => {
+      stopped = true;
       req.off("data", onData).off("end", onEnd).off("error", stop).off("close", onClose);
       req.pause();
       reject(err);
     };
     const onData = (chunk: Buffer) => {
+      const t0 = performance.now();
+      take(chunk);
+      busyMs += performance.now() - t0;
+      if (busyMs > 4 && !stopped && !req.isPaused()) {
+        busyMs = 0;
+        req.pause();
+        setImmediate(() => { if (!stopped) req.resume(); });
+      }
+    };
+    const take = (chunk: Buffer) => {
       size += chunk.length;
       try {
         if (size > limits.maxBytes) throw tooLarge(limits.maxBytes);
@@ -147,6 +162,7 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<RawB
       else chunks.push(chunk);
     };
     const onEnd = () => {
+      stopped = true;
       req.off("data", onData).off("error", stop).off("close", onClose);
       const data = into ? into.subarray(0, size) : Buffer.concat(chunks, size);
       resolve({ data, digest: hash.digest("hex"), shape });
