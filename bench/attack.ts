@@ -17,6 +17,8 @@ import { round, type BenchResult } from "./report.js";
 import { World } from "./world.js";
 
 const MB19 = 19 * 1024 * 1024;
+/** No request at all, 3 s: what the machine alone costs. Shown, not judged. */
+export const IDLE = "no request, 3 s (reference)";
 /** Not an attack: the largest transaction a homeserver could send. Shown, not judged by the budget. */
 export const VALID = "19 MB valid transaction at the size and nesting limits, with token (info)";
 
@@ -44,13 +46,13 @@ function transactionAtLimits(bytes: number): Buffer {
   return Buffer.from(JSON.stringify({ events: Array.from({ length: Math.floor(bytes / (size + 1)) }, (_, i) => one(i)) }));
 }
 
-export async function attackPhase(dbs: BenchDatabases, result: BenchResult, resultsDir: string, repeat: number, broken: string[], log: (s: string) => void): Promise<void> {
+export async function attackPhase(dbs: BenchDatabases, result: BenchResult, resultsDir: string, repeat: number, broken: string[], log: (s: string) => void, profileDir?: string): Promise<void> {
   const db = await dbs.fresh("attack");
   const w = await World.start(db, "warn");
   let proc: BridgeProcess | null = null;
   try {
     await w.seed({ slack: 1, telegram: 1, linked: 0, usersPerChat: 1, distinctUsers: false, coldPortals: 0, coldGhosts: 0 }, db);
-    proc = (await BridgeProcess.start(w, { logFile: path.join(resultsDir, "bridge-attack.log") })).proc;
+    proc = (await BridgeProcess.start(w, { logFile: path.join(resultsDir, "bridge-attack.log"), profileDir })).proc;
     if (!(await proc.connected(30_000))) broken.push("attack: the logins did not connect");
     const base = String(w.raw.appservice!.address);
     const token = { authorization: `Bearer ${w.registration.hs_token}` };
@@ -62,6 +64,12 @@ export async function attackPhase(dbs: BenchDatabases, result: BenchResult, resu
       [VALID, `${base}/_matrix/app/v1/transactions/big`, token, transactionAtLimits(MB19)],
     ];
     result.attack = {};
+    // For reference: the longest stall with no request at all (on a shared machine, others' load shows here too).
+    await proc.stats(true);
+    await new Promise((r) => setTimeout(r, 3000));
+    const idle = await proc.stats(true);
+    result.attack[IDLE] = { stallMs: round(idle.loopDelay.max, 1), p99Ms: round(idle.loopDelay.p99, 1), statuses: [], requests: 0, connected: idle.states.every((st) => st.endsWith(":connected")) };
+    log(`attack: idle for 3 s: longest stall ${round(idle.loopDelay.max, 1)} ms`);
     for (const [name, url, headers, body] of attacks) {
       await proc.stats(true);
       const statuses: number[] = [];

@@ -27,7 +27,7 @@ import { BenchDatabases, type DbTarget } from "./pg.js";
 import { BridgeProcess, NODE_FLAGS } from "./proc.js";
 import { mb, pcts, renderText, round, type BenchResult, type DirectionResult } from "./report.js";
 import { World, type WorldSpec } from "./world.js";
-import { attackPhase, VALID } from "./attack.js";
+import { attackPhase, IDLE, VALID } from "./attack.js";
 import type { ChildStats } from "./child.js";
 
 const quick = process.argv.includes("--quick");
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     if (only.has("relay")) await relayPhase(dbs, result, profileDir);
     if (only.has("ready")) for (const n of SIZE.ready) await readyPhase(dbs, result, n);
     if (only.has("memory")) await memoryPhase(dbs, result);
-    if (only.has("attack")) await attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log);
+    if (only.has("attack")) await attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log, profileDir);
   } finally {
     await dbs.cleanup();
   }
@@ -306,7 +306,7 @@ function budget(r: BenchResult): void {
   const operating = Object.entries(r.memory).find(([k]) => /in operation/.test(k))?.[1];
   const settled = Object.entries(r.memory).find(([k]) => /after, GC/.test(k))?.[1];
   const ready10k = r.ready["10000 portals"];
-  const attackStall = r.attack ? Math.max(...Object.entries(r.attack).filter(([k]) => k !== VALID).map(([, a]) => a.stallMs)) : null;
+  const attackStall = r.attack ? Math.max(...Object.entries(r.attack).filter(([k]) => k !== VALID && k !== IDLE).map(([, a]) => a.stallMs)) : null;
   const big = !quick;
   const judge = (ok: boolean) => (big ? ok : null);
   const scale = `${SIZE.memory.portals} portals + ${SIZE.memory.ghosts} ghosts`;
