@@ -18,7 +18,6 @@ export {
   readRegistration,
   registrationMismatches,
   registrationYaml,
-  toAppServiceRegistration,
   writeRegistration,
   type Registration,
   type RegistrationNamespace,

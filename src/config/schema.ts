@@ -141,7 +141,7 @@ const permissions = z
     z.enum(PERMISSION_LEVELS),
   )
   .optional()
-  .describe("Who may do what: '*', a server name or a full MXID mapped to relay (messages are relayed by the bot), user (may log in) or admin (may also link rooms and cut over). The most specific entry wins. Default: '*': relay and the homeserver's domain: user.");
+  .describe("Who may do what: '*', a server name or a full MXID mapped to relay (messages are relayed by the bot), user (may log in) or admin (may also link rooms and cut over). The most specific entry wins. $domain stands for homeserver.domain ('@ops:$domain': admin). Admins can also be named with env TANDEM_ADMIN=@you:your.domain (comma-separated). Default: '*': relay and the homeserver's domain: user.");
 
 const bridge = z.object({
   permissions,
