@@ -23,3 +23,4 @@ export {
   type RegistrationNamespace,
   type WriteResult,
 } from "./registration.js";
+export { configWarnings } from "./warnings.js";
