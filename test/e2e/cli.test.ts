@@ -148,7 +148,7 @@ describe("a failed start exits whole", { timeout: 120_000 }, () => {
   it("a database from a newer Tandem (migration error): exit 1, database left as it was", async () => {
     const path = await prepared("newer");
     const future = [...loadMigrations(), { version: loadMigrations().length + 1, file: "999-future.sql", description: "from the future", sql: "SELECT 1" }];
-    const store = await openStore({ dataDir: join(dir, "newer-db"), migrations: future });
+    const store = await openStore({ uri: "", encryptionKey: "", dataDir: join(dir, "newer-db"), migrations: future });
     await store.close();
     const r = await cli("start", "-c", path);
     expect(r.status, r.stderr).toBe(1);

@@ -120,7 +120,7 @@ describe("doctor: logins while the bridge runs on the embedded database", () => 
   it("reads the logins' states from the running bridge's /status.json", async () => {
     const dataDir = join(dir, "db-running");
     // The running bridge holds the embedded database; here this test process holds it.
-    const store = await openStore({ dataDir, encryptionKey: "a-key-long-enough" });
+    const store = await openStore({ uri: "", dataDir, encryptionKey: "a-key-long-enough" });
     const status = createServer((req, res) => {
       res.writeHead(req.url === "/status.json" ? 200 : 404, { "content-type": "application/json" }).end(JSON.stringify({
         connections: [
