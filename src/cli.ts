@@ -7,6 +7,8 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, configWarnings, loadConfig, readRegistration, registrationMismatches, writeRegistration } from "./config/index.js";
+import type { Config } from "./config/index.js";
+import { fetchFailure } from "./fetch-failure.js";
 import { describeStartFailure } from "./start-failure.js";
 
 const USAGE = `Usage: tandem <command> [options]
@@ -15,6 +17,7 @@ Commands:
   generate-registration  write the appservice registration YAML for the homeserver
   start                  run the bridge
   doctor                 check config, database, homeserver and logins
+  healthcheck            exit 0 when the running bridge's /health says ok (for Docker, systemd)
 
 Options:
   -c, --config FILE   config file (default bridge.yaml, env TANDEM_CONFIG)
@@ -55,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       const { runDoctor } = await import("./doctor.js");
       return runDoctor(configPath);
     }
+    case "healthcheck":
+      return healthcheck(loadConfig(configPath));
     default:
       console.error(`Unknown command "${command}".\n\n${USAGE}`);
       return 2;
@@ -94,6 +99,28 @@ async function start(configPath: string): Promise<number> {
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
   return -1; // keep running
+}
+
+/**
+ * Asks the running bridge's /health (on the metrics listener, as configured) and exits 0 only on
+ * 200: 503 (degraded: homeserver or database down) is unhealthy. With metrics off there is no
+ * /health; then a bridge that accepts connections on its appservice port counts as up.
+ */
+async function healthcheck(config: Config): Promise<number> {
+  const local = (host: string) => (["0.0.0.0", "::", "[::]", "*", ""].includes(host) ? "127.0.0.1" : host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
+  const url = config.metrics.enabled
+    ? `http://${local(config.metrics.hostname)}:${config.metrics.port}/health`
+    : `http://${local(config.appservice.hostname)}:${config.appservice.port}/`;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(4000) });
+    const text = (await res.text()).slice(0, 200).replace(/\s+/g, " ");
+    const ok = config.metrics.enabled ? res.status === 200 : true;
+    (ok ? console.log : console.error)(`${ok ? "healthy" : "unhealthy"}: ${url} answered ${res.status}${config.metrics.enabled ? ` ${text}` : ""}`);
+    return ok ? 0 : 1;
+  } catch (err) {
+    console.error(`unhealthy: ${url}: ${fetchFailure(err)}`);
+    return 1;
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServer } from "node:http";
 import net from "node:net";
 import { loadMigrations } from "../../src/store/migrate.js";
 import { openStore } from "../../src/store/index.js";
@@ -161,5 +162,31 @@ describe("a failed start exits whole", { timeout: 120_000 }, () => {
     const r = await cli("start", "-c", path);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/run tandem generate-registration and reload it in the homeserver/);
+  });
+});
+
+describe("healthcheck (Docker HEALTHCHECK, systemd)", { timeout: 60_000 }, () => {
+  it("is healthy only on 200 from /health at the configured metrics port; 503 and no answer are unhealthy", async () => {
+    let status = 200;
+    const server = createServer((req, res) => {
+      res.writeHead(req.url === "/health" ? status : 404).end(status === 200 ? "ok" : "degraded: database not writable");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as net.AddressInfo).port;
+    const path = join(dir, "health.yaml");
+    writeFileSync(path, YAML.stringify({ homeserver: { url: "http://127.0.0.1:1", domain: "example.org" }, metrics: { port } }));
+    try {
+      const up = await cli("healthcheck", "-c", path);
+      expect(up.status, up.stderr).toBe(0);
+      status = 503;
+      const degraded = await cli("healthcheck", "-c", path);
+      expect(degraded.status).toBe(1);
+      expect(degraded.stderr).toMatch(new RegExp(`unhealthy: http://127\\.0\\.0\\.1:${port}/health answered 503`));
+    } finally {
+      server.close();
+    }
+    const down = await cli("healthcheck", "-c", path);
+    expect(down.status).toBe(1);
+    expect(down.stderr).toMatch(/connection refused/);
   });
 });
