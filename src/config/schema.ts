@@ -152,7 +152,7 @@ const bridge = z.object({
   encryption_key: z.string().default("")
     .describe("Key that encrypts login secrets at rest; keep it out of the file with env TANDEM_ENCRYPTION_KEY. Default \"\": secrets are stored in plain text. Changing it makes stored logins unreadable."),
   public_url: httpUrl({ empty: true }).overwrite(stripTrailingSlash).default("")
-    .describe("Public base URL of the bridge, for avatars Slack must fetch. Default \"\": Matrix avatars are not shown on Slack."),
+    .describe("Public https base URL that reaches the APPSERVICE listener (appservice.hostname:port; not the metrics port): Slack fetches Matrix users' avatars from its /_tandem/avatar/* path, so publish just that path through your reverse proxy. Default \"\": Matrix avatars are not shown on Slack."),
   standby_relays_matrix: z.boolean().default(true)
     .describe("In the cutover phase standby, whether messages written in Matrix still go out to the remote chat. Default true (remote readers keep seeing Matrix); false makes the remote side silent."),
   login_timeout_seconds: count(1).default(300)
