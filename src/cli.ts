@@ -77,8 +77,9 @@ async function start(configPath: string): Promise<number> {
   const mismatch = registrationMismatches(config, registration);
   if (mismatch.length) throw new ConfigError(mismatch.map((m) => ({ path: "", message: `${m} (run tandem generate-registration and reload it in the homeserver)` })), "registration_invalid");
   for (const w of configWarnings(config)) console.error(`tandem: warning: ${w}`);
-  const [{ startBridge }, { tuneHeap }] = await Promise.all([import("./main.js"), import("./heap.js")]);
+  const [{ startBridge }, { tuneEmbeddedWasm, tuneHeap }] = await Promise.all([import("./main.js"), import("./heap.js")]);
   tuneHeap();
+  if (!config.database.uri) tuneEmbeddedWasm();
   let running;
   try {
     running = await startBridge({ config, registration });

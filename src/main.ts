@@ -70,10 +70,14 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   registerSecret(registration.hs_token);
   if (config.bridge.encryption_key) registerSecret(config.bridge.encryption_key);
 
-  const storeOpts = { uri: config.database.uri, dataDir: config.database.data_dir, encryptionKey: config.bridge.encryption_key };
+  const storeOpts = {
+    uri: config.database.uri, dataDir: config.database.data_dir, encryptionKey: config.bridge.encryption_key,
+    progress: (message: string) => log.info(message),
+  };
   const policy = secretsPolicyError(storeOpts);
   if (policy) throw new ConfigError(policy, "config_invalid", "bridge.encryption_key");
   if (!config.bridge.encryption_key) log.warn("bridge.encryption_key is empty: login secrets are stored unencrypted (acceptable only for the embedded dev database)");
+  log.info(config.database.uri ? "opening the database" : `opening the embedded database in ${config.database.data_dir}`);
   const store = await openStore(storeOpts);
   onFailure(() => store.close());
 
