@@ -113,7 +113,9 @@ export class HomeserverCore {
       if (!this.ns.isAsUser(userId)) {
         throw forbidden(`Application service cannot masquerade as this user (${userId}).`);
       }
-      if (!this.users.has(userId)) throw forbidden(`Application service has not registered this user (${userId})`);
+      // As Synapse: the sender_localpart user may act before it is registered (whoami, joins work);
+      // it has no profile until it registers (GET /profile answers 404 "Profile was not found").
+      if (userId !== this.ns.botUserId && !this.users.has(userId)) throw forbidden(`Application service has not registered this user (${userId})`);
       return { userId, isAppservice: true, token };
     }
     const t = this.tokens.get(token);
