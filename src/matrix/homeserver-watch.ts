@@ -67,6 +67,7 @@ export class HomeserverWatch {
       this.failures = 0;
       this.schedule(this.opts.intervalMs);
     } catch (err) {
+      if (this.stopped) return; // a call cut short by stop() is no news
       this.failures++;
       this.onTrouble(err);
       const interval = this.opts.intervalMs;
