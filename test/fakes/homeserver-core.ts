@@ -667,6 +667,8 @@ export class HomeserverCore {
     if (value !== null && typeof value !== "string") throw invalidParam(`${field} must be a string`);
     if (typeof value === "string" && value.length > (field === "displayname" ? 256 : 1000)) throw invalidParam(`${field} is too long`);
     const user = this.users.get(userId);
+    // Stricter than Synapse 1.67, which upserts a profile row even for the unregistered sender user
+    // (its GET /profile still answers 404 until a display name is set): here only registered users have one.
     if (!user) throw notFound("Profile was not found");
     if (value === null || value === "") delete user[field];
     else user[field] = value;
