@@ -36,7 +36,7 @@ export function troubleOf(err: unknown): Trouble {
 
 /** The one line an operator needs when the homeserver refuses the as_token (bridge log, /health, doctor). */
 export function unknownTokenMessage(registrationPath: string): string {
-  return `the homeserver does not accept the bridge's as_token (M_UNKNOWN_TOKEN): load ${registrationPath} into the homeserver again ` +
+  return `homeserver did not accept the registration (M_UNKNOWN_TOKEN: it does not know the bridge's as_token): load ${registrationPath} into the homeserver again ` +
     `(Synapse: app_service_config_files in homeserver.yaml, then restart it; the file changes with generate-registration --force)`;
 }
 

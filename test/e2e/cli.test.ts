@@ -68,7 +68,7 @@ describe("tandem CLI", { timeout: 120_000 }, () => {
   it("doctor fails while the homeserver does not know the registration, then while the bridge never ran, then passes", async () => {
     const before = await cli("doctor", "-c", cfg);
     expect(before.status).toBe(1);
-    expect(before.stdout).toMatch(/FAIL  the homeserver does not accept the bridge's as_token \(M_UNKNOWN_TOKEN\): load .*reg\.yaml into the homeserver again/);
+    expect(before.stdout).toMatch(/FAIL  homeserver did not accept the registration \(M_UNKNOWN_TOKEN: it does not know the bridge's as_token\): load .*reg\.yaml into the homeserver again/);
     hs.setRegistration(YAML.parse(readFileSync(join(dir, "reg.yaml"), "utf8")));
 
     // Loaded, but the bridge never started: no bot user (the homeserver does not create it), nobody answering the ping.

@@ -117,7 +117,7 @@ describe("a registration the homeserver does not know", () => {
     const lines = logLines(h, /as_token/);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: "error" });
-    expect(lines[0]!.message).toMatch(/does not accept the bridge's as_token \(M_UNKNOWN_TOKEN\): load .*registration\.yaml into the homeserver again/);
+    expect(lines[0]!.message).toMatch(/^homeserver did not accept the registration \(M_UNKNOWN_TOKEN: it does not know the bridge's as_token\): load .*registration\.yaml into the homeserver again/);
     expect(logLines(h, /not ready|will keep trying/)).toEqual([]);
     const bad = await health(h);
     expect(bad.status).toBe(503);
