@@ -56,7 +56,9 @@ describe("start-up on the homeserver", () => {
 
   it("pings the homeserver at start (Matrix 1.7); where it has no ping (Synapse 1.67), whoami instead", async () => {
     h = await Harness.start();
-    expect(h.hs.requests.filter((r) => r.method === "POST" && r.path === PING)).toHaveLength(1);
+    // The homeserver POSTed /_matrix/app/v1/ping to the bridge and got its answer: both sides see each other.
+    expect(h.hs.requests.filter((r) => r.method === "POST" && r.path === PING).map((r) => r.status)).toEqual([200]);
+    expect(logLines(h, /the homeserver reaches the bridge \(appservice ping\)/)).toHaveLength(1);
     await h.stop();
 
     h = await Harness.start({ beforeBoot: (hh) => { hh.hs.appservicePing = false; } });
