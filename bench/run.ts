@@ -5,14 +5,15 @@
  *   npm run bench                 full run (about 5 minutes on 2 cores)
  *   npm run bench -- --quick      smoke run (< 60 s; CI): same phases, smaller; never fails on numbers
  *   npm run bench -- --profile    also write CPU profiles of the bridge process to bench/results/profiles/
- *   npm run bench -- --only relay only some phases (relay, ready, memory, attack)
+ *   npm run bench -- --only relay only some phases (relay, ready, memory, attack, link)
  *   npm run bench -- --rate 50    the latency run's total rate (default 100 messages/s)
  *
  * Phases: (1) relay: P portals (Slack, Telegram, linked Slack+Telegram rooms), warm-up, a latency run
  * at a steady total rate, then saturation bursts per direction; (2) start to ready with 1,000,
  * 10,000 (and, in the full run, 100,000) pre-seeded portals; (3) memory with 1,000 portals and
  * 10,000 ghosts all active; (4) attack: the longest event-loop stall while 19 MB hostile bodies are
- * sent to the appservice listener (bench/attack.ts).
+ * sent to the appservice listener (bench/attack.ts); (5) link: 20 busy rooms linked at once, time to the
+ * first 120 messages and the ghost set-up calls (bench/link.ts).
  * Prints a table and writes bench/results/latest.json. Exits non-zero only if the bridge breaks
  * (messages not relayed, the bridge process failing).
  */
@@ -28,13 +29,14 @@ import { BridgeProcess, NODE_FLAGS } from "./proc.js";
 import { mb, pcts, renderText, round, type BenchResult, type DirectionResult } from "./report.js";
 import { World, type WorldSpec } from "./world.js";
 import { attackPhase, IDLE, VALID } from "./attack.js";
+import { linkPhase } from "./link.js";
 import type { ChildStats } from "./child.js";
 
 const quick = process.argv.includes("--quick");
 const profile = process.argv.includes("--profile");
 /** `--only relay,ready,memory,attack`: run some phases (for working on one number). */
 const onlyArg = process.argv.indexOf("--only");
-const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "ready", "memory", "attack"]);
+const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "ready", "memory", "attack", "link"]);
 /** `--rate N`: total messages/s of the latency run (default 100). */
 const rateArg = process.argv.indexOf("--rate");
 const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
     if (only.has("ready")) for (const n of SIZE.ready) await readyPhase(dbs, result, n);
     if (only.has("memory")) await memoryPhase(dbs, result);
     if (only.has("attack")) await attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log, profileDir);
+    if (only.has("link")) await linkPhase(dbs, result, quick ? [20] : [0, 20, 80], RESULTS, broken, log);
   } finally {
     await dbs.cleanup();
   }
