@@ -37,6 +37,10 @@ export class LoopbackNetwork {
   failSends: Array<RemoteError> = [];
   /** While set, file downloads wait for it (keeps a remote chat's queue lane busy). */
   holdDownloads: Promise<void> | null = null;
+  /** While set, every file download fails with this error (a file host that is down). */
+  downloadFailure: RemoteError | null = null;
+  /** File downloads asked for so far. */
+  downloadCalls = 0;
 
   addAccount(token: string, account: string, name: string): void {
     this.tokens.set(token, { account, name });
@@ -137,7 +141,9 @@ class LoopbackConnection implements Connection {
   }
 
   async download(file: FileRef) {
+    this.net.downloadCalls++;
     await this.net.holdDownloads;
+    if (this.net.downloadFailure) throw this.net.downloadFailure;
     const data = this.net.files.get(file.id);
     if (!data) throw new RemoteError("file_not_found", "no such file", { retryable: false });
     return { data, mime: file.mime, name: file.name };
