@@ -40,6 +40,8 @@ export interface RunningBridge {
   store: Store;
   log: Logger;
   appservice: MatrixAppservice;
+  /** Serves Matrix avatars to Slack (its cache is bounded in bytes). */
+  avatars: AvatarProxy;
   /** Port the metrics server listens on (resolved when configured as 0), or null. */
   metricsPort: number | null;
   stop(): Promise<void>;
@@ -73,7 +75,8 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
   appservice.onMember = (roomId, userId) => matrix.forgetMember(roomId, userId);
 
   // Slack shows a Matrix sender's avatar from icon_url, which it fetches from the internet.
-  const avatars = new AvatarProxy(registration.as_token, config.bridge.public_url, matrix, log.child({ component: "avatars" }));
+  const avatars = new AvatarProxy(registration.as_token, config.bridge.public_url, matrix, log.child({ component: "avatars" }),
+    config.bridge.avatar_cache_bytes);
   avatars.mount(appservice.expressApp);
 
   const initialChatCount: Record<string, number> = { slack: config.slack.conversation_count, telegram: 0, ...opts.initialChatCount };
@@ -117,7 +120,7 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
 
   let stopped = false;
   return {
-    core, store, log, appservice, metricsPort,
+    core, store, log, appservice, avatars, metricsPort,
     async stop() {
       if (stopped) return;
       stopped = true;
