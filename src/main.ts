@@ -86,6 +86,7 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
       commandPrefix: config.bridge.command_prefix,
       permissions: config.bridge.permissions ?? {},
       maxFileSize: config.bridge.max_file_size,
+      maxMessageParts: config.bridge.max_message_parts,
       promptTimeoutMs: config.bridge.login_timeout_seconds * 1000,
       initialChatCount,
       // Telegram bots cannot read history; other networks (tests) have none unless a connector offers it.

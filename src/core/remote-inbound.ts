@@ -14,9 +14,12 @@ import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
 import { matrixLane, type MatrixPayload, type RelayTiming, type RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
-import { renderPartsForMatrix } from "./render.js";
+import { renderCappedForMatrix, renderPartsForMatrix } from "./render.js";
 import type { FileRef, RemoteEvent } from "./types.js";
 import type { NewQueueItem, PortalLinkRow } from "../store/api.js";
+
+/** The text past the last allowed event of a long message goes in a file of this name. */
+const OVERFLOW_FILE_NAME = "message-continued.txt";
 
 type Of<K extends RemoteEvent["kind"]> = Extract<RemoteEvent, { kind: K }>;
 
@@ -127,7 +130,8 @@ export class RemoteInbound {
     let waitedMs = 0; // on the homeserver's answers (for the fan-out's timing)
     if (ev.msg.doc.length > 0 || !ev.msg.files?.length) {
       // Text too large for one Matrix event goes as several, in order (parts 0…n-1).
-      const pieces = renderPartsForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals);
+      // At most max_message_parts events: past that, the rest of the text is one text file.
+      const { pieces, rest } = renderCappedForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals, this.deps.options.maxMessageParts ?? 10);
       for (const [i, piece] of pieces.entries()) {
         const content: Record<string, unknown> = {
           msgtype: ev.msg.emote ? "m.emote" : ev.msg.notice ? "m.notice" : "m.text", ...piece, ...relation.content,
@@ -139,6 +143,16 @@ export class RemoteInbound {
         if (i === 0) this.onRelayed?.({ from: p.network, to: "matrix", receivedAt: p.receivedAt, issuedAt, doneAt });
       }
       part = Math.max(1, pieces.length);
+      if (rest !== undefined) {
+        const data = Buffer.from(rest);
+        const mxc = await matrix.uploadMedia(data, "text/plain", OVERFLOW_FILE_NAME);
+        const content = {
+          msgtype: "m.file", body: OVERFLOW_FILE_NAME, filename: OVERFLOW_FILE_NAME, url: mxc,
+          info: { mimetype: "text/plain", size: data.length }, ...relation.content,
+        };
+        record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(part), ev.at), part, undefined, true);
+        part++;
+      }
     }
     for (const file of ev.msg.files ?? []) {
       const { content, info } = await this.fileContent(conn, file, connector.maxDownloadSize, item.attempts ?? 0);

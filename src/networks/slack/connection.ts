@@ -45,6 +45,8 @@ export interface SlackConnectionOptions {
   shareTimeoutMs: number;
   /** bridge.download_allowed_origins, parsed. */
   trustedOrigins: ReadonlySet<string>;
+  /** bridge.max_message_parts: most posts one message becomes. */
+  maxMessageParts: number;
   /** How long to spend looking up mention names before converting a message. */
   nameLookupMs: number;
   /** Pace of backfill reads (conversations.history / conversations.replies). */
@@ -90,7 +92,7 @@ export class SlackConnection implements Connection {
     this.api = new SlackApi(botToken, opts.api, (err) => this.reportBadCredentials(err.message));
     this.directory = new SlackDirectory(this.api, this.team);
     this.files = new SlackFiles(this.api, botToken, { apiUrl: opts.api.apiUrl, maxFileSize: opts.maxFileSize, shareTimeoutMs: opts.shareTimeoutMs, trustedOrigins: opts.trustedOrigins });
-    this.outbound = new SlackOutbound(this.api, this.files, this.team, opts.pacer);
+    this.outbound = new SlackOutbound(this.api, this.files, this.team, opts.pacer, opts.maxMessageParts);
     this.past = new SlackHistory(this.api, this.directory, this.team, opts.history, opts.nameLookupMs);
   }
 

@@ -86,6 +86,7 @@ export class SlackConnector implements NetworkConnector {
       maxFileSize: this.config.bridge.max_file_size,
       shareTimeoutMs: this.opts.shareTimeoutMs ?? 10_000,
       trustedOrigins: parseOrigins(this.config.bridge.download_allowed_origins),
+      maxMessageParts: this.config.bridge.max_message_parts,
       nameLookupMs: this.opts.nameLookupMs ?? 2000,
       pacer: this.pacer,
       history: {

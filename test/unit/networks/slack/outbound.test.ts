@@ -151,6 +151,25 @@ describe("Matrix → Slack requests", () => {
     expect(splitText("y".repeat(25), 10)).toEqual(["y".repeat(10), "y".repeat(10), "y".repeat(5)]);
   });
 
+  it("a message longer than max_message_parts posts sends its first parts and the rest as one text file", async () => {
+    const { conn: capped } = await connect(slack, team, undefined, { config: { bridge: { max_message_parts: 2 } } });
+    try {
+      const posts = () => slack.calls.filter((c) => c.method === "chat.postMessage").length;
+      const before = posts();
+      const long = Array.from({ length: 4 }, (_, i) => `${String(i)}`.repeat(39_000)).join("\n"); // 4 parts of Slack's size, with a < and &
+      const refs = await capped.send(chat(), text(`${long}\n<&>`));
+      expect(refs).toHaveLength(2);
+      expect(posts() - before).toBe(1);
+      const file = slack.files().find((f) => f.name === "message-continued.txt")!;
+      expect(file).toBeDefined();
+      const first = slack.message(team, "C0001", tsOf(refs[0]!))!.text ?? "";
+      expect(first).toBe("0".repeat(39_000));
+      expect(file.data.toString()).toBe(`${"1".repeat(39_000)}\n${"2".repeat(39_000)}\n${"3".repeat(39_000)}\n<&>`);
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it("pacing: 1 post/s per channel after a burst of 4; a far slot is Deferred before anything is posted, a split message's later part waits", async () => {
     // A workspace of its own, so the other tests' listings stay as they are.
     const own = slack.createTeam({ id: "T0042", name: "Paced", domain: "paced" });

@@ -1,0 +1,51 @@
+/**
+ * Issue 16 row 9: one giant message fans out to a bounded number of events. A 10 MB remote
+ * message becomes at most bridge.max_message_parts (default 10) Matrix events: the first parts as
+ * text, the rest of the text as one text file; nothing is lost and the chat's next message follows.
+ * (Matrix → Slack and → Telegram: test/unit/networks/{slack,telegram}/outbound.test.ts.)
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ClientEvent } from "../fakes/homeserver.js";
+import { Harness, waitUntil } from "../support/harness.js";
+import { LoopbackConnector, LoopbackNetwork } from "../support/loopback.js";
+
+const IVAN = "@loopback_ivan:example.org";
+const content = (e: ClientEvent) => e.content as { msgtype?: string; body?: string; url?: string; filename?: string };
+
+describe("a 10 MB remote message", () => {
+  const net = new LoopbackNetwork();
+  net.addAccount("lb-secret-token-1", "acct1", "Loopback One");
+  net.addChat("ops", "ops");
+  net.addUser("ivan", "Ivan Petrov");
+  let h: Harness;
+  let room: string;
+
+  beforeAll(async () => {
+    h = await Harness.start({ connectors: () => [new LoopbackConnector(net)], initialChatCount: { loopback: 10 } });
+    const alice = h.user("alice");
+    const dm = await h.dm(alice);
+    await h.command(alice, dm, "login loopback lb-secret-token-1");
+    await waitUntil(() => h.hs.roomByAlias("#loopback_ops:example.org") !== undefined, 10_000, "portal for ops");
+    room = h.hs.roomByAlias("#loopback_ops:example.org")!;
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it("becomes at most 10 events: 9 of text and the rest as a text file, whole", async () => {
+    const line = (i: number) => `line ${String(i).padStart(6, "0")} ${"x".repeat(990)}`;
+    const text = Array.from({ length: 10_000 }, (_, i) => line(i)).join("\n"); // ~10 MB
+    await net.post("ops", "ivan", text);
+    await net.post("ops", "ivan", "sentinel after the giant");
+    await h.hs.waitForEvent({ room_id: room, sender: IVAN, content: { body: "sentinel after the giant" } }, { timeoutMs: 60_000 });
+    const events = h.messages(room, IVAN).filter((e) => content(e).body !== "sentinel after the giant");
+    expect(events).toHaveLength(10);
+    expect(events.slice(0, 9).every((e) => content(e).msgtype === "m.text")).toBe(true);
+    const file = content(events[9]!);
+    expect(file).toMatchObject({ msgtype: "m.file", filename: "message-continued.txt" });
+    const rest = h.hs.media(file.url!)!.data.toString("utf8");
+    const shown = [...events.slice(0, 9).map((e) => content(e).body!), rest].join("\n");
+    // Nothing lost, in order (a single 10 MB paragraph is cut mid-line, so line breaks are not compared).
+    expect(shown.replace(/\n/g, "")).toBe(text.replace(/\n/g, ""));
+  }, 90_000);
+});
