@@ -2,10 +2,13 @@
  * Issue 16 row 9: one giant message fans out to a bounded number of events. A 10 MB remote
  * message becomes at most bridge.max_message_parts (default 10) Matrix events: the first parts as
  * text, the rest of the text as one text file; nothing is lost and the chat's next message follows.
+ * From Slack the envelope is acked on its first delivery (a 10 MB text is not parsed as mrkdwn:
+ * that held the event loop for seconds, past Slack's 3 s ack window, and the socket dropped).
  * (Matrix → Slack and → Telegram: test/unit/networks/{slack,telegram}/outbound.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientEvent } from "../fakes/homeserver.js";
+import { FakeSlack, type TeamHandle } from "../fakes/slack.js";
 import { Harness, waitUntil } from "../support/harness.js";
 import { LoopbackConnector, LoopbackNetwork } from "../support/loopback.js";
 
@@ -47,5 +50,48 @@ describe("a 10 MB remote message", () => {
     const shown = [...events.slice(0, 9).map((e) => content(e).body!), rest].join("\n");
     // Nothing lost, in order (a single 10 MB paragraph is cut mid-line, so line breaks are not compared).
     expect(shown.replace(/\n/g, "")).toBe(text.replace(/\n/g, ""));
+  }, 90_000);
+});
+
+describe("a 10 MB Slack message", () => {
+  const CAROL = "@slack_t0001_u0001:example.org";
+  let slack: FakeSlack;
+  let team: TeamHandle;
+  let h: Harness;
+  let general: string;
+
+  beforeAll(async () => {
+    slack = await FakeSlack.start(); // Slack's own ack window: 3 s
+    team = slack.createTeam({ id: "T0001", name: "Acme", domain: "acme" });
+    slack.addUser(team, { id: "U0001", name: "carol", real_name: "Carol Danvers", display_name: "Carol" });
+    slack.addChannel(team, { id: "C0001", name: "general", members: ["U0001"], botMember: true });
+    h = await Harness.start({ config: {
+      slack: { api_url: slack.apiUrl, conversation_count: 10, backfill_count: 0 }, telegram: { enabled: false },
+      bridge: { max_message_parts: 4 },
+    } });
+    const alice = h.user("alice");
+    const dm = await h.dm(alice);
+    expect(await h.command(alice, dm, `login app ${team.botToken} ${team.appToken}`)).toMatch(/Logged in to Slack workspace Acme/);
+    await waitUntil(() => !!h.hs.roomByAlias("#slack_acme_general:example.org"), 10_000, "general portal");
+    general = h.hs.roomByAlias("#slack_acme_general:example.org")!;
+    await waitUntil(() => h.bridge.core.health.all().some((x) => x.state === "connected"), 10_000, "Socket Mode connected");
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await slack?.stop();
+  });
+
+  it("is acked on its first delivery and becomes max_message_parts events, the rest a file; the next message follows", async () => {
+    const text = Array.from({ length: 10_000 }, (_, i) => `line ${String(i).padStart(6, "0")} *not bold* &lt;${"x".repeat(980)}`).join("\n");
+    const ts = slack.userPosts(team, "C0001", "U0001", text);
+    slack.userPosts(team, "C0001", "U0001", "sentinel after the giant");
+    await h.hs.waitForEvent({ room_id: general, sender: CAROL, content: { body: "sentinel after the giant" } }, { timeoutMs: 60_000 });
+    const giant = slack.envelopes.find((e) => (e.event as { ts?: string }).ts === ts)!;
+    expect(giant).toMatchObject({ acked: true, deliveries: 1, retry_attempt: 0 });
+    const events = h.messages(general, CAROL).filter((e) => content(e).body !== "sentinel after the giant");
+    expect(events.map((e) => content(e).msgtype)).toEqual(["m.text", "m.text", "m.text", "m.file"]);
+    const rest = h.hs.media(content(events[3]!).url!)!.data.toString("utf8");
+    const shown = [...events.slice(0, 3).map((e) => content(e).body!), rest].join("");
+    expect(shown.replace(/\n/g, "")).toBe(text.replace(/&lt;/g, "<").replace(/\n/g, ""));
   }, 90_000);
 });
