@@ -13,7 +13,7 @@ import type { FileRef } from "../../core/types.js";
 import type { SlackApi } from "./api.js";
 import { parseFileRefId } from "./ids.js";
 import { readCapped } from "../read-capped.js";
-import { guardedFetch, type DownloadPolicy } from "../guarded-fetch.js";
+import { guardedFetch, type DownloadPolicy, type GuardedFetchOptions } from "../guarded-fetch.js";
 
 /** Slack serves avatars up to 1024 px; anything much larger is not an avatar. */
 const MAX_AVATAR_BYTES = 10 * 1024 * 1024;
@@ -24,6 +24,8 @@ const FILE_HOSTS = /(^|\.)(slack\.com|slack-gov\.com|slack-files\.com)$/;
 const AVATAR_HOSTS = /(^|\.)(slack\.com|slack-gov\.com|slack-edge\.com|gravatar\.com)$/;
 /** A whole file download; a silent connection gives up much sooner (guarded-fetch.ts). */
 const DOWNLOAD_TIMEOUT_MS = 120_000;
+/** Avatars are fetched while a message waits for its ghost: a slow picture host must not hold it. */
+const AVATAR_TIMEOUT = { timeoutMs: 30_000, idleMs: 10_000 };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -72,7 +74,7 @@ export class SlackFiles {
     }
     const target = new URL(source);
     const headers: Record<string, string> = this.mayAuthorize(target) ? { Authorization: `Bearer ${this.botToken}` } : {};
-    const { res, redirected } = await this.fetch(target, this.filePolicy, headers, "file download");
+    const { res, redirected } = await this.fetch(target, this.filePolicy, { headers, timeoutMs: DOWNLOAD_TIMEOUT_MS, what: "file download" });
     const type = res.headers.get("content-type") ?? "";
     const isHtml = /^text\/html/i.test(type);
     if (isHtml && (redirected || !/^text\/html/i.test(file.mime))) {
@@ -87,7 +89,7 @@ export class SlackFiles {
   }
 
   async downloadAvatar(avatar: string): Promise<{ data: Buffer; mime: string }> {
-    const { res } = await this.fetch(new URL(avatar), this.avatarPolicy, {}, "avatar download");
+    const { res } = await this.fetch(new URL(avatar), this.avatarPolicy, { ...AVATAR_TIMEOUT, what: "avatar download" });
     const mime = (res.headers.get("content-type") ?? "image/png").split(";")[0]!.trim();
     if (!mime.startsWith("image/")) {
       await res.body?.cancel().catch(() => undefined);
@@ -97,8 +99,9 @@ export class SlackFiles {
     return { data, mime };
   }
 
-  private async fetch(url: URL, policy: DownloadPolicy, headers: Record<string, string>, what: string): Promise<{ res: Response; redirected: boolean }> {
-    const got = await guardedFetch(url, policy, { headers, timeoutMs: DOWNLOAD_TIMEOUT_MS, what });
+  private async fetch(url: URL, policy: DownloadPolicy, opts: GuardedFetchOptions): Promise<{ res: Response; redirected: boolean }> {
+    const what = opts.what;
+    const got = await guardedFetch(url, policy, opts);
     const res = got.res;
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
