@@ -14,7 +14,7 @@ import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
 import { matrixLane, type MatrixPayload, type RelayTiming, type RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
-import { renderCappedForMatrix, renderPartsForMatrix } from "./render.js";
+import { renderCappedForMatrix } from "./render.js";
 import type { FileRef, RemoteEvent } from "./types.js";
 import type { NewQueueItem, PortalLinkRow } from "../store/api.js";
 
@@ -235,8 +235,8 @@ export class RemoteInbound {
     if (!original) return; // edit of a message we never bridged
     const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
     // An edit is one event: the first piece of a text too long for one (the rest is cut, with a mark).
-    const pieces = renderPartsForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals, 25_000);
-    const rendered = pieces.length > 1 ? { ...pieces[0]!, body: `${pieces[0]!.body} […]` } : pieces[0]!;
+    const { pieces, rest } = renderCappedForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals, 2, 25_000);
+    const rendered = pieces.length > 1 || rest !== undefined ? { ...pieces[0]!, body: `${pieces[0]!.body} […]` } : pieces[0]!;
     const content = {
       msgtype: "m.text",
       body: `* ${rendered.body}`,

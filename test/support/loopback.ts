@@ -68,6 +68,11 @@ export class LoopbackNetwork {
     return `${chat}/${++this.seq}`;
   }
 
+  /** A remote user edits their message `ref`; resolves once the bridge has durably queued it. */
+  async editPost(chat: string, user: string, ref: string, text: string): Promise<void> {
+    await this.sink().push([{ kind: "edit", key: `edit:${ref}:${++this.seq}`, chat, at: Date.now(), target: ref, sender: user, msg: { doc: plainDoc(text) } }]);
+  }
+
   /** A remote user posts; resolves once the bridge has durably queued it. */
   async post(chat: string, user: string, text: string, opts: { replyTo?: string; threadRoot?: string; file?: { name: string; data: Buffer; mime: string } } = {}): Promise<string> {
     const ref = this.nextRef(chat);
