@@ -6,7 +6,6 @@
  *   refused one changes nothing remotely and its sender gets one notice (replying to the message);
  * - tokens typed into a room (a portal, the DM, a linked room; with or without a prompt waiting;
  *   a command the sender may not use) are redacted with a notice, never relayed, never quoted back;
- * - reactions Slack cannot show: one notice per message at most.
  * "Nothing happened" is proved by a sentinel on the same lane: a later change that does go out.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -155,5 +154,79 @@ describe("nobody speaks for someone else; no token stays in a room", () => {
     // alice created the room (power level 100): a moderator's deletion goes out.
     await alice.redact(linked, ghostMsg.event_id);
     await tg.waitFor(() => tg.message(LINKED, copy.message_id) === undefined, 10_000, "the moderator's deletion");
+  });
+
+  describe("tokens typed into rooms", () => {
+    /** No bot message, and nothing sent to Slack or Telegram, quotes any part of these tokens (beyond the prefix). */
+    const neverQuoted = (...tokens: string[]) => {
+      const said = everythingSaid();
+      for (const t of tokens) expect(said).not.toContain(t.slice(5, 25));
+    };
+    const scrubbed = async (roomId: string, eventId: string) => {
+      await waitUntil(() => redacted(eventId), 10_000, "the token message redacted");
+      const notice = await h.waitForBot(roomId, /removed your (message|edit) because it contained what looks like an access token/);
+      expect(h.hs.allEvents({ type: "m.room.redaction", redacts: eventId }).map((e) => e.sender)).toEqual([h.botMxid]);
+      return notice;
+    };
+
+    it("a portal message carrying a Slack token: redacted with a notice to its sender, never relayed", async () => {
+      const ev = await alice.sendText(general, `here is the bot token ${SLACK_TOKEN} for the CI`);
+      expect(mentions(await scrubbed(general, ev))).toEqual([alice.userId]);
+      await alice.sendText(general, "sentinel after the Slack token");
+      await slack.waitForMessage(team, "C0001", (x) => x.text === "sentinel after the Slack token", 10_000);
+      neverQuoted(SLACK_TOKEN);
+    });
+
+    it("a Telegram token in the Telegram portal, and one hidden in an edit: removed, never relayed", async () => {
+      const ev = await bob.sendText(portal, TG_TOKEN);
+      await scrubbed(portal, ev);
+      const mine = await bob.sendText(portal, "my config is ready");
+      await tg.waitFor(() => fromBot(GROUP).some((x) => x.text === "bob: my config is ready"), 10_000, "bob's message");
+      const edit = await bob.edit(portal, mine, `my config is ready: token=${TG_TOKEN}`);
+      await scrubbed(portal, edit);
+      await bob.sendText(portal, "sentinel after the Telegram token");
+      await tg.waitFor(() => fromBot(GROUP).some((x) => x.text === "bob: sentinel after the Telegram token"), 10_000, "the sentinel");
+      expect(tg.calls("editMessageText").filter((c) => String(c.params.text).includes("token="))).toEqual([]);
+      neverQuoted(TG_TOKEN);
+    });
+
+    it("a linked room: a token reaches neither network", async () => {
+      const ev = await bob.sendHtml(linked, "see link", `see <a href="https://example.org/?t=${SLACK_TOKEN}">link</a>`);
+      await scrubbed(linked, ev);
+      await bob.sendText(linked, "sentinel in the linked room");
+      await slack.waitForMessage(team, "C0002", (x) => x.text === "sentinel in the linked room", 10_000);
+      await tg.waitFor(() => fromBot(LINKED).some((x) => x.text === "bob: sentinel in the linked room"), 10_000, "the sentinel on Telegram");
+      neverQuoted(SLACK_TOKEN);
+    });
+
+    it("`!tandem login app <tokens>` in a shared room is refused and removed", async () => {
+      const since = h.hs.eventCount;
+      const ev = await alice.sendText(general, `!tandem login app ${team.botToken} ${team.appToken}`);
+      await h.hs.waitForEvent((e) => e.room_id === general && e.sender === h.botMxid && /only works in your private chat/.test(body(e)), { since, timeoutMs: 10_000 });
+      await scrubbed(general, ev);
+      neverQuoted(team.botToken, team.appToken);
+    });
+
+    it("a relay-level user's `login app <tokens>` in the DM is refused and removed", async () => {
+      const ritaDm = await h.dm(rita);
+      const ev = await rita.sendText(ritaDm, `login app ${SLACK_TOKEN} xapp-1-A0000000001-0000-abcdef0123456789`);
+      await scrubbed(ritaDm, ev);
+      expect(botNotices(ritaDm).some((e) => /Unknown command `login app`/.test(body(e)))).toBe(true);
+      neverQuoted(SLACK_TOKEN, "xapp-1-A0000000001-0000-abcdef0123456789");
+    });
+
+    it("a token sent after the login prompt timed out is removed and not echoed; one with no prompt at all too", async () => {
+      expect(await h.command(alice, dm, "login app")).toMatch(/bot token/);
+      await new Promise((r) => setTimeout(r, 1100)); // login_timeout_seconds: 1
+      const since = h.hs.eventCount;
+      const late = await alice.sendText(dm, SLACK_TOKEN);
+      await h.hs.waitForEvent((e) => e.room_id === dm && e.sender === h.botMxid && /That prompt timed out/.test(body(e)), { since, timeoutMs: 10_000 });
+      await waitUntil(() => redacted(late), 10_000, "the late token redacted");
+      const plain = await alice.sendText(dm, `oops ${TG_TOKEN}`);
+      await scrubbed(dm, plain);
+      // Sentinel: the DM still answers, and nothing the bot said quoted either token.
+      expect(await h.command(alice, dm, "ping")).toMatch(/pong/i);
+      neverQuoted(SLACK_TOKEN, TG_TOKEN);
+    });
   });
 });
