@@ -231,6 +231,14 @@ export class BridgeCore implements BridgeServices {
     const roomId = p.t === "matrix" ? p.event.roomId : this.portals.linkForChat(p.network, p.event.chat)?.roomId;
     if (!roomId) return;
     const why = err instanceof TandemError && err.userMessage ? err.userMessage : err instanceof Error ? err.message : String(err);
+    // Reactions a network cannot show (an emoji it has no name for) come in clusters: one notice per
+    // message says so, the rest are only logged (the queue logged this one already).
+    if (p.t === "matrix" && p.event.kind === "reaction") {
+      const key = `reaction-failed:${p.event.target}`;
+      if (await this.deps.store.kv.get(key)) return;
+      await this.deps.store.kv.set(key, "1");
+      return this.notice(roomId, `A reaction could not be delivered: ${why}. Further reactions to this message that cannot be delivered are not announced.`);
+    }
     const what = p.t === "matrix" ? "A Matrix message could not be delivered" : `A ${this.connectorName(p.network)} message could not be bridged`;
     await this.notice(roomId, `${what}: ${why}`);
   }

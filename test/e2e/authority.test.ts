@@ -6,6 +6,7 @@
  *   refused one changes nothing remotely and its sender gets one notice (replying to the message);
  * - tokens typed into a room (a portal, the DM, a linked room; with or without a prompt waiting;
  *   a command the sender may not use) are redacted with a notice, never relayed, never quoted back;
+ * - reactions Slack cannot show: one notice per message at most.
  * "Nothing happened" is proved by a sentinel on the same lane: a later change that does go out.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -228,5 +229,17 @@ describe("nobody speaks for someone else; no token stays in a room", () => {
       expect(await h.command(alice, dm, "ping")).toMatch(/pong/i);
       neverQuoted(SLACK_TOKEN, TG_TOKEN);
     });
+  });
+
+  it("reactions Slack has no emoji for: one notice per message, the rest only logged", async () => {
+    const target = await alice.sendText(general, "react to this");
+    const m = await slack.waitForMessage(team, "C0001", (x) => x.text === "react to this", 10_000);
+    await waitUntil(async () => (await h.bridge.store.messages.byEvent(target)).length > 0, 10_000, "mapped");
+    await alice.react(general, target, "not-an-emoji");
+    await bob.react(general, target, "nor-this-one");
+    await alice.react(general, target, "👍");
+    await slack.waitFor(() => slack.reactions(team, "C0001", m.ts).some((r) => r.name === "+1"), 10_000, "the sentinel reaction");
+    const notices = botNotices(general).filter((e) => /Slack has no reaction/.test(body(e)));
+    expect(notices.map(body)).toEqual([expect.stringMatching(/^A reaction could not be delivered: Slack has no reaction not-an-emoji\. Further reactions to this message/)]);
   });
 });
