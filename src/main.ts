@@ -24,7 +24,7 @@ import { auditRoute } from "./observability/audit-route.js";
 import { statusRoutes } from "./observability/status-page.js";
 import { openStore, secretsPolicyError } from "./store/index.js";
 import type { Store } from "./store/api.js";
-import { createConnectors } from "./networks/index.js";
+import { createConnectors, TOKEN_SHAPES } from "./networks/index.js";
 
 export interface StartOptions {
   config: Config;
@@ -118,6 +118,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
       backfillCount: { slack: config.slack.enabled ? config.slack.backfill_count : 0 },
       standbyRelaysMatrix: config.bridge.standby_relays_matrix,
       publicAvatarUrl: config.bridge.public_url ? (mxc) => avatars.urlFor(mxc) : undefined,
+      tokenShapes: TOKEN_SHAPES,
     },
   }, opts.core);
 

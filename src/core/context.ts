@@ -26,6 +26,8 @@ export interface CoreOptions {
   standbyRelaysMatrix?: boolean;
   /** Public, signed URL for a Matrix avatar (for Slack icon_url); undefined when not served. */
   publicAvatarUrl?: (mxc: string) => string | undefined;
+  /** What network credentials look like: a Matrix message carrying one is redacted, never relayed (token-guard.ts). */
+  tokenShapes?: readonly RegExp[];
 }
 
 export interface CoreDeps {
