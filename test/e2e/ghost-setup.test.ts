@@ -38,7 +38,10 @@ describe("ghost set-up once per person", () => {
     for (let u = 1; u <= USERS; u++) slack.addUser(team, { id: userId(u), name: `user${u}`, real_name: `User ${u}`, image: image(u) });
     const members = Array.from({ length: USERS }, (_, i) => userId(i + 1));
     for (let c = 1; c <= CHANNELS; c++) slack.addChannel(team, { id: `C${pad(c)}`, name: `chan-${c}`, members, botMember: true });
-    h = await Harness.start({ config: { slack: { api_url: slack.apiUrl, conversation_count: CHANNELS }, telegram: { enabled: false } } });
+    h = await Harness.start({ config: {
+      slack: { api_url: slack.apiUrl, conversation_count: CHANNELS }, telegram: { enabled: false },
+      bridge: { download_allowed_origins: new URL(slack.apiUrl).origin }, // the fake's avatars are on loopback
+    } });
     alice = h.user("alice");
     const dm = await h.dm(alice);
     expect(await h.command(alice, dm, `login app ${team.botToken} ${team.appToken}`)).toMatch(/Logged in to Slack workspace Acme/);
