@@ -85,6 +85,8 @@ describe("the bridge against a real Synapse: login, portals, ghosts and every ki
     const doctor = await runCli(["doctor", "-c", bridge.configPath]);
     expect(doctor.stdout).toMatch(new RegExp(`ok +homeserver accepted the registration \\(whoami: @tandembot:${DOMAIN.replace(".", "\\.")}\\)`));
     expect(doctor.stdout).not.toMatch(/FAIL/);
+    // Synapse does not create the appservice's sender user: the bridge registered its bot and set its profile.
+    expect((await alice.profile(bridge.botMxid)).displayname).toBe("Tandem bridge");
   });
 
   it("@tandembot answers a DM: joins, says hello, answers ping", async () => {
@@ -303,12 +305,16 @@ describe("the bridge against a real Synapse: login, portals, ghosts and every ki
     }
   });
 
-  it("every message the bridge sent carries m.mentions; its replies carry no fallback", () => {
-    const ours = (e: ClientEvent) => e.sender === bridge.botMxid || e.sender.startsWith("@slack_") || e.sender.startsWith("@telegram_");
-    const sent = alice.events.filter((e) => e.type === "m.room.message" && ours(e));
-    expect(sent.length).toBeGreaterThan(10);
-    expect(sent.filter((e) => typeof e.content["m.mentions"] !== "object").map((e) => `${e.sender}: ${bodyOf(e)}`)).toEqual([]);
-    const replies = sent.filter((e) => relation(e)["m.in_reply_to"] && relation(e).rel_type !== "m.thread");
+  const bridgeSent = () => alice.events.filter((e) => e.type === "m.room.message" &&
+    (e.sender === bridge.botMxid || e.sender.startsWith("@slack_") || e.sender.startsWith("@telegram_")));
+
+  it("every message the bridge sent carries m.mentions (so display-name push rules ping nobody by accident)", () => {
+    expect(bridgeSent().length).toBeGreaterThan(10);
+    expect(bridgeSent().filter((e) => typeof e.content["m.mentions"] !== "object").map((e) => `${e.sender}: ${bodyOf(e)}`)).toEqual([]);
+  });
+
+  it("the bridge's replies carry no fallback (Matrix 1.13)", () => {
+    const replies = bridgeSent().filter((e) => relation(e)["m.in_reply_to"] && relation(e).rel_type !== "m.thread");
     expect(replies.length).toBeGreaterThan(0);
     for (const r of replies) {
       expect(bodyOf(r)).not.toMatch(/^> /);
@@ -318,5 +324,23 @@ describe("the bridge against a real Synapse: login, portals, ghosts and every ki
 
   it("no token reaches the bridge's log", () => {
     for (const t of [team.botToken, team.appToken, fleet.token]) expect(bridge.output).not.toContain(t);
+  });
+
+  it("a bridge whose registration the homeserver does not know says so in one error line naming the file", async () => {
+    const stranger = await SynapseBridge.create(hs, { loadRegistration: false });
+    try {
+      await stranger.start();
+      const line = () => stranger.output.split("\n").find((l) => /M_UNKNOWN_TOKEN/.test(l) && l.includes(stranger.registrationPath));
+      await waitFor(() => !!line(), 30_000, `an error naming ${stranger.registrationPath}\n${stranger.tail()}`);
+      expect(JSON.parse(line()!)).toMatchObject({ level: "error" });
+      expect(line()).toMatch(/load it into the homeserver again|load .* into the homeserver/i);
+      expect(stranger.output).not.toMatch(/homeserver not ready; will keep trying/);
+      expect((await stranger.health()).status).toBe(503);
+      const doctor = await runCli(["doctor", "-c", stranger.configPath]);
+      expect(doctor.code).not.toBe(0);
+      expect(doctor.stdout).toMatch(/FAIL +homeserver did not accept the registration/);
+    } finally {
+      await stranger.stop();
+    }
   });
 });

@@ -31,6 +31,8 @@ export interface SynapseBridgeOptions {
   telegram?: { apiRoot: string };
   /** Raw config overrides, merged per section. */
   config?: Record<string, Record<string, unknown>>;
+  /** Hand the registration to Synapse (default true); false: a bridge the homeserver does not know. */
+  loadRegistration?: boolean;
 }
 
 // A child left running would keep ports busy: kill any on exit.
@@ -88,7 +90,7 @@ export class SynapseBridge {
     writeFileSync(b.configPath, JSON.stringify(raw, null, 2)); // JSON is YAML
     const gen = await runCli(["generate-registration", "-c", b.configPath]);
     if (gen.code !== 0) throw new Error(`generate-registration failed (${gen.code}): ${gen.stdout}${gen.stderr}`);
-    hs.addAppservice("tandem", b.registrationPath);
+    if (opts.loadRegistration !== false) hs.addAppservice("tandem", b.registrationPath);
     return b;
   }
 
