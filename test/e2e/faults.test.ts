@@ -22,6 +22,7 @@ import { FakeTelegram, type BotHandle } from "../fakes/telegram.js";
 import { freePort } from "../support/bridge-process.js";
 import { countChat } from "../support/crash-scenario.js";
 import { Harness, waitUntil } from "../support/harness.js";
+import { requireTool } from "../support/required-tools.js";
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -217,7 +218,7 @@ function pgBin(): string | null {
   return null;
 }
 
-describe.runIf(!!process.env.TANDEM_TEST_PG_URI && pgBin())("faults: Postgres restarted", () => {
+describe.runIf(requireTool("PostgreSQL (TANDEM_TEST_PG_URI and pg_ctl)", !!process.env.TANDEM_TEST_PG_URI && !!pgBin(), "export TANDEM_TEST_PG_URI=$(scripts/pg-test-server.sh)"))("faults: Postgres restarted", () => {
   let w: World;
   let env: NodeJS.ProcessEnv;
   let dataDir = "";
