@@ -119,8 +119,15 @@ export class SynapseBridge {
   }
 
   /** Waits until /health says 200 ok (homeserver reachable, every login connected). */
-  async waitHealthy(timeoutMs = 60_000): Promise<void> {
-    await waitFor(async () => (await this.health().catch(() => null))?.status === 200, timeoutMs, `a healthy bridge\n${this.tail()}`);
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    let last: unknown = null;
+    await waitFor(async () => {
+      const h = await this.health().catch((err: unknown) => ({ status: 0, body: String(err) }));
+      last = h.body;
+      return h.status === 200;
+    }, timeoutMs, "a healthy bridge").catch((err: Error) => {
+      throw new Error(`${err.message}; last /health: ${JSON.stringify(last)}\n${this.tail()}`);
+    });
   }
 
   /** Sends a signal (default SIGKILL) and resolves once the process exited. */
