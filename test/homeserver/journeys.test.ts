@@ -305,8 +305,7 @@ describe("the bridge against a real Synapse: login, portals, ghosts and every ki
     }
   });
 
-  const bridgeSent = () => alice.events.filter((e) => e.type === "m.room.message" &&
-    (e.sender === bridge.botMxid || e.sender.startsWith("@slack_") || e.sender.startsWith("@telegram_")));
+  const bridgeSent = () => bridge.sentMessages(alice);
 
   it("every message the bridge sent carries m.mentions (so display-name push rules ping nobody by accident)", () => {
     expect(bridgeSent().length).toBeGreaterThan(10);

@@ -180,4 +180,10 @@ describe("a linked room on a real Synapse: three-way relay, cutover, restarts", 
     for (let i = 1; i <= 5; i++) await admin.sendText(room, `hs-down m${i}`);
     await expectRound("hs-down", 5);
   });
+
+  it("every message the bridge sent in the DM and the linked room carries m.mentions", () => {
+    const sent = bridge.sentMessages(admin);
+    expect(sent.length).toBeGreaterThan(30);
+    expect(sent.filter((e) => typeof e.content["m.mentions"] !== "object").map((e) => `${e.sender}: ${bodyOf(e)}`)).toEqual([]);
+  });
 });

@@ -170,6 +170,12 @@ export class SynapseBridge {
     return { reply: bodyOf(event), event, sent };
   }
 
+  /** Every m.room.message the bridge sent (as its bot or a ghost) that this person has seen. */
+  sentMessages(user: MatrixUser): ClientEvent[] {
+    return user.events.filter((e) => e.type === "m.room.message" &&
+      (e.sender === this.botMxid || e.sender.startsWith("@slack_") || e.sender.startsWith("@telegram_")));
+  }
+
   tail(lines = 30): string {
     return this.output.trimEnd().split("\n").slice(-lines).join("\n");
   }
