@@ -325,7 +325,7 @@ describe("the bridge against a real Synapse: login, portals, ghosts and every ki
     for (const t of [team.botToken, team.appToken, fleet.token]) expect(bridge.output).not.toContain(t);
   });
 
-  it("a bridge whose registration the homeserver does not know says so in one error line naming the file", async () => {
+  it("a bridge whose registration the homeserver does not know says so in one error line naming the file", { timeout: 120_000 }, async () => {
     const stranger = await SynapseBridge.create(hs, { loadRegistration: false });
     try {
       await stranger.start();
