@@ -175,6 +175,12 @@ describe("the bridge against a real Synapse: login, portals, ghosts and every ki
     const topical = await seen(portal, (e) => bodyOf(e) === "in the topic", "Olga's topic message");
     expect(relation(topical)).toMatchObject({ rel_type: "m.thread", event_id: hello.event_id });
 
+    await alice.sendMessage(portal, { msgtype: "m.text", body: "a Matrix thread message", "m.relates_to": {
+      rel_type: "m.thread", event_id: hello.event_id, is_falling_back: true, "m.in_reply_to": { event_id: topical.event_id } } });
+    const threaded = await tg.waitFor(() => fromBot().find((m) => m.text === "alice: a Matrix thread message"), 30_000, "the thread message on Telegram");
+    // In a forum the thread is the topic; the message lands in it (or at least answers its first message).
+    expect(threaded.message_thread_id === ivanFirst || threaded.reply_to_message?.message_id === ivanFirst).toBe(true);
+
     await alice.reply(portal, hello.event_id, "welcome back");
     await tg.waitFor(() => fromBot().find((m) => m.text === "alice: welcome back"), 30_000, "the reply on Telegram");
     expect(fromBot().find((m) => m.text === "alice: welcome back")!.reply_to_message?.message_id).toBe(ivanFirst);
@@ -195,13 +201,23 @@ describe("the bridge against a real Synapse: login, portals, ghosts and every ki
     expect(profile.avatar_url).toMatch(/^mxc:\/\//);
   });
 
-  it("Matrix ↔ Telegram text with formatting", async () => {
+  it("Matrix ↔ Telegram text with formatting and a mention", async () => {
     await alice.sendHtml(portal, "on **my** way", "on <b>my</b> way");
     await tg.waitFor(() => fromBot().find((m) => m.text === "alice: on my way"), 30_000, "alice's message on Telegram");
     expect(fromBot().find((m) => m.text === "alice: on my way")!.entities).toEqual([{ type: "bold", offset: 0, length: 5 }, { type: "bold", offset: 10, length: 2 }]);
     tg.userSends(GROUP, IVAN, { text: "all hands on deck", entities: [{ type: "italic", offset: 0, length: 9 }] });
     const ev = await seen(portal, (e) => e.sender === IVAN_GHOST && bodyOf(e) === "all hands on deck", "Ivan's formatted message");
     expect(String(ev.content.formatted_body)).toContain("<em>all hands</em>");
+
+    tg.userSends(GROUP, IVAN, { text: "ask Olga", entities: [{ type: "text_mention", offset: 4, length: 4, user: { id: OLGA, is_bot: false, first_name: "Olga" } }] });
+    const mention = await seen(portal, (e) => e.sender === IVAN_GHOST && bodyOf(e) === "ask Olga", "Ivan's mention of Olga");
+    expect(String(mention.content.formatted_body)).toContain(`https://matrix.to/#/@telegram_43:${DOMAIN}`);
+    await alice.sendMessage(portal, { msgtype: "m.text", body: "thanks Ivan Petrov", format: "org.matrix.custom.html",
+      formatted_body: `thanks <a href="https://matrix.to/#/${IVAN_GHOST}">Ivan Petrov</a>`, "m.mentions": { user_ids: [IVAN_GHOST] } });
+    const out = await tg.waitFor(() => fromBot().find((m) => m.text === "alice: thanks Ivan Petrov" || m.text === "alice: thanks @ivan"), 30_000, "the mention on Telegram");
+    // A mention of a Telegram ghost becomes a Telegram mention of that user (by id or username).
+    expect(out.text === "alice: thanks @ivan" || JSON.stringify(out.entities ?? []).includes(`"id":${IVAN}`) || JSON.stringify(out.entities ?? []).includes(`tg://user?id=${IVAN}`)).toBe(true);
+    expect(mention.content["m.mentions"]).toEqual({ user_ids: [`@telegram_43:${DOMAIN}`] });
   });
 
   it("edits, both ways", async () => {
