@@ -19,6 +19,18 @@ import { MatrixUser } from "./matrix-user.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 
+// A daemonized Synapse outlives a test process that dies: stop any still running on exit.
+const live = new Set<Synapse>();
+process.once("exit", () => {
+  for (const hs of live) {
+    try {
+      process.kill(Number(readFileSync(join(hs.dir, "homeserver.pid"), "utf8")), "SIGKILL");
+    } catch {
+      // not running
+    }
+  }
+});
+
 /** synapse.sh: $TANDEM_SYNAPSE_SH, else the first shared/homeserver/synapse.sh above the checkout. */
 export function synapseScript(): string {
   const fromEnv = process.env.TANDEM_SYNAPSE_SH;
@@ -68,6 +80,7 @@ export class Synapse {
   }
 
   async start(): Promise<void> {
+    live.add(this);
     await synapseSh(["start", this.dir]);
   }
 
@@ -96,6 +109,7 @@ export class Synapse {
   /** Stops the server and removes its directory. */
   async destroy(): Promise<void> {
     await this.stop().catch(() => undefined);
+    live.delete(this);
     if (process.env.TANDEM_TEST_LOGS) process.stderr.write(`--- synapse log (${this.dir})\n${this.logTail(400)}\n`);
     rmSync(dirname(this.dir), { recursive: true, force: true });
   }
