@@ -5,7 +5,9 @@
  * invited to portals, and exchange one message of each kind in each direction. Last, what every
  * event the bridge sent must carry (m.mentions, no reply fallbacks) and the bridge state in portals.
  */
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
 import { FakeSlack, type TeamHandle } from "../fakes/slack.js";
 import { FakeTelegram, type BotHandle } from "../fakes/telegram.js";
 import { SynapseBridge, bodyOf, runCli } from "./support/bridge.js";
@@ -87,6 +89,16 @@ describe("the bridge against a real Synapse: login, portals, ghosts and every ki
     expect(doctor.stdout).not.toMatch(/FAIL/);
     // Synapse does not create the appservice's sender user: the bridge registered its bot and set its profile.
     expect((await alice.profile(bridge.botMxid)).displayname).toBe("Tandem bridge");
+  });
+
+  it("the legacy paths Synapse 1.67 queries (no /_matrix/app/v1, hs_token in the query) are answered, not redirected", async () => {
+    const reg = YAML.parse(readFileSync(bridge.registrationPath, "utf8")) as { url: string; hs_token: string };
+    const get = (path: string, token: string) => fetch(`${reg.url}${path}?access_token=${encodeURIComponent(token)}`, { redirect: "manual" });
+    for (const path of [`/users/${encodeURIComponent(`@slack_t0009_u0009:${DOMAIN}`)}`, `/rooms/${encodeURIComponent(`#slack_nowhere_x:${DOMAIN}`)}`]) {
+      const res = await get(path, reg.hs_token);
+      expect([200, 404], `${path} answered ${res.status}`).toContain(res.status);
+      expect((await get(path, "wrong-token")).status, `${path} with a wrong token`).toBe(403);
+    }
   });
 
   it("@tandembot answers a DM: joins, says hello, answers ping", async () => {
