@@ -31,11 +31,11 @@ process.once("exit", () => {
   }
 });
 
-/** synapse.sh: $TANDEM_SYNAPSE_SH, else the first shared/homeserver/synapse.sh above the checkout. */
+/** synapse.sh: $TANDEM_TEST_SYNAPSE_SH, else the first shared/homeserver/synapse.sh above the checkout. */
 export function synapseScript(): string {
-  const fromEnv = process.env.TANDEM_SYNAPSE_SH;
+  const fromEnv = process.env.TANDEM_TEST_SYNAPSE_SH;
   if (fromEnv) {
-    if (!existsSync(fromEnv)) throw new Error(`TANDEM_SYNAPSE_SH=${fromEnv} does not exist`);
+    if (!existsSync(fromEnv)) throw new Error(`TANDEM_TEST_SYNAPSE_SH=${fromEnv} does not exist`);
     return fromEnv;
   }
   for (let dir = dirname(ROOT); ; dir = dirname(dir)) {
@@ -43,7 +43,7 @@ export function synapseScript(): string {
     if (existsSync(candidate)) return candidate;
     if (dirname(dir) === dir) break;
   }
-  throw new Error("synapse.sh not found: set TANDEM_SYNAPSE_SH to the path of shared/homeserver/synapse.sh");
+  throw new Error("synapse.sh not found: set TANDEM_TEST_SYNAPSE_SH to the path of shared/homeserver/synapse.sh");
 }
 
 /** Runs `synapse.sh <args>`; rejects with its output when it fails. */
