@@ -126,7 +126,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   if (config.metrics.enabled) {
     metricsServer = new MetricsServer();
     const { route } = createMetrics(health, () => store.queue.depth(), core.queue.counts,
-      { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { error: String(err) }) });
+      { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { error: String(err) }), droppedMatrixEvents: () => appservice.droppedEvents() });
     metricsServer.route(healthRoute(health, () => store.queue.depth()));
     metricsServer.route(route);
     // Operator views: the parity audit as JSON and the read-only status page (same listener, localhost by default).
