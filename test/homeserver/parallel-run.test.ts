@@ -45,8 +45,10 @@ describe("a linked room on a real Synapse: three-way relay, cutover, restarts", 
     tg.addUser({ id: IVAN, first_name: "Ivan", last_name: "Petrov" });
     tg.addChat({ id: CHAT, type: "supergroup", title: "Fleet", username: "fleet", members: [IVAN], admins: [fleet.id] });
     hs = await Synapse.create(DOMAIN);
-    // No portals at login and no history: this file is about one linked room.
-    bridge = await SynapseBridge.create(hs, { slack, telegram: tg, config: { slack: { conversation_count: 0, backfill_count: 0 } } });
+    // No portals at login and no history: this file is about one linked room. Idle probes every
+    // 2 s (default 20) so the idle /health check below has room within its deadline.
+    bridge = await SynapseBridge.create(hs, { slack, telegram: tg, config: {
+      slack: { conversation_count: 0, backfill_count: 0 }, metrics: { probe_interval_seconds: 2 } } });
     await hs.start();
     await bridge.start();
     admin = await hs.mkuser("admin", { admin: true });
