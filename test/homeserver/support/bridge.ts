@@ -82,7 +82,11 @@ export class SynapseBridge {
       database: { data_dir: join(b.dir, "data") },
       slack: opts.slack ? { enabled: true, api_url: opts.slack.apiUrl } : { enabled: false },
       telegram: opts.telegram ? { enabled: true, api_root: opts.telegram.apiRoot } : { enabled: false },
-      bridge: { permissions: { "*": "relay", [hs.domain]: "user", [`@admin:${hs.domain}`]: "admin" }, encryption_key: "hs-suite-encryption-key-0123456789" },
+      bridge: {
+        permissions: { "*": "relay", [hs.domain]: "user", [`@admin:${hs.domain}`]: "admin" }, encryption_key: "hs-suite-encryption-key-0123456789",
+        // The fake Slack serves files and avatars on loopback: allowed only by this setting.
+        ...(opts.slack ? { download_allowed_origins: new URL(opts.slack.apiUrl).origin } : {}),
+      },
       metrics: { enabled: true, hostname: "127.0.0.1", port: metricsPort },
       logging: { level: "info", format: "json" },
     };
