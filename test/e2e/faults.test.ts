@@ -155,8 +155,9 @@ describe("faults: homeserver, Socket Mode, Telegram storms", () => {
       body: JSON.stringify({ events: [w.hs.event(eventId)] }),
     });
     expect(res.status).toBe(200);
-    await sleep(1000);
-    expect(w.inTelegram(PRIVATE, "replayed")).toEqual([1]);
+    await w.alice.sendText(w.rooms.private, "replayed 2"); // a sentinel behind the replay on the room's lane
+    await waitUntil(() => w.inTelegram(PRIVATE, "replayed").includes(2), 10_000, "the sentinel on Telegram");
+    expect(w.inTelegram(PRIVATE, "replayed")).toEqual([1, 2]);
   });
 
   it("Socket Mode dropped mid-traffic: reconnects, nothing lost or doubled, in order", async () => {
