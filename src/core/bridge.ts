@@ -260,13 +260,10 @@ export class BridgeCore implements BridgeServices {
     const chats = await conn.listChats(this.deps.options.initialChatCount[login.network] ?? 0);
     let created = 0;
     for (const chat of chats) {
-      const link = this.portals.linkForChat(login.network, chat);
-      if (link) {
-        await this.deps.matrix.invite(link.roomId, login.ownerMxid).catch(() => undefined);
-        continue;
-      }
-      await this.portals.createPortal(connector, conn, login.id, login.ownerMxid, chat);
-      created++;
+      // A room made meanwhile by someone else (a live message, `link`) counts as existing: invite to it.
+      const { link, created: made } = await this.portals.ensurePortal(connector, conn, login.id, login.ownerMxid, chat);
+      if (made) created++;
+      else await this.deps.matrix.invite(link.roomId, login.ownerMxid).catch(() => undefined);
     }
     return created;
   }

@@ -68,19 +68,30 @@ export class PortalDirectory {
    * (a live event, `sync`, another login) ask at the same time. Invites the owner, records the
    * link, starts the backfill.
    */
-  createPortal(
+  async createPortal(
     connector: NetworkConnector, connection: Connection, loginId: string, ownerMxid: string, chat: ChatRef,
     ghostMxids: string[] = [],
   ): Promise<PortalLinkRow> {
+    return (await this.ensurePortal(connector, connection, loginId, ownerMxid, chat, ghostMxids)).link;
+  }
+
+  /** createPortal, also saying whether this call made the room (`sync` counts and invites by it). */
+  ensurePortal(
+    connector: NetworkConnector, connection: Connection, loginId: string, ownerMxid: string, chat: ChatRef,
+    ghostMxids: string[] = [],
+  ): Promise<{ link: PortalLinkRow; created: boolean }> {
     const existing = this.linkForChat(connector.network, chat);
-    if (existing) return Promise.resolve(existing);
-    return this.withChat(connector.network, chat, async () =>
-      this.linkForChat(connector.network, chat) ?? this.makePortal(connector, connection, loginId, ownerMxid, chat, ghostMxids));
+    if (existing) return Promise.resolve({ link: existing, created: false });
+    return this.withChat(connector.network, chat, async () => {
+      const linked = this.linkForChat(connector.network, chat);
+      if (linked) return { link: linked, created: false };
+      return this.makePortal(connector, connection, loginId, ownerMxid, chat, ghostMxids);
+    });
   }
 
   private async makePortal(
     connector: NetworkConnector, connection: Connection, loginId: string, ownerMxid: string, chat: ChatRef, ghostMxids: string[],
-  ): Promise<PortalLinkRow> {
+  ): Promise<{ link: PortalLinkRow; created: boolean }> {
     const info = await connection.chatInfo(chat);
     let avatarMxc: string | undefined;
     if (info.avatar) {
@@ -112,11 +123,11 @@ export class PortalDirectory {
     } catch (err) {
       const theirs = err instanceof StoreError && err.code === "store.conflict" ? await this.store.links.byChat(connector.network, chat) : null;
       if (!theirs) throw err;
-      return this.adopt(theirs, roomId);
+      return { link: await this.adopt(theirs, roomId), created: false };
     }
     this.log.info("portal created", { network: connector.network, roomId, alias });
     await this.onCreated?.(link).catch((err) => this.log.warn("backfill not started", { roomId, error: String(err) }));
-    return link;
+    return { link, created: true };
   }
 
   /**

@@ -80,6 +80,22 @@ describe("PortalDirectory", () => {
     expect(await seen).toBe((await making).roomId);
   });
 
+  it("a chat linked while a portal for it waited its turn gets no portal room", async () => {
+    const { portals, matrix } = await directory();
+    let unlink!: () => void;
+    const linking = portals.withChat("net", "general", async () => {
+      await new Promise<void>((r) => { unlink = r; }); // `link` checking power levels, asking Slack…
+      await portals.addPortal({ roomId: "!mine:example.org", kind: "linked", ownerMxid: null, phase: "parallel", createdAt: new Date() });
+      await portals.addLink({ roomId: "!mine:example.org", network: "net", chat: "general", loginId: "net:1", name: "general", alias: null });
+    });
+    const portal = portals.ensurePortal(connector, connection(), "net:1", OWNER, "general");
+    await until(() => portals.turnsFor("net", "general") === 2, "the portal waiting for the link");
+    unlink();
+    await linking;
+    expect(await portal).toMatchObject({ link: { roomId: "!mine:example.org" }, created: false });
+    expect(matrix.count("createRoom")).toBe(0);
+  });
+
   it("a failed creation leaves nothing behind, and the next caller tries again", async () => {
     const { portals, matrix, store } = await directory();
     const conn = connection();
