@@ -3,14 +3,14 @@
  * for `link`-like work, a failed creation that leaves nothing behind, and two processes on one
  * database (the store's unique link decides; the loser gives its room up).
  */
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { Connection, NetworkConnector } from "../../../src/core/connector.js";
 import { silentLogger } from "../../../src/core/log.js";
 import { MatrixError } from "../../../src/core/errors.js";
 import { PortalDirectory } from "../../../src/core/portals.js";
 import type { ChatInfo } from "../../../src/core/types.js";
 import type { PortalLinkRow } from "../../../src/store/api.js";
-import { backends, storeOpener } from "../../support/db.js";
+import { describeEachBackend, storeOpener, type TestBackend } from "../../support/db.js";
 import { FakeMatrixPort } from "../../support/fake-matrix-port.js";
 import { until } from "../../support/core-rig.js";
 
@@ -35,8 +35,8 @@ function hold(matrix: FakeMatrixPort): () => void {
   return () => { matrix.holdCreateRoom = null; release(); };
 }
 
-async function directory(matrix = new FakeMatrixPort()) {
-  const store = await open(backends[0]!);
+async function directory(backend: TestBackend, matrix = new FakeMatrixPort()) {
+  const store = await open(backend);
   const portals = new PortalDirectory(store, matrix, silentLogger);
   await portals.load();
   const created: PortalLinkRow[] = [];
@@ -44,9 +44,9 @@ async function directory(matrix = new FakeMatrixPort()) {
   return { store, portals, matrix, created };
 }
 
-describe("PortalDirectory", () => {
+describeEachBackend("PortalDirectory", (backend) => {
   it("makes one room for a chat that several callers want at the same time", async () => {
-    const { portals, matrix, created } = await directory();
+    const { portals, matrix, created } = await directory(backend);
     const conn = connection();
     const release = hold(matrix);
     const asks = [1, 2, 3].map(() => portals.createPortal(connector, conn, "net:1", OWNER, "general"));
@@ -61,7 +61,7 @@ describe("PortalDirectory", () => {
   });
 
   it("different chats do not wait for each other", async () => {
-    const { portals, matrix } = await directory();
+    const { portals, matrix } = await directory(backend);
     const conn = connection();
     const release = hold(matrix);
     const asks = ["a", "b"].map((chat) => portals.createPortal(connector, conn, "net:1", OWNER, chat));
@@ -71,7 +71,7 @@ describe("PortalDirectory", () => {
   });
 
   it("work in the chat's turn waits for a portal being made, then finds it", async () => {
-    const { portals, matrix } = await directory();
+    const { portals, matrix } = await directory(backend);
     const release = hold(matrix);
     const making = portals.createPortal(connector, connection(), "net:1", OWNER, "general");
     await until(() => matrix.count("createRoom") === 1, "the room being made");
@@ -81,7 +81,7 @@ describe("PortalDirectory", () => {
   });
 
   it("a chat linked while a portal for it waited its turn gets no portal room", async () => {
-    const { portals, matrix } = await directory();
+    const { portals, matrix } = await directory(backend);
     let unlink!: () => void;
     const linking = portals.withChat("net", "general", async () => {
       await new Promise<void>((r) => { unlink = r; }); // `link` checking power levels, asking Slack…
@@ -97,7 +97,7 @@ describe("PortalDirectory", () => {
   });
 
   it("a failed creation leaves nothing behind, and the next caller tries again", async () => {
-    const { portals, matrix, store } = await directory();
+    const { portals, matrix, store } = await directory(backend);
     const conn = connection();
     matrix.createRoom = async () => { throw new MatrixError("M_UNKNOWN", "homeserver down", { retryable: true }); };
     await expect(portals.createPortal(connector, conn, "net:1", OWNER, "general")).rejects.toThrow(/homeserver down/);
@@ -110,7 +110,7 @@ describe("PortalDirectory", () => {
   });
 
   it("two processes on one database: the chat keeps the first room linked, the other gives its room up", async () => {
-    const first = await directory(new FakeMatrixPort("!one"));
+    const first = await directory(backend, new FakeMatrixPort("!one"));
     const store = first.store;
     const secondMatrix = new FakeMatrixPort("!two");
     const second = new PortalDirectory(store, secondMatrix, silentLogger);
