@@ -5,6 +5,7 @@
  * - per portal (message map): lag of the last delivery and its time, per room, network and direction;
  * - relay queue: depth (total and per lane kind, with the oldest pending item's age),
  *   items processed since start, dead letters by direction and reason (from the store);
+ * - Matrix events of appservice transactions not handed to the core, by reason;
  * - homeserver reachability.
  * config/grafana-dashboard.json and config/prometheus-alerts.yaml use these names (a test
  * checks every name they use is exported).
@@ -22,6 +23,8 @@ export interface MetricsSources {
   audit?: AuditRepo;
   /** Called when a store query for the metrics fails (the scrape still answers, without those series). */
   onError?: (err: unknown) => void;
+  /** Matrix events dropped by the appservice listener since start, by reason. */
+  droppedMatrixEvents?: () => ReadonlyMap<string, number>;
 }
 
 export function createMetrics(
@@ -49,6 +52,7 @@ export function createMetrics(
   const portalLast = gauge("portal_last_delivery_timestamp_seconds", "When the last message was delivered, per room, network and direction (message map)", ["room", "network", "direction"]);
   const laneDepth = gauge("queue_lane_depth", "Pending relay queue items per lane kind (remote: to Matrix; matrix: to the networks, fan-out included)", ["lane_kind"]);
   const oldest = gauge("queue_oldest_pending_seconds", "Age of the oldest pending relay queue item per lane kind (0 when none)", ["lane_kind"]);
+  const droppedMatrix = counter("matrix_events_dropped_total", "Matrix events of appservice transactions not handed to the core since start, by reason (repeated_transaction: a retry of a committed transaction; too_large, too_deep, unreadable)", ["reason"]);
   const dead = counter("dead_letters_total", "Dead-lettered relay queue items in the store, by direction and reason (error code)", ["direction", "reason"]);
 
   metrics.addCollector(async () => {
@@ -72,6 +76,10 @@ export function createMetrics(
     depth.set(await queueDepth().catch(() => 0));
     for (const [k, v] of Object.entries(queueCounts)) items.set({ outcome: k }, v);
     hs.set(health.homeserverError ? 0 : 1);
+    if (sources.droppedMatrixEvents) {
+      droppedMatrix.reset();
+      for (const [reason, n] of sources.droppedMatrixEvents()) droppedMatrix.inc({ reason }, n);
+    }
     if (sources.audit) await collectStore(sources.audit).catch((err) => sources.onError?.(err));
   });
 
