@@ -55,6 +55,7 @@ export class RoomLinker {
         if (theirs) throw this.alreadyBridged(connector, theirs);
         throw err;
       }
+      await this.portals.bridgeInfo?.write(row); // clients show the room as bridged (one entry per linked chat)
       await this.onLinked?.(row).catch((err) => this.deps.log.warn("backfill not started", { roomId, error: String(err) }));
       return row;
     });

@@ -20,7 +20,7 @@ describe("one room per chat", () => {
   let dm: string;
 
   /** Rooms carrying our m.bridge state for a Slack chat ("T…:C…"). */
-  const roomsFor = (chat: string) => h.hs.rooms().filter((r) => h.hs.roomState(r)["m.bridge"]?.[`slack/${chat}`]);
+  const roomsFor = (chat: string) => h.hs.rooms().filter((r) => h.hs.roomState(r)["m.bridge"]?.[`tandem://slack/${chat.replace(":", "/")}`]);
   const bodies = (roomId: string, sender: string) => h.messages(roomId, sender).map((e) => String(e.content.body));
 
   /**

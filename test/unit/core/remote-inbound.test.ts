@@ -77,7 +77,7 @@ describe("RemoteInbound", () => {
     await sync;
     const roomOf = () => rig.core.portals.linkForChat("loopback", "news")?.roomId ?? "";
     await until(() => rig.matrix.messages(roomOf()).length === 2, "both messages in the portal");
-    expect(rig.matrix.rooms.filter((r) => r.stateKey === "loopback/news")).toHaveLength(1);
+    expect(rig.matrix.rooms.filter((r) => r.stateKey === "tandem://loopback/news")).toHaveLength(1);
     expect(rig.matrix.messages(roomOf()).map((e) => e.content.body)).toEqual(["one", "two"]);
   });
 });
