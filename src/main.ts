@@ -22,6 +22,7 @@ import { statusRoutes } from "./observability/status-page.js";
 import { openStore, secretsPolicyError } from "./store/index.js";
 import type { Store } from "./store/api.js";
 import { createConnectors } from "./networks/index.js";
+import { errorFields } from "./core/log.js";
 
 export interface StartOptions {
   config: Config;
@@ -101,7 +102,7 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
   if (config.metrics.enabled) {
     metricsServer = new MetricsServer();
     const { route } = createMetrics(health, () => store.queue.depth(), core.queue.counts,
-      { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { error: String(err) }) });
+      { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { ...errorFields(err) }) });
     metricsServer.route(healthRoute(health, () => store.queue.depth()));
     metricsServer.route(route);
     // Operator views: the parity audit as JSON and the read-only status page (same listener, localhost by default).

@@ -30,6 +30,7 @@ import type { LoginManager } from "./logins.js";
 import type { RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
 import type { RemoteEvent } from "./types.js";
+import { errorFields } from "./log.js";
 
 export interface BackfillOptions {
   /** How long a live message may wait for a running backfill before it is cut short. Default 10 s. */
@@ -219,7 +220,7 @@ export class Backfill {
         this.wake = null;
         continue;
       }
-      await this.step(step!).catch((err) => this.deps.log.warn("backfill step failed", { chat: step!.run.job.chat, error: String(err) }));
+      await this.step(step!).catch((err) => this.deps.log.warn("backfill step failed", { chat: step!.run.job.chat, ...errorFields(err) }));
     }
   }
 
@@ -357,7 +358,7 @@ export class Backfill {
       await this.importer({ t: "remote", loginId: job.loginId, network: job.network, receivedAt: Date.now(), event: ev, backfill: true }, id);
     } catch (err) {
       if (isRetryable(err)) throw err;
-      this.deps.log.warn("backfill skipped a message", { chat: job.chat, key: ev.key, error: err instanceof Error ? err.message : String(err) });
+      this.deps.log.warn("backfill skipped a message", { chat: job.chat, key: ev.key, ...errorFields(err) });
     }
   }
 
@@ -373,7 +374,7 @@ export class Backfill {
     const { job } = run;
     const inMs = afterFailure(job, err, what, this.retryMs);
     this.deps.log.warn(inMs === null ? "backfill gave up on a step" : "backfill step failed, will retry",
-      { chat: job.chat, what, inMs, error: err instanceof Error ? err.message : String(err) });
+      { chat: job.chat, what, inMs, ...errorFields(err) });
     if (inMs === null && what === "import") return this.end(run, "stopped");
     await saveJob(this.deps.store, job).catch(() => undefined);
   }

@@ -27,6 +27,7 @@ import { Permissions } from "./permissions.js";
 import { PortalDirectory } from "./portals.js";
 import { RelayQueue, type RelayQueueOptions } from "./relay-queue.js";
 import { RemoteInbound } from "./remote-inbound.js";
+import { errorFields } from "./log.js";
 
 /** How long done relay-queue items are kept (their source keys dedup redeliveries meanwhile). */
 const QUEUE_KEEP_MS = 7 * 24 * 3600_000;
@@ -102,7 +103,7 @@ export class BridgeCore implements BridgeServices {
     this.sweeper = setInterval(() => this.registry.sweep(), 30_000);
     // Done queue items are kept a week for dedup (a redelivered event is a no-op), then dropped.
     this.pruner = setInterval(() => void this.deps.store.queue.prune(new Date(Date.now() - QUEUE_KEEP_MS))
-      .catch((err) => this.deps.log.warn("queue prune failed", { error: String(err) })), 3600_000);
+      .catch((err) => this.deps.log.warn("queue prune failed", { ...errorFields(err) })), 3600_000);
     this.pruner.unref();
   }
 
@@ -151,7 +152,7 @@ export class BridgeCore implements BridgeServices {
       relay.push({ lane: matrixLane(ev.roomId), sourceKey: `m:${ev.eventId}`, payload: { t: "matrix", receivedAt, event: ev } satisfies MatrixPayload });
     }
     await this.enqueue(relay);
-    for (const fn of later) void fn().catch((err) => this.deps.log.error("matrix event handling failed", { error: String(err) }));
+    for (const fn of later) void fn().catch((err) => this.deps.log.error("matrix event handling failed", { ...errorFields(err) }));
   }
 
   private async runCommand(ev: Extract<MatrixInbound, { kind: "message" }>, isMgmt: boolean): Promise<void> {
@@ -242,7 +243,7 @@ export class BridgeCore implements BridgeServices {
     const row = { id, network: connector.network, ownerMxid, remoteId: result.remoteId, name: result.name, secrets: result.secrets };
     await this.deps.store.logins.put(row);
     await this.loginManager.start(row);
-    void this.sync(id).catch((err) => this.deps.log.warn("initial sync failed", { login: id, error: String(err) }));
+    void this.sync(id).catch((err) => this.deps.log.warn("initial sync failed", { login: id, ...errorFields(err) }));
     return row;
   }
 
@@ -276,7 +277,7 @@ export class BridgeCore implements BridgeServices {
 
   async linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
     const row = await this.linker.link(roomId, network, input, by, isAdmin);
-    await this.backfill.onLinked(row).catch((err) => this.deps.log.warn("backfill not started", { roomId, error: String(err) }));
+    await this.backfill.onLinked(row).catch((err) => this.deps.log.warn("backfill not started", { roomId, ...errorFields(err) }));
     return row;
   }
 
@@ -307,7 +308,7 @@ export class BridgeCore implements BridgeServices {
 
   private async tellOwner(owner: string, text: string): Promise<void> {
     for (const [roomId, who] of this.managementRooms) {
-      if (who === owner) return this.notice(roomId, text).catch((err) => this.deps.log.warn("could not DM owner", { error: String(err) }));
+      if (who === owner) return this.notice(roomId, text).catch((err) => this.deps.log.warn("could not DM owner", { ...errorFields(err) }));
     }
   }
 

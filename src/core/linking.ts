@@ -10,6 +10,7 @@ import { CommandError } from "./errors.js";
 import type { LoginManager } from "./logins.js";
 import type { PortalDirectory } from "./portals.js";
 import { plainDoc } from "../formatting/ast.js";
+import { errorFields } from "./log.js";
 
 export class RoomLinker {
   constructor(private readonly deps: CoreDeps, private readonly portals: PortalDirectory, private readonly logins: LoginManager) {}
@@ -71,7 +72,7 @@ export class RoomLinker {
       const refs = await conn.send(link.chat, { doc: plainDoc(text), notice: true, sender: { name: "Tandem" }, sourceId: `cutover:${link.roomId}:${Date.now()}` });
       if (pin && refs[0] && conn.pin) await conn.pin(link.chat, refs[0]);
     } catch (err) {
-      this.deps.log.warn("cutover notice not posted", { network: connector.network, chat: link.chat, error: String(err) });
+      this.deps.log.warn("cutover notice not posted", { network: connector.network, chat: link.chat, ...errorFields(err) });
     }
   }
 }

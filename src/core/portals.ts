@@ -8,6 +8,7 @@ import type { Connection, NetworkConnector } from "./connector.js";
 import type { Logger } from "./log.js";
 import type { MatrixPort } from "./matrix-port.js";
 import type { ChatRef } from "./types.js";
+import { errorFields } from "./log.js";
 
 const chatKey = (network: string, chat: string) => `${network}\u0000${chat}`;
 
@@ -56,7 +57,7 @@ export class PortalDirectory {
         const img = await connection.downloadAvatar(info.avatar);
         avatarMxc = await this.matrix.uploadMedia(img.data, img.mime, "avatar");
       } catch (err) {
-        this.log.warn("portal avatar not bridged", { network: connector.network, error: String(err) });
+        this.log.warn("portal avatar not bridged", { network: connector.network, ...errorFields(err) });
       }
     }
     const { roomId, alias } = await this.matrix.createRoom({
@@ -76,7 +77,7 @@ export class PortalDirectory {
     await this.addPortal({ roomId, kind: "portal", ownerMxid, phase: "parallel", createdAt: new Date() });
     const link = await this.addLink({ roomId, network: connector.network, chat, loginId, name: info.name, alias: alias ?? null });
     this.log.info("portal created", { network: connector.network, roomId, alias });
-    await this.onCreated?.(link).catch((err) => this.log.warn("backfill not started", { roomId, error: String(err) }));
+    await this.onCreated?.(link).catch((err) => this.log.warn("backfill not started", { roomId, ...errorFields(err) }));
     return link;
   }
 

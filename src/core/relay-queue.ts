@@ -9,6 +9,7 @@
 import type { QueueItem, Store } from "../store/api.js";
 import { Deferred, isRetryable, retryAfterOf, TandemError } from "./errors.js";
 import type { Logger } from "./log.js";
+import { errorFields } from "./log.js";
 
 export interface RelayQueueOptions {
   /**
@@ -99,7 +100,7 @@ export class RelayQueue {
     }
     this.scanning = this.scan()
       .catch((err) => {
-        this.log.warn("relay queue scan failed", { error: String(err) });
+        this.log.warn("relay queue scan failed", { ...errorFields(err) });
         this.onStoreHealth(err instanceof Error ? err.message : String(err));
       })
       .finally(() => {
@@ -162,7 +163,7 @@ export class RelayQueue {
           this.again.delete(lane);
           item = await q.claim(lane);
         } catch (err) {
-          this.log.warn("relay queue read failed", { lane, error: String(err) });
+          this.log.warn("relay queue read failed", { lane, ...errorFields(err) });
           this.onStoreHealth(err instanceof Error ? err.message : String(err));
           return;
         }
@@ -188,11 +189,11 @@ export class RelayQueue {
       } catch (err) {
         if (err instanceof Deferred) {
           // Paced: not sent and not a failure. The lane waits (order), its worker is freed.
-          await this.defer(current, err.retryAfterMs).catch((e) => this.log.error("relay queue could not defer an item", { lane, error: String(e) }));
+          await this.defer(current, err.retryAfterMs).catch((e) => this.log.error("relay queue could not defer an item", { lane, ...errorFields(e) }));
           return;
         }
         const settled = await this.fail(current, err).catch((e) => {
-          this.log.error("relay queue could not record a failure", { lane, error: String(e) });
+          this.log.error("relay queue could not record a failure", { lane, ...errorFields(e) });
           return false;
         });
         if (!settled) return;
@@ -230,7 +231,7 @@ export class RelayQueue {
     this.counts.dead++;
     this.log.error("relay item failed permanently", { lane: item.lane, item: item.id, attempts, error: message });
     await this.store.queue.dead(item.id, message);
-    await this.onDead(item, err).catch((e) => this.log.warn("dead-letter notice failed", { error: String(e) }));
+    await this.onDead(item, err).catch((e) => this.log.warn("dead-letter notice failed", { ...errorFields(e) }));
     return true;
   }
 }

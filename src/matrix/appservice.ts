@@ -12,6 +12,7 @@ import { AppService, AppServiceRegistration, Bridge } from "matrix-appservice-br
 import type { Logger } from "../core/log.js";
 import type { MatrixInbound } from "../core/matrix-port.js";
 import { parseMatrixEvent, type RawEvent } from "./events.js";
+import { errorFields } from "../core/log.js";
 
 export type TransactionSink = (events: MatrixInbound[]) => Promise<void>;
 
@@ -65,7 +66,7 @@ class DurableAppService extends AppService {
         const p = parseMatrixEvent(ev);
         if (p) parsed.push(p);
       } catch (err) {
-        this.log.warn("skipping a Matrix event that could not be read", { txnId, error: String(err) });
+        this.log.warn("skipping a Matrix event that could not be read", { txnId, ...errorFields(err) });
       }
     }
     for (const ev of raw) {
@@ -79,7 +80,7 @@ class DurableAppService extends AppService {
         res.send({});
       },
       (err: unknown) => {
-        this.log.error("could not queue a Matrix transaction; the homeserver will retry it", { txnId, error: String(err) });
+        this.log.error("could not queue a Matrix transaction; the homeserver will retry it", { txnId, ...errorFields(err) });
         res.status(500).send({ errcode: "M_UNKNOWN", error: "Temporary failure, retry" });
       },
     );
@@ -142,7 +143,7 @@ export class MatrixAppservice {
     this.appservice.expressApp.use((err: { status?: unknown; statusCode?: unknown }, _req: Request, res: Response, next: NextFunction) => {
       if (res.headersSent) return next(err);
       const status = typeof err?.status === "number" && err.status >= 400 && err.status < 600 ? err.status : 500;
-      if (status >= 500) this.opts.log.error("appservice request failed", { error: String(err) });
+      if (status >= 500) this.opts.log.error("appservice request failed", { ...errorFields(err) });
       const [errcode, error] = status === 413 ? ["M_TOO_LARGE", "Request body too large"] : status < 500 ? ["M_NOT_JSON", "Request body is not valid JSON"] : ["M_UNKNOWN", "Internal error"];
       res.status(status).send({ errcode, error });
     });
