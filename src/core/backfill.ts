@@ -25,7 +25,7 @@ import {
 } from "./backfill-jobs.js";
 import type { Connection } from "./connector.js";
 import type { CoreDeps } from "./context.js";
-import { isRetryable, RemoteError } from "./errors.js";
+import { isTransient, RemoteError } from "./errors.js";
 import type { LoginManager } from "./logins.js";
 import type { RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
@@ -357,7 +357,7 @@ export class Backfill {
     try {
       await this.importer({ t: "remote", loginId: job.loginId, network: job.network, receivedAt: Date.now(), event: ev, backfill: true }, id);
     } catch (err) {
-      if (isRetryable(err)) throw err;
+      if (isTransient(err)) throw err;
       this.deps.log.warn("backfill skipped a message", { chat: job.chat, key: ev.key, ...errorFields(err) });
     }
   }

@@ -3,11 +3,13 @@
  * chat), many lanes in parallel. Items are applied strictly in id order within a lane; a
  * failing head item holds its lane (ordering) but never other lanes.
  *
- * Retryable failures back off exponentially with jitter (honouring Retry-After);
- * permanent ones are dead-lettered and reported once through `onDead`.
+ * Transient failures (transport, rate limit, the database) back off exponentially with jitter
+ * (honouring Retry-After) for up to maxAttempts; anything else is a bug (or input our code
+ * cannot take) and gets at most bugAttempts tries, so it costs its lane one dead letter, not
+ * hours. Final refusals are dead-lettered at once. Dead letters are reported through `onDead`.
  */
 import type { QueueItem, Store } from "../store/api.js";
-import { Deferred, isRetryable, retryAfterOf, TandemError } from "./errors.js";
+import { Deferred, isRetryable, isTransient, retryAfterOf, TandemError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { errorFields } from "./log.js";
 
@@ -24,6 +26,8 @@ export interface RelayQueueOptions {
   maxDelayMs?: number;
   /** After this many failed attempts an item is dead-lettered even if retryable. Default 40 (~3 h). */
   maxAttempts?: number;
+  /** Tries for an item failing with an error that is not transient (a bug). Default 3. */
+  bugAttempts?: number;
 }
 
 export type ItemHandler = (item: QueueItem) => Promise<void>;
@@ -60,6 +64,7 @@ export class RelayQueue {
       baseDelayMs: opts.baseDelayMs ?? 500,
       maxDelayMs: opts.maxDelayMs ?? 5 * 60_000,
       maxAttempts: opts.maxAttempts ?? 40,
+      bugAttempts: opts.bugAttempts ?? 3,
     };
   }
 
@@ -217,19 +222,24 @@ export class RelayQueue {
   /** Returns true when the lane may go on (the item was dead-lettered). */
   private async fail(item: QueueItem, err: unknown): Promise<boolean> {
     // "code: message" for our errors, so the audit and /metrics can group failures by code.
-    const message = err instanceof TandemError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+    // A bug is recorded under its class ("TypeError: …"), which the audit takes as the reason.
+    const message = err instanceof TandemError ? `${err.code}: ${err.message}` : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     const attempts = item.attempts + 1;
-    if (isRetryable(err) && attempts < this.opts.maxAttempts) {
+    const transient = isTransient(err);
+    const limit = transient ? this.opts.maxAttempts : Math.min(this.opts.maxAttempts, this.opts.bugAttempts);
+    if (isRetryable(err) && attempts < limit) {
       const backoff = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (attempts - 1));
       const jittered = backoff / 2 + Math.random() * (backoff / 2);
       const delay = Math.max(jittered, retryAfterOf(err) ?? 0);
       this.counts.retried++;
-      this.log.warn("relay item failed, will retry", { lane: item.lane, item: item.id, attempts, delayMs: Math.round(delay), error: message });
+      const meta = { lane: item.lane, item: item.id, attempts, delayMs: Math.round(delay), ...errorFields(err) };
+      if (transient) this.log.warn("relay item failed, will retry", meta);
+      else this.log.error(`relay item failed with an unexpected error (a bug?), will try ${limit - attempts} more time(s)`, meta);
       await this.store.queue.retry(item.id, message, new Date(Date.now() + delay));
       return false;
     }
     this.counts.dead++;
-    this.log.error("relay item failed permanently", { lane: item.lane, item: item.id, attempts, error: message });
+    this.log.error("relay item failed permanently", { lane: item.lane, item: item.id, attempts, ...errorFields(err) });
     await this.store.queue.dead(item.id, message);
     await this.onDead(item, err).catch((e) => this.log.warn("dead-letter notice failed", { ...errorFields(e) }));
     return true;
