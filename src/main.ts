@@ -89,6 +89,7 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
       // Telegram bots cannot read history; other networks (tests) have none unless a connector offers it.
       backfillCount: { slack: config.slack.enabled ? config.slack.backfill_count : 0 },
       standbyRelaysMatrix: config.bridge.standby_relays_matrix,
+      detachedWaitMs: config.bridge.detached_wait_minutes * 60_000,
       publicAvatarUrl: config.bridge.public_url ? (mxc) => avatars.urlFor(mxc) : undefined,
     },
   }, opts.core);

@@ -21,7 +21,8 @@ import { RoomLinker } from "./linking.js";
 import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import { MatrixOutbound } from "./matrix-outbound.js";
-import { matrixLane, remoteLane, type MatrixPayload, type QueuePayload, type RelayTiming } from "./payloads.js";
+import { Detachment } from "./detached.js";
+import { perTarget, remoteLane, type QueuePayload, type RelayTiming } from "./payloads.js";
 export type { RelayTiming } from "./payloads.js";
 import { Permissions } from "./permissions.js";
 import { PortalDirectory } from "./portals.js";
@@ -53,6 +54,7 @@ export class BridgeCore implements BridgeServices {
   private readonly remote: RemoteInbound;
   private readonly outbound: MatrixOutbound;
   private readonly linker: RoomLinker;
+  private readonly detachment: Detachment;
   /** Management room id → the user it belongs to (the DM with the bot). */
   private readonly managementRooms = new Map<string, string>();
   private sweeper: NodeJS.Timeout | null = null;
@@ -69,12 +71,19 @@ export class BridgeCore implements BridgeServices {
     const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
     this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
       `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
+    this.detachment = new Detachment(deps, this.portals, (lanes) => this.queue.kick(lanes), (roomId, text) => this.notice(roomId, text));
     this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue, opts.onRelayed);
-    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => options.standbyRelaysMatrix ?? true, opts.onRelayed,
+    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, {
+      relayDuringStandby: () => options.standbyRelaysMatrix ?? true,
+      detachedWaitMs: this.detachment.waitMs,
+      enqueue,
+      onRelayed: opts.onRelayed,
       // A remote message of the room is being bridged right now (its Matrix event may exist before its message-map row).
-      (roomId) => this.portals.linksOfRoom(roomId).some((l) => this.queue.isBusy(remoteLane(l.network, l.chat))));
+      remoteBusy: (roomId) => this.portals.linksOfRoom(roomId).some((l) => this.queue.isBusy(remoteLane(l.network, l.chat))),
+    });
     this.linker = new RoomLinker(deps, this.portals, this.loginManager);
     this.backfill = new Backfill(deps, this.portals, this.loginManager, (p, id) => this.remote.importPast(p, id), opts.backfill);
+    this.remote.detachedWaitMs = this.detachment.waitMs;
     this.remote.beforeLive = (roomId, ev) => this.backfill.beforeLive(roomId, ev);
     this.portals.onCreated = (link) => this.backfill.onPortalCreated(link);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
@@ -149,7 +158,8 @@ export class BridgeCore implements BridgeServices {
         }
       }
       if (!this.portals.portal(ev.roomId)) continue;
-      relay.push({ lane: matrixLane(ev.roomId), sourceKey: `m:${ev.eventId}`, payload: { t: "matrix", receivedAt, event: ev } satisfies MatrixPayload });
+      // One item per linked chat: each is delivered, retried and dead-lettered on its own.
+      relay.push(...perTarget(this.portals.linksOfRoom(ev.roomId), `m:${ev.eventId}`, { t: "matrix", receivedAt, event: ev }));
     }
     await this.enqueue(relay);
     for (const fn of later) void fn().catch((err) => this.deps.log.error("matrix event handling failed", { ...errorFields(err) }));
@@ -219,6 +229,7 @@ export class BridgeCore implements BridgeServices {
     const p = item.payload as QueuePayload;
     const roomId = p.t === "matrix" ? p.event.roomId : this.portals.linkForChat(p.network, p.event.chat)?.roomId;
     if (!roomId) return;
+    if (err instanceof TandemError && err.code === "detached") return this.detachment.dropped(item, roomId, err);
     const why = err instanceof TandemError && err.userMessage ? err.userMessage : err instanceof Error ? err.message : String(err);
     const what = p.t === "matrix" ? "A Matrix message could not be delivered" : `A ${this.connectorName(p.network)} message could not be bridged`;
     await this.notice(roomId, `${what}: ${why}`);
@@ -243,13 +254,21 @@ export class BridgeCore implements BridgeServices {
     const row = { id, network: connector.network, ownerMxid, remoteId: result.remoteId, name: result.name, secrets: result.secrets };
     await this.deps.store.logins.put(row);
     await this.loginManager.start(row);
+    await this.detachment.reattach(id);
     void this.sync(id).catch((err) => this.deps.log.warn("initial sync failed", { login: id, ...errorFields(err) }));
     return row;
   }
 
+  /** Stop the login and forget its credentials; its links stay, detached (core/detached.ts). */
   async logout(loginId: string): Promise<void> {
+    const login = this.loginManager.record(loginId);
     await this.loginManager.remove(loginId);
+    await this.detachment.detach(loginId, login?.ownerMxid, login?.network);
     await this.deps.store.logins.delete(loginId);
+  }
+
+  detachedStatus(owner?: string): Promise<string[]> {
+    return this.detachment.status(owner);
   }
 
   async sync(loginId: string): Promise<number> {

@@ -1,8 +1,13 @@
 /**
- * What is stored in the relay queue. Lanes: `r:<network>:<chat>` for remote events (one
- * ordered worker per remote chat, which exists before its portal does) and `m:<roomId>` for
- * Matrix events and fan-out (one ordered worker per room).
+ * What is stored in the relay queue, and in which lane. Lanes:
+ * - `r:<network>:<chat>`: remote events of one chat, to Matrix (the chat exists before its portal);
+ * - `o:<network>:<chat>`: Matrix events (and fan-out of other links' messages) going out to one
+ *   linked chat. One item per (event, target chat), so each target is delivered, retried, paced
+ *   and dead-lettered on its own: a failing or logged-out network never holds another;
+ * - `m:<roomId>`: items queued before delivery per target (one item for all of a room's links);
+ *   applying one splits it into `o:` items.
  */
+import type { NewQueueItem, PortalLinkRow } from "../store/api.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import type { RemoteEvent } from "./types.js";
 
@@ -28,12 +33,31 @@ export interface MatrixPayload {
    * needs their event ids). Not bridge-added time; the benchmark subtracts it.
    */
   waitedMs?: number;
+  /** The one linked chat this item goes to (absent only in items queued before delivery per target). */
+  target?: { network: string; chat: string };
 }
 
 export type QueuePayload = RemotePayload | MatrixPayload;
 
 export const remoteLane = (network: string, chat: string) => `r:${network}:${chat}`;
 export const matrixLane = (roomId: string) => `m:${roomId}`;
+export const outLane = (network: string, chat: string) => `o:${network}:${chat}`;
+
+/**
+ * One queue item per linked chat for a Matrix event (or a fan-out), except the chat it came
+ * from. `key` is the event's source key; each target's item adds the chat to it, so a
+ * redelivered event is still dropped by key, target by target.
+ */
+export function perTarget(links: readonly PortalLinkRow[], key: string, payload: MatrixPayload): NewQueueItem[] {
+  const { origin } = payload;
+  return links
+    .filter((l) => !(origin && l.network === origin.network && l.chat === origin.chat))
+    .map((l) => ({
+      lane: outLane(l.network, l.chat),
+      sourceKey: `${key}|${l.network}:${l.chat}`,
+      payload: { ...payload, target: { network: l.network, chat: l.chat } } satisfies MatrixPayload,
+    }));
+}
 
 /** When one message part went out: the benchmark's bridge-added latency (receivedAt → issuedAt). */
 export interface RelayTiming {

@@ -89,7 +89,7 @@ export class PortalDirectory {
 
   async addLink(row: Omit<PortalLinkRow, "createdAt">): Promise<PortalLinkRow> {
     await this.store.links.add(row);
-    const full = { ...row, createdAt: new Date() };
+    const full = { ...row, createdAt: new Date(), detachedAt: null };
     this.cacheLink(full);
     return full;
   }
@@ -109,6 +109,19 @@ export class PortalDirectory {
     this.byChatKey.delete(chatKey(network, from));
     link.chat = to;
     this.byChatKey.set(chatKey(network, to), link);
+  }
+
+  /**
+   * Detach every link of a login (`logout`: the links stay, nothing goes out) or re-attach them
+   * (null: the same account logged in again). Returns the links that changed.
+   */
+  async setDetached(loginId: string, at: Date | null): Promise<PortalLinkRow[]> {
+    const changed = await this.store.links.setDetached(loginId, at);
+    for (const row of changed) {
+      const cached = this.linkForChat(row.network, row.chat);
+      if (cached) cached.detachedAt = at;
+    }
+    return changed;
   }
 
   async setPhase(roomId: string, phase: PortalRow["phase"], by: string): Promise<void> {

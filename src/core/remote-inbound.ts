@@ -9,10 +9,11 @@ import { plainText } from "../formatting/ast.js";
 import type { Connection, NetworkConnector } from "./connector.js";
 import type { MatrixFileInfo } from "./matrix-port.js";
 import type { CoreDeps } from "./context.js";
+import { holdForLogin } from "./detached.js";
 import { RemoteError } from "./errors.js";
 import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
-import { matrixLane, type MatrixPayload, type RelayTiming, type RemotePayload } from "./payloads.js";
+import { perTarget, type RelayTiming, type RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
 import { renderPartsForMatrix } from "./render.js";
 import type { FileRef, RemoteEvent } from "./types.js";
@@ -34,6 +35,9 @@ export class RemoteInbound {
     private readonly onRelayed?: (timing: RelayTiming) => void,
   ) {}
 
+  /** How long events of a detached chat (its login logged out) wait for a new login; set by the bridge. */
+  detachedWaitMs = 24 * 3600_000;
+
   /** Set by the bridge (core/backfill.ts): waits, bounded, for a running backfill of the room; true if it waited. */
   beforeLive?: (roomId: string, ev: Of<"message">) => Promise<boolean>;
 
@@ -50,7 +54,10 @@ export class RemoteInbound {
     const connector = this.deps.connectors.get(p.network);
     const conn = this.logins.connection(p.loginId);
     if (!connector || !conn) {
-      // The login is gone or not connected yet: retry later rather than lose the event.
+      // Logged out: wait (bounded) for a new login of the account, counting no attempts.
+      const link = this.portals.linkForChat(p.network, p.event.chat);
+      if (connector && link?.detachedAt && link.loginId === p.loginId) holdForLogin(link, p.receivedAt, this.detachedWaitMs, connector.displayName);
+      // Not connected yet: retry later rather than lose the event.
       throw new RemoteError("not_connected", `login ${p.loginId} is not connected`, { retryable: true });
     }
     const ev = p.event;
@@ -216,13 +223,10 @@ export class RemoteInbound {
     };
     const eventId = await matrix.sendEvent(original.roomId, ghost, "m.room.message", content, `tandem-q${item.id}-edit`, ev.at);
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
-    await this.enqueue([{
-      lane: matrixLane(original.roomId), sourceKey: `fan:${eventId}`,
-      payload: {
-        t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat: ev.chat, via: connector.displayName },
-        event: { kind: "edit", roomId: original.roomId, eventId, sender: ghost, ts: ev.at, target: original.eventId, doc: ev.msg.doc, body: rendered.body },
-      } satisfies MatrixPayload,
-    }]);
+    await this.enqueue(perTarget(this.portals.linksOfRoom(original.roomId), `fan:${eventId}`, {
+      t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat: ev.chat, via: connector.displayName },
+      event: { kind: "edit", roomId: original.roomId, eventId, sender: ghost, ts: ev.at, target: original.eventId, doc: ev.msg.doc, body: rendered.body },
+    }));
   }
 
   private async remove(item: QueueItem, p: RemotePayload, ev: Of<"delete">): Promise<void> {
@@ -326,35 +330,31 @@ export class RemoteInbound {
     const threadRoot = await eventOf(ev.msg.threadRoot);
     const origin = { network: p.network, chat: ev.chat, via: connector.displayName };
     const textType = ev.msg.emote ? "emote" : ev.msg.notice ? "notice" : "text";
-    await this.enqueue(parts.map((part) => ({
-      lane: matrixLane(roomId), sourceKey: `fan:${part.eventId}`,
-      payload: {
-        t: "matrix", receivedAt: p.receivedAt, origin, waitedMs,
-        event: {
-          kind: "message", roomId, eventId: part.eventId, sender: ghost, ts: ev.at,
-          msgtype: part.file ? "file" : textType,
-          doc: part.file ? [] : ev.msg.doc, body: part.file ? part.file.name : plainText(ev.msg.doc),
-          replyTo, threadRoot, file: part.file,
-        },
-      } satisfies MatrixPayload,
+    const links = this.portals.linksOfRoom(roomId);
+    await this.enqueue(parts.flatMap((part) => perTarget(links, `fan:${part.eventId}`, {
+      t: "matrix", receivedAt: p.receivedAt, origin, waitedMs,
+      event: {
+        kind: "message", roomId, eventId: part.eventId, sender: ghost, ts: ev.at,
+        msgtype: part.file ? "file" : textType,
+        doc: part.file ? [] : ev.msg.doc, body: part.file ? part.file.name : plainText(ev.msg.doc),
+        replyTo, threadRoot, file: part.file,
+      },
     })));
   }
 
   private async fanOutReaction(roomId: string, eventId: string, sender: string, target: string, key: string, p: RemotePayload, connector: NetworkConnector, chat: string): Promise<void> {
     if (this.portals.linksOfRoom(roomId).length < 2) return;
-    await this.enqueue([{
-      lane: matrixLane(roomId), sourceKey: `fan:${eventId}`,
-      payload: { t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: connector.displayName },
-        event: { kind: "reaction", roomId, eventId, sender, ts: Date.now(), target, key } } satisfies MatrixPayload,
-    }]);
+    await this.enqueue(perTarget(this.portals.linksOfRoom(roomId), `fan:${eventId}`, {
+      t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: connector.displayName },
+      event: { kind: "reaction", roomId, eventId, sender, ts: Date.now(), target, key },
+    }));
   }
 
   private async fanOutRedaction(roomId: string, target: string, p: RemotePayload, chat: string, sender?: string): Promise<void> {
     if (this.portals.linksOfRoom(roomId).length < 2) return;
-    await this.enqueue([{
-      lane: matrixLane(roomId), sourceKey: `fan:redact:${target}`,
-      payload: { t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: "" },
-        event: { kind: "redaction", roomId, eventId: `redact:${target}`, sender: sender ?? this.deps.matrix.botMxid, ts: Date.now(), target } } satisfies MatrixPayload,
-    }]);
+    await this.enqueue(perTarget(this.portals.linksOfRoom(roomId), `fan:redact:${target}`, {
+      t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: "" },
+      event: { kind: "redaction", roomId, eventId: `redact:${target}`, sender: sender ?? this.deps.matrix.botMxid, ts: Date.now(), target },
+    }));
   }
 }

@@ -13,9 +13,10 @@
  *   'remote'. A remote message whose ref the map has with origin 'matrix' is the network
  *   echoing our own post back, and is not counted.
  * - from_matrix (Matrix → remote), per linked chat: the key is the Matrix event id. Queue
- *   items of lane `m:<roomId>` with event kind "message" received after the link was made,
- *   except fan-out items that came from that very chat (they are not meant to go back),
- *   plus map rows with origin 'matrix'.
+ *   items of the chat's lane `o:<network>:<chat>` (one per event and target chat) with event
+ *   kind "message" received after the link was made, plus map rows with origin 'matrix'.
+ *   (Items of a room lane `m:<roomId>`, queued before delivery per target, are split into
+ *   `o:` items when applied; while pending they are not counted.)
  * Each source is classified once, best first: delivered (a map row in that room/chat) >
  * pending (its queue item is pending) > failed (dead-lettered) > skipped (the queue item is
  * done but the map has no row: not relayed by design, e.g. standby, a sender without relay
@@ -134,10 +135,9 @@ const FROM_MATRIX = `
   WITH l AS (${LINKS}),
   src AS (
     SELECT l.room_id, l.network, l.chat, q.payload->'event'->>'eventId' AS k, q.status, q.last_error
-      FROM relay_queue q JOIN l ON q.lane = 'm:' || l.room_id
+      FROM relay_queue q JOIN l ON q.lane = 'o:' || l.network || ':' || l.chat
      WHERE q.created_at >= $1 AND q.created_at >= l.created_at
        AND q.payload->>'t' = 'matrix' AND q.payload->'event'->>'kind' = 'message'
-       AND NOT (q.payload->'origin' IS NOT NULL AND q.payload->'origin'->>'network' = l.network AND q.payload->'origin'->>'chat' = l.chat)
     UNION ALL
     SELECT m.room_id, m.network, m.chat, m.event_id, 'done', NULL
       FROM messages m JOIN l ON m.room_id = l.room_id AND m.network = l.network AND m.chat = l.chat
