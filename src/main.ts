@@ -94,6 +94,9 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
     },
   }, opts.core);
 
+  // Before anything is relayed: the counters count where events happen, from here on.
+  const metricsRoute = config.metrics.enabled ? createMetrics(health, () => store.queue.depth(), core.queue,
+    { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { ...errorFields(err) }) }).route : null;
   await appservice.start((events) => core.onMatrixEvents(events));
   await setupBotWithRetry(appservice, config, log, health);
   await core.start();
@@ -102,10 +105,8 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
   let metricsPort: number | null = null;
   if (config.metrics.enabled) {
     metricsServer = new MetricsServer();
-    const { route } = createMetrics(health, () => store.queue.depth(), core.queue.counts,
-      { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { ...errorFields(err) }) });
     metricsServer.route(healthRoute(health, () => store.queue.depth()));
-    metricsServer.route(route);
+    metricsServer.route(metricsRoute!);
     // Operator views: the parity audit as JSON and the read-only status page (same listener, localhost by default).
     const operator = { store, portals: core.portals, connectors, health, queueDepth: () => store.queue.depth(), roomName: (roomId: string) => roomNameOf(core, roomId) };
     metricsServer.route(auditRoute(operator));

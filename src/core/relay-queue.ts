@@ -31,6 +31,12 @@ export interface RelayQueueOptions {
 }
 
 export type ItemHandler = (item: QueueItem) => Promise<void>;
+/** What became of a handed-out item; `reason` (the error's code or class) for dead letters. */
+export interface QueueOutcome {
+  outcome: "done" | "retried" | "dead" | "deferred";
+  lane: string;
+  reason?: string;
+}
 export type DeadHandler = (item: QueueItem, error: unknown) => Promise<void>;
 
 export class RelayQueue {
@@ -48,6 +54,7 @@ export class RelayQueue {
   readonly counts = { done: 0, retried: 0, dead: 0, deferred: 0 };
   /** Wake-ups of lanes whose head was deferred, so they resume on time rather than at the next poll. */
   private readonly wakeups = new Map<string, NodeJS.Timeout>();
+  private readonly observers: Array<(o: QueueOutcome) => void> = [];
   /** Told when reading the queue fails (the database is down) and, with null, when it works again. */
   onStoreHealth: (error: string | null) => void = () => undefined;
 
@@ -66,6 +73,16 @@ export class RelayQueue {
       maxAttempts: opts.maxAttempts ?? 40,
       bugAttempts: opts.bugAttempts ?? 3,
     };
+  }
+
+  /** Be told of every outcome as it happens (metrics count there). */
+  observe(fn: (o: QueueOutcome) => void): void {
+    this.observers.push(fn);
+  }
+
+  private count(outcome: QueueOutcome["outcome"], lane: string, reason?: string): void {
+    this.counts[outcome]++;
+    for (const fn of this.observers) fn({ outcome, lane, reason });
   }
 
   start(): void {
@@ -185,12 +202,12 @@ export class RelayQueue {
           // Done and the lane's next item in one statement.
           this.again.delete(lane);
           item = await q.doneAndClaim(current.id, lane);
-          this.counts.done++;
+          this.count("done", lane);
           claimed = true;
           continue;
         }
         await q.done(current.id);
-        this.counts.done++;
+        this.count("done", lane);
       } catch (err) {
         if (err instanceof Deferred) {
           // Paced: not sent and not a failure. The lane waits (order), its worker is freed.
@@ -207,7 +224,7 @@ export class RelayQueue {
   }
 
   private async defer(item: QueueItem, delayMs: number): Promise<void> {
-    this.counts.deferred++;
+    this.count("deferred", item.lane);
     await this.store.queue.defer(item.id, new Date(Date.now() + delayMs));
     if (!this.running) return;
     clearTimeout(this.wakeups.get(item.lane));
@@ -231,16 +248,16 @@ export class RelayQueue {
       const backoff = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (attempts - 1));
       const jittered = backoff / 2 + Math.random() * (backoff / 2);
       const delay = Math.max(jittered, retryAfterOf(err) ?? 0);
-      this.counts.retried++;
+      this.count("retried", item.lane);
       const meta = { lane: item.lane, item: item.id, attempts, delayMs: Math.round(delay), ...errorFields(err) };
       if (transient) this.log.warn("relay item failed, will retry", meta);
       else this.log.error(`relay item failed with an unexpected error (a bug?), will try ${limit - attempts} more time(s)`, meta);
       await this.store.queue.retry(item.id, message, new Date(Date.now() + delay));
       return false;
     }
-    this.counts.dead++;
     this.log.error("relay item failed permanently", { lane: item.lane, item: item.id, attempts, ...errorFields(err) });
     await this.store.queue.dead(item.id, message);
+    this.count("dead", item.lane, err instanceof TandemError ? err.code : err instanceof Error ? err.name : "unknown");
     await this.onDead(item, err).catch((e) => this.log.warn("dead-letter notice failed", { ...errorFields(e) }));
     return true;
   }
