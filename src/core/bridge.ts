@@ -22,7 +22,7 @@ import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import { MatrixOutbound } from "./matrix-outbound.js";
 import { Detachment } from "./detached.js";
-import { perTarget, remoteLane, type QueuePayload, type RelayTiming } from "./payloads.js";
+import { perTarget, type QueuePayload, type RelayTiming } from "./payloads.js";
 export type { RelayTiming } from "./payloads.js";
 import { Permissions } from "./permissions.js";
 import { PortalDirectory } from "./portals.js";
@@ -78,8 +78,6 @@ export class BridgeCore implements BridgeServices {
       detachedWaitMs: this.detachment.waitMs,
       enqueue,
       onRelayed: opts.onRelayed,
-      // A remote message of the room is being bridged right now (its Matrix event may exist before its message-map row).
-      remoteBusy: (roomId) => this.portals.linksOfRoom(roomId).some((l) => this.queue.isBusy(remoteLane(l.network, l.chat))),
     });
     this.linker = new RoomLinker(deps, this.portals, this.loginManager);
     this.backfill = new Backfill(deps, this.portals, this.loginManager, (p, id) => this.remote.importPast(p, id), opts.backfill);

@@ -9,7 +9,7 @@ import type { PortalLinkRow, QueueItem } from "../store/api.js";
 import type { CoreDeps } from "./context.js";
 import { Deferred, RemoteError, type TandemError } from "./errors.js";
 import { errorFields } from "./log.js";
-import { outLane, remoteLane, type QueuePayload } from "./payloads.js";
+import { remoteLane, type QueuePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
 
 /** Re-check a waiting item at least this often (a changed config, the status view's figures). */
@@ -68,7 +68,7 @@ export class Detachment {
   async reattach(loginId: string): Promise<void> {
     const links = await this.portals.setDetached(loginId, null);
     if (links.length === 0) return;
-    const lanes = links.flatMap((l) => [outLane(l.network, l.chat), remoteLane(l.network, l.chat)]);
+    const lanes = links.map((l) => remoteLane(l.network, l.chat));
     await this.deps.store.queue.wake(lanes);
     this.kick(lanes);
     const name = this.nameOf(links[0]!.network);
@@ -99,11 +99,11 @@ export class Detachment {
       links = links.filter((l) => owners.get(l.loginId) === owner);
     }
     if (links.length === 0) return [];
-    const waiting = new Map((await this.deps.store.queue.pendingIn(links.map((l) => outLane(l.network, l.chat)))).map((w) => [w.lane, w]));
+    const waiting = new Map((await this.deps.store.queue.pendingIn(links.map((l) => remoteLane(l.network, l.chat)))).map((w) => [w.lane, w]));
     return links.map((l) => {
-      const w = waiting.get(outLane(l.network, l.chat));
+      const w = waiting.get(remoteLane(l.network, l.chat));
       return `${this.nameOf(l.network)} ${l.name || l.chat}: detached since ${l.detachedAt!.toISOString()} (logged out), ` +
-        `${w?.pending ?? 0} Matrix message(s) waiting${w ? ` since ${w.oldestAt.toISOString()}` : ""}; dropped after ${describeWait(this.waitMs)}`;
+        `${w?.pending ?? 0} message(s) waiting${w ? ` since ${w.oldestAt.toISOString()}` : ""}; dropped after ${describeWait(this.waitMs)}`;
     });
   }
 

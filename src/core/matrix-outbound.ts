@@ -1,7 +1,8 @@
 /**
  * Matrix → remote: applies one queued Matrix event (or a fan-out of a remote message) to one
- * linked chat. Each (event, chat) is its own queue item in the chat's `o:` lane, so a target
- * that fails, is rate-limited or logged out holds only itself. A send is checked against the
+ * linked chat. Each (event, chat) is its own queue item in the chat's lane, so a target that
+ * fails, is rate-limited or logged out holds only itself; the lane is the one the chat's own
+ * events come in by, so a reply to a message just bridged from it always finds it mapped. A send is checked against the
  * message map first, so a retried or redelivered item never posts twice to a chat it already
  * reached, and the map is written as soon as the chat answers.
  */
@@ -11,15 +12,12 @@ import type { NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
 import type { Connection, NetworkConnector, OutboundFile, OutboundMessage } from "./connector.js";
 import type { CoreDeps } from "./context.js";
 import { holdForLogin } from "./detached.js";
-import { Deferred, MatrixError, RemoteError } from "./errors.js";
+import { MatrixError, RemoteError } from "./errors.js";
 import type { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import { perTarget, type MatrixPayload, type RelayTiming } from "./payloads.js";
 import type { Permissions } from "./permissions.js";
 import type { PortalDirectory } from "./portals.js";
-
-/** How long a reply waits for the message it answers to be mapped (see awaitMapping). */
-const REPLY_MAPPING_WAIT_MS = 3000;
 
 type Of<K extends MatrixInbound["kind"]> = Extract<MatrixInbound, { kind: K }>;
 
@@ -37,13 +35,10 @@ export interface MatrixOutboundOptions {
   /** Queue items (the split of an item queued before delivery per target). */
   enqueue: (items: NewQueueItem[]) => Promise<void>;
   onRelayed?: (timing: RelayTiming) => void;
-  /** Whether a remote message of the room is being bridged in right now. */
-  remoteBusy?: (roomId: string) => boolean;
 }
 
 export class MatrixOutbound {
   private readonly onRelayed?: (timing: RelayTiming) => void;
-  private readonly remoteBusy: (roomId: string) => boolean;
 
   constructor(
     private readonly deps: CoreDeps,
@@ -53,7 +48,6 @@ export class MatrixOutbound {
     private readonly opts: MatrixOutboundOptions,
   ) {
     this.onRelayed = opts.onRelayed;
-    this.remoteBusy = opts.remoteBusy ?? (() => false);
   }
 
   async apply(item: QueueItem, p: MatrixPayload): Promise<void> {
@@ -101,7 +95,6 @@ export class MatrixOutbound {
     const files = ev.file ? [await this.download(ev.file, t.connector)] : undefined;
     const replyTo = await this.remoteOf(ev.replyTo, t.link);
     const threadRoot = await this.remoteOf(ev.threadRoot, t.link);
-    this.awaitMapping(ev, p, (!!ev.replyTo && !replyTo) || (!!ev.threadRoot && !threadRoot));
     const msg: OutboundMessage = {
       doc: this.mapMentions(ev.doc, t.connector),
       emote: ev.msgtype === "emote",
@@ -187,20 +180,6 @@ export class MatrixOutbound {
       }
       return node;
     });
-  }
-
-  /**
-   * A reply (or thread message) to an event with no message-map row yet, while a remote message of
-   * the room is being bridged: that event may be it, sent to Matrix a moment before its row is
-   * written (a Matrix bot answering a bridged message at once). Wait a little (Deferred: the
-   * room's order holds, no attempt is counted), for at most REPLY_MAPPING_WAIT_MS; then it goes
-   * out as a plain message, as a reply to a message that was never bridged does at once.
-   */
-  private awaitMapping(ev: Of<"message">, p: MatrixPayload, unmapped: boolean): void {
-    // A fan-out's targets were looked up once the message was mapped: no race there.
-    if (unmapped && !p.origin && Date.now() - p.receivedAt < REPLY_MAPPING_WAIT_MS && this.remoteBusy(ev.roomId)) {
-      throw new Deferred(100, `the message ${ev.replyTo ?? ev.threadRoot} replied to is still being bridged`);
-    }
   }
 
   private async remoteOf(eventId: string | undefined, link: PortalLinkRow): Promise<string | undefined> {

@@ -1,11 +1,12 @@
 /**
- * What is stored in the relay queue, and in which lane. Lanes:
- * - `r:<network>:<chat>`: remote events of one chat, to Matrix (the chat exists before its portal);
- * - `o:<network>:<chat>`: Matrix events (and fan-out of other links' messages) going out to one
- *   linked chat. One item per (event, target chat), so each target is delivered, retried, paced
- *   and dead-lettered on its own: a failing or logged-out network never holds another;
+ * What is stored in the relay queue, and in which lane (docs/architecture.md has the model).
+ * - `r:<network>:<chat>`: one lane per remote chat, both directions: the chat's events to
+ *   Matrix, and Matrix events (and fan-out of the room's other links) going out to it, one item
+ *   per (event, target chat). So each target is delivered, retried, paced and dead-lettered on
+ *   its own (a failing or logged-out network never holds another), and what goes out to a chat
+ *   is ordered after what came in from it before (a reply finds its message mapped).
  * - `m:<roomId>`: items queued before delivery per target (one item for all of a room's links);
- *   applying one splits it into `o:` items.
+ *   applying one splits it into per-chat items.
  */
 import type { NewQueueItem, PortalLinkRow } from "../store/api.js";
 import type { MatrixInbound } from "./matrix-port.js";
@@ -41,7 +42,6 @@ export type QueuePayload = RemotePayload | MatrixPayload;
 
 export const remoteLane = (network: string, chat: string) => `r:${network}:${chat}`;
 export const matrixLane = (roomId: string) => `m:${roomId}`;
-export const outLane = (network: string, chat: string) => `o:${network}:${chat}`;
 
 /**
  * One queue item per linked chat for a Matrix event (or a fan-out), except the chat it came
@@ -53,7 +53,7 @@ export function perTarget(links: readonly PortalLinkRow[], key: string, payload:
   return links
     .filter((l) => !(origin && l.network === origin.network && l.chat === origin.chat))
     .map((l) => ({
-      lane: outLane(l.network, l.chat),
+      lane: remoteLane(l.network, l.chat),
       sourceKey: `${key}|${l.network}:${l.chat}`,
       payload: { ...payload, target: { network: l.network, chat: l.chat } } satisfies MatrixPayload,
     }));

@@ -34,7 +34,7 @@ export type ItemHandler = (item: QueueItem) => Promise<void>;
 /** What became of a handed-out item; `reason` (the error's code or class) for dead letters. */
 export interface QueueOutcome {
   outcome: "done" | "retried" | "dead" | "deferred";
-  lane: string;
+  item: QueueItem;
   reason?: string;
 }
 export type DeadHandler = (item: QueueItem, error: unknown) => Promise<void>;
@@ -80,9 +80,9 @@ export class RelayQueue {
     this.observers.push(fn);
   }
 
-  private count(outcome: QueueOutcome["outcome"], lane: string, reason?: string): void {
+  private count(outcome: QueueOutcome["outcome"], item: QueueItem, reason?: string): void {
     this.counts[outcome]++;
-    for (const fn of this.observers) fn({ outcome, lane, reason });
+    for (const fn of this.observers) fn({ outcome, item, reason });
   }
 
   start(): void {
@@ -202,12 +202,12 @@ export class RelayQueue {
           // Done and the lane's next item in one statement.
           this.again.delete(lane);
           item = await q.doneAndClaim(current.id, lane);
-          this.count("done", lane);
+          this.count("done", current);
           claimed = true;
           continue;
         }
         await q.done(current.id);
-        this.count("done", lane);
+        this.count("done", current);
       } catch (err) {
         if (err instanceof Deferred) {
           // Paced: not sent and not a failure. The lane waits (order), its worker is freed.
@@ -224,7 +224,7 @@ export class RelayQueue {
   }
 
   private async defer(item: QueueItem, delayMs: number): Promise<void> {
-    this.count("deferred", item.lane);
+    this.count("deferred", item);
     await this.store.queue.defer(item.id, new Date(Date.now() + delayMs));
     if (!this.running) return;
     clearTimeout(this.wakeups.get(item.lane));
@@ -248,7 +248,7 @@ export class RelayQueue {
       const backoff = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (attempts - 1));
       const jittered = backoff / 2 + Math.random() * (backoff / 2);
       const delay = Math.max(jittered, retryAfterOf(err) ?? 0);
-      this.count("retried", item.lane);
+      this.count("retried", item);
       const meta = { lane: item.lane, item: item.id, attempts, delayMs: Math.round(delay), ...errorFields(err) };
       if (transient) this.log.warn("relay item failed, will retry", meta);
       else this.log.error(`relay item failed with an unexpected error (a bug?), will try ${limit - attempts} more time(s)`, meta);
@@ -257,7 +257,7 @@ export class RelayQueue {
     }
     this.log.error("relay item failed permanently", { lane: item.lane, item: item.id, attempts, ...errorFields(err) });
     await this.store.queue.dead(item.id, message);
-    this.count("dead", item.lane, err instanceof TandemError ? err.code : err instanceof Error ? err.name : "unknown");
+    this.count("dead", item, err instanceof TandemError ? err.code : err instanceof Error ? err.name : "unknown");
     await this.onDead(item, err).catch((e) => this.log.warn("dead-letter notice failed", { ...errorFields(e) }));
     return true;
   }

@@ -74,7 +74,8 @@ export function createMetrics(health: HealthBoard, queueDepth: () => Promise<num
   });
   queue.observe((o) => {
     if (o.outcome !== "dead") return items.inc({ outcome: o.outcome });
-    dead.inc({ direction: o.lane.startsWith("r:") ? "to_matrix" : "from_matrix", reason: o.reason ?? "unknown" });
+    const toMatrix = (o.item.payload as { t?: string } | null)?.t === "remote";
+    dead.inc({ direction: toMatrix ? "to_matrix" : "from_matrix", reason: o.reason ?? "unknown" });
   });
 
   metrics.addCollector(async () => {

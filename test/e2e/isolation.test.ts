@@ -80,7 +80,7 @@ describe("a room linked to two networks, one of them in trouble", () => {
     await waitUntil(() => texts(w.b, "fleet", "buggy").length === 1, 15_000, "the sentinel on b");
     expect(texts(w.b, "fleet", "buggy")).toEqual(["buggy sentinel"]);
     expect(texts(w.a, "ops", "buggy")).toEqual(["buggy 1", "buggy sentinel"]);
-    const dead = (await w.h.bridge.store.queue.deadItems(10)).filter((i) => i.lane === "o:loopback2:fleet");
+    const dead = (await w.h.bridge.store.queue.deadItems(10)).filter((i) => i.lane === "r:loopback2:fleet");
     expect(dead.map((i) => [i.attempts, i.lastError])).toEqual([[3, "TypeError: Cannot read properties of undefined (reading 'text')"]]);
   });
 
@@ -122,7 +122,7 @@ describe("a room linked to two networks, one of them in trouble", () => {
     await healthySideKeepsGoing("detached");
     expect(texts(w.b, "fleet", "detached")).toEqual([]);
     const status = await w.h.command(admin, w.dm, "status");
-    expect(status).toMatch(/Detached \(logged out, waiting for a new login\):\n• Loopback2 fleet: detached since .* 6 Matrix message\(s\) waiting since .*; dropped after 24 hours/);
+    expect(status).toMatch(/Detached \(logged out, waiting for a new login\):\n• Loopback2 fleet: detached since .* 6 message\(s\) waiting since .*; dropped after 24 hours/);
     expect(await w.h.command(admin, w.dm, "login loopback2 lb-b")).toMatch(/Logged in/);
     await w.h.waitForBot(w.room, /Loopback2 fleet: logged in again, relaying resumes/);
     await waitUntil(() => texts(w.b, "fleet", "detached").length >= 6, 15_000, "b caught up after the new login");

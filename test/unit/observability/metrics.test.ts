@@ -53,7 +53,7 @@ describeEachBackend("metrics", (backend) => {
     health.success("slack:T1", "toMatrix");
     expect(value(await scrape(), 'tandem_relayed_total{network="slack",login="slack:T1",direction="to_matrix"}')).toBe(3);
 
-    await store.queue.enqueue([{ lane: "o:slack:C1", sourceKey: "k1", payload: { v: "bad" } }, { lane: "o:slack:C1", sourceKey: "k2", payload: { v: "ok" } }]);
+    await store.queue.enqueue([{ lane: "r:slack:C1", sourceKey: "k1", payload: { v: "bad" } }, { lane: "r:slack:C1", sourceKey: "k2", payload: { v: "ok" } }]);
     queue.start();
     await until(() => queue.counts.done === 1 && queue.counts.dead === 1);
     await queue.stop();

@@ -24,10 +24,10 @@ const remoteItem = (network: string, chat: string, ref: string, kind = "message"
   payload: { t: "remote", loginId: "l", network, receivedAt: Date.now(), event: { kind, key: ref, chat, at: 0, ref } },
 });
 const LINKED: Record<string, Array<[string, string]>> = { [ROOM]: [["slack", "T1:C1"], ["telegram", "-100"]], [OTHER]: [["slack", "T1:C2"]] };
-/** A Matrix event's queue items: one per linked chat (lane o:<network>:<chat>), except its origin; `only` keeps one network. */
+/** A Matrix event's queue items: one per linked chat (in the chat's lane r:<network>:<chat>), except its origin; `only` keeps one network. */
 const matrixItems = (roomId: string, eventId: string, origin?: { network: string; chat: string }, kind = "message", only?: string) =>
   LINKED[roomId]!.filter(([n, c]) => !(origin && origin.network === n && origin.chat === c) && (!only || only === n)).map(([network, chat]) => ({
-    lane: `o:${network}:${chat}`, sourceKey: `${origin ? "fan" : "m"}:${eventId}:${kind}|${network}:${chat}`,
+    lane: `r:${network}:${chat}`, sourceKey: `${origin ? "fan" : "m"}:${eventId}:${kind}|${network}:${chat}`,
     payload: { t: "matrix", receivedAt: Date.now(), origin: origin ? { ...origin, via: "x" } : undefined, target: { network, chat },
       event: { kind, roomId, eventId, sender: "@u:x", ts: 0 } },
   }));

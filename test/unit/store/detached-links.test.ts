@@ -26,19 +26,19 @@ describeEachBackend("detached links and waiting lanes", (backend) => {
 
   it("counts a lane's pending items with the oldest one's time, and wake makes waiting heads due now", async () => {
     const s = await open(backend);
-    await s.queue.enqueue([1, 2, 3].map((n) => ({ lane: "o:telegram:-100", sourceKey: `k${n}`, payload: {} })));
-    await s.queue.enqueue([{ lane: "o:slack:C1", sourceKey: "s1", payload: {} }]);
-    const head = (await s.queue.claim("o:telegram:-100"))!;
+    await s.queue.enqueue([1, 2, 3].map((n) => ({ lane: "r:telegram:-100", sourceKey: `k${n}`, payload: {} })));
+    await s.queue.enqueue([{ lane: "r:slack:C1", sourceKey: "s1", payload: {} }]);
+    const head = (await s.queue.claim("r:telegram:-100"))!;
     await s.queue.defer(head.id, later(3600_000));
-    await s.queue.done((await s.queue.claim("o:slack:C1"))!.id);
-    const [w] = await s.queue.pendingIn(["o:telegram:-100", "o:slack:C1", "o:none:0"]);
-    expect(await s.queue.pendingIn(["o:telegram:-100", "o:slack:C1", "o:none:0"])).toHaveLength(1);
-    expect(w).toMatchObject({ lane: "o:telegram:-100", pending: 3 });
+    await s.queue.done((await s.queue.claim("r:slack:C1"))!.id);
+    const [w] = await s.queue.pendingIn(["r:telegram:-100", "r:slack:C1", "r:none:0"]);
+    expect(await s.queue.pendingIn(["r:telegram:-100", "r:slack:C1", "r:none:0"])).toHaveLength(1);
+    expect(w).toMatchObject({ lane: "r:telegram:-100", pending: 3 });
     expect(w!.oldestAt).toBeInstanceOf(Date);
     expect(await s.queue.pendingIn([])).toEqual([]);
     expect(await s.queue.readyLanes(10)).toEqual([]); // the head waits an hour
-    await s.queue.wake(["o:telegram:-100"]);
-    expect(await s.queue.readyLanes(10)).toEqual(["o:telegram:-100"]);
+    await s.queue.wake(["r:telegram:-100"]);
+    expect(await s.queue.readyLanes(10)).toEqual(["r:telegram:-100"]);
   });
 
   it("finds and deletes one network's row of a Matrix reaction, leaving the other's", async () => {
