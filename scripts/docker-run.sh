@@ -4,7 +4,9 @@
 set -e
 CONFIG="${TANDEM_CONFIG:-/data/bridge.yaml}"
 if [ "$1" = "start" ] && [ ! -f "$CONFIG" ]; then
-  cp /app/bridge.example.yaml "$CONFIG"
+  # A short file: keys it leaves out take the image's defaults (config/docker.yaml), which the
+  # full example's explicit values (127.0.0.1 listeners, relative paths) would override.
+  cp /app/config/docker-bridge.yaml "$CONFIG"
   echo "Wrote $CONFIG. Set homeserver.url, homeserver.domain and appservice.address, then run the container again."
   exit 0
 fi

@@ -2,11 +2,14 @@
 /**
  * `tandem generate-registration | start | doctor`. Parses argv, maps errors to one clear
  * line and an exit code (0 ok, 1 runtime failure, 2 bad config/usage), nothing else.
+ * Each command loads only what it needs: `--help` and `generate-registration` never load the
+ * bridge, so they answer at once.
  */
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, readRegistration, registrationMismatches, writeRegistration } from "./config/index.js";
-import { runDoctor } from "./doctor.js";
-import { tuneHeap } from "./heap.js";
+import { ConfigError, configWarnings, loadConfig, readRegistration, registrationMismatches, writeRegistration } from "./config/index.js";
+import type { Config } from "./config/index.js";
+import { fetchFailure } from "./fetch-failure.js";
+import { describeStartFailure } from "./start-failure.js";
 
 const USAGE = `Usage: tandem <command> [options]
 
@@ -14,6 +17,7 @@ Commands:
   generate-registration  write the appservice registration YAML for the homeserver
   start                  run the bridge
   doctor                 check config, database, homeserver and logins
+  healthcheck            exit 0 when the running bridge's /health says ok (for Docker, systemd)
 
 Options:
   -c, --config FILE   config file (default bridge.yaml, env TANDEM_CONFIG)
@@ -38,32 +42,85 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "generate-registration": {
       const config = loadConfig(configPath);
+      for (const w of configWarnings(config)) console.error(`tandem: warning: ${w}`);
       const res = writeRegistration(config, values.output ?? config.appservice.registration, { force: values.force });
+      if (!res.changed) {
+        console.log(`${res.path} is unchanged (it already matches the config); nothing to reload.`);
+        return 0;
+      }
       console.log(`${res.created ? "Wrote" : res.rotated ? "Rotated tokens in" : "Updated"} ${res.path} (mode 0600). ` +
         "Load it into your homeserver: Synapse app_service_config_files, or conduwuit `!admin appservices register`.");
       return 0;
     }
-    case "start": {
-      const config = loadConfig(configPath);
-      const registration = readRegistration(config.appservice.registration);
-      const mismatch = registrationMismatches(config, registration);
-      if (mismatch.length) throw new ConfigError(mismatch.map((m) => ({ path: "", message: `${m} (run tandem generate-registration and reload it in the homeserver)` })), "registration_invalid");
-      const { startBridge } = await import("./main.js");
-      tuneHeap();
-      const running = await startBridge({ config, registration });
-      const stop = (signal: string) => {
-        running.log.info("shutting down", { signal });
-        running.stop().then(() => process.exit(0), () => process.exit(1));
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
-      return -1; // keep running
-    }
-    case "doctor":
+    case "start":
+      return start(configPath);
+    case "doctor": {
+      const { runDoctor } = await import("./doctor.js");
       return runDoctor(configPath);
+    }
+    case "healthcheck":
+      return healthcheck(loadConfig(configPath));
     default:
       console.error(`Unknown command "${command}".\n\n${USAGE}`);
       return 2;
+  }
+}
+
+/**
+ * Runs the bridge. A failure during start has already closed what start opened (startBridge
+ * does that); this prints one line with the cause and the fix and ends the process, so a
+ * supervisor (systemd, Docker) sees the exit and restarts it.
+ */
+async function start(configPath: string): Promise<number> {
+  const config = loadConfig(configPath);
+  const registration = readRegistration(config.appservice.registration);
+  const mismatch = registrationMismatches(config, registration);
+  if (mismatch.length) throw new ConfigError(mismatch.map((m) => ({ path: "", message: `${m} (run tandem generate-registration and reload it in the homeserver)` })), "registration_invalid");
+  for (const w of configWarnings(config)) console.error(`tandem: warning: ${w}`);
+  const [{ startBridge }, { tuneEmbeddedWasm, tuneHeap }] = await Promise.all([import("./main.js"), import("./heap.js")]);
+  tuneHeap();
+  if (!config.database.uri) tuneEmbeddedWasm();
+  let running;
+  try {
+    running = await startBridge({ config, registration });
+  } catch (err) {
+    // startBridge closed what it had opened; exit now rather than wait for stray handles.
+    if (err instanceof ConfigError) {
+      console.error(`tandem: ${err.message.split("\n").join("\ntandem: ")}`);
+      process.exit(2);
+    }
+    console.error(`tandem: could not start: ${describeStartFailure(err, config)}`);
+    process.exit(1);
+  }
+  const bridge = running;
+  const stop = (signal: string) => {
+    bridge.log.info("shutting down", { signal });
+    bridge.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  return -1; // keep running
+}
+
+/**
+ * Asks the running bridge's /health (on the metrics listener, as configured) and exits 0 only on
+ * 200: 503 (degraded: homeserver or database down) is unhealthy. With metrics off there is no
+ * /health; then a bridge that accepts connections on its appservice port counts as up.
+ */
+async function healthcheck(config: Config): Promise<number> {
+  const local = (host: string) => (["0.0.0.0", "::", "[::]", "*", ""].includes(host) ? "127.0.0.1" : host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
+  const url = config.metrics.enabled
+    ? `http://${local(config.metrics.hostname)}:${config.metrics.port}/health`
+    : `http://${local(config.appservice.hostname)}:${config.appservice.port}/`;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(4000) });
+    const text = (await res.text()).slice(0, 200).replace(/\s+/g, " ");
+    const ok = config.metrics.enabled ? res.status === 200 : true;
+    (ok ? console.log : console.error)(`${ok ? "healthy" : "unhealthy"}: ${url} answered ${res.status}${config.metrics.enabled ? ` ${text}` : ""}`);
+    return ok ? 0 : 1;
+  } catch (err) {
+    console.error(`unhealthy: ${url}: ${fetchFailure(err)}`);
+    return 1;
   }
 }
 

@@ -2,11 +2,10 @@
  * `tandem doctor`: checks what an operator needs to know is right, in order, and prints
  * one line per check. Non-zero exit when anything failed; warnings for unsafe settings.
  */
-import { loadConfig, readRegistration, registrationMismatches, type Config } from "./config/index.js";
-import { openStore, secretsPolicyError } from "./store/index.js";
-import { createConnectors } from "./networks/index.js";
-import { silentLogger } from "./core/log.js";
-import type { ConnectionStatus } from "./core/connector.js";
+import { configWarnings, loadConfig, readRegistration, registrationMismatches, type Config } from "./config/index.js";
+import type { ConnectionStatus, NetworkConnector } from "./core/connector.js";
+import type { LoginRow } from "./store/api.js";
+import { fetchFailure } from "./fetch-failure.js";
 
 type Line = { ok: boolean | "warn"; text: string };
 
@@ -47,6 +46,12 @@ export function unsafeSettings(config: Config): string[] {
   return out;
 }
 
+/** Whether anyone at all may log in (user or admin somewhere), and whether anyone is admin. */
+export function whoCanLogIn(config: Config): { anyone: boolean; admin: boolean } {
+  const levels = Object.values(config.bridge.permissions ?? {});
+  return { anyone: levels.some((l) => l === "user" || l === "admin"), admin: levels.includes("admin") };
+}
+
 export async function runDoctor(configPath: string, print: (s: string) => void = console.log): Promise<number> {
   const lines: Line[] = [];
   const say = (l: Line) => { lines.push(l); print(`${l.ok === true ? "ok  " : l.ok === "warn" ? "warn" : "FAIL"}  ${l.text}`); };
@@ -58,7 +63,10 @@ export async function runDoctor(configPath: string, print: (s: string) => void =
     say({ ok: false, text: String(err instanceof Error ? err.message : err) });
     return 1;
   }
-  for (const w of unsafeSettings(config)) say({ ok: "warn", text: w });
+  for (const w of [...unsafeSettings(config), ...configWarnings(config)]) say({ ok: "warn", text: w });
+  const who = whoCanLogIn(config);
+  if (!who.anyone) say({ ok: false, text: 'nobody can log in: bridge.permissions gives no one "user" or "admin" (add "$domain": user, or set TANDEM_ADMIN=@you:your.domain)' });
+  else if (!who.admin) say({ ok: "warn", text: "no admin: nobody can link rooms or cut over (set TANDEM_ADMIN=@you:your.domain or add one to bridge.permissions)" });
 
   let asToken = "";
   try {
@@ -70,18 +78,20 @@ export async function runDoctor(configPath: string, print: (s: string) => void =
     say({ ok: false, text: String(err instanceof Error ? err.message : err) });
   }
 
+  // The store and the network SDKs load only now: the checks above answer at once.
+  const { openStore, secretsPolicyError } = await import("./store/index.js");
   const storeOpts = { uri: config.database.uri, dataDir: config.database.data_dir, encryptionKey: config.bridge.encryption_key };
   const policy = secretsPolicyError(storeOpts);
   if (policy) say({ ok: false, text: policy });
-  let logins: Awaited<ReturnType<Awaited<ReturnType<typeof openStore>>["logins"]["list"]>> = [];
+  let logins: LoginRow[] | null = [];
   try {
     const store = await openStore(storeOpts);
     logins = await store.logins.list();
     say({ ok: true, text: `database ${config.database.uri ? "(postgres)" : `(embedded, ${config.database.data_dir})`} is reachable and migrated; ${logins.length} login(s)` });
     await store.close();
   } catch (err) {
-    // The embedded database is locked while the daemon runs: that is not a failure.
-    if ((err as { code?: string }).code === "store.locked") say({ ok: "warn", text: `database: ${(err as Error).message} (the bridge is running; logins not checked)` });
+    // The embedded database is locked while the daemon runs: ask the running bridge instead.
+    if ((err as { code?: string }).code === "store.locked") logins = null;
     else say({ ok: false, text: `database: ${err instanceof Error ? err.message : String(err)}` });
   }
 
@@ -97,10 +107,16 @@ export async function runDoctor(configPath: string, print: (s: string) => void =
         : { ok: false, text: `homeserver did not accept the registration (${body.errcode ?? `HTTP ${who.status}`}): load ${config.appservice.registration} into it and restart it` });
     }
   } catch (err) {
-    say({ ok: false, text: `homeserver ${config.homeserver.url} unreachable: ${err instanceof Error ? err.message : String(err)}` });
+    say({ ok: false, text: `homeserver ${config.homeserver.url} unreachable: ${fetchFailure(err)}` });
   }
 
-  let connectors = new Map<string, ReturnType<typeof createConnectors>[number]>();
+  if (logins === null) {
+    for (const l of await loginsFromRunningBridge(config)) say(l);
+    return lines.some((l) => l.ok === false) ? 1 : 0;
+  }
+  const { createConnectors } = await import("./networks/index.js");
+  const { silentLogger } = await import("./core/log.js");
+  let connectors = new Map<string, NetworkConnector>();
   try {
     connectors = new Map(createConnectors(config, silentLogger).map((c) => [c.network, c]));
   } catch (err) {
@@ -115,7 +131,31 @@ export async function runDoctor(configPath: string, print: (s: string) => void =
   return lines.some((l) => l.ok === false) ? 1 : 0;
 }
 
-async function probeLogin(connector: ReturnType<typeof createConnectors>[number], login: Parameters<ReturnType<typeof createConnectors>[number]["connect"]>[0]): Promise<ConnectionStatus> {
+/**
+ * While the bridge runs on the embedded database, the database is its alone: the logins'
+ * states come from the running bridge's /status.json (the metrics listener) instead.
+ */
+async function loginsFromRunningBridge(config: Config): Promise<Line[]> {
+  const note = "the embedded database is in use by the running bridge";
+  if (!config.metrics.enabled) return [{ ok: "warn", text: `logins not checked: ${note}, and metrics.enabled is false (its /status.json would tell)` }];
+  const host = ANY.has(config.metrics.hostname.trim()) ? "127.0.0.1" : config.metrics.hostname;
+  const url = `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${config.metrics.port}/status.json`;
+  let status: { connections?: Array<{ login: string; name: string; state: string; message: string | null }> };
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) return [{ ok: false, text: `logins: ${note}, and ${url} answered HTTP ${res.status}` }];
+    status = (await res.json()) as typeof status;
+  } catch (err) {
+    return [{ ok: false, text: `logins: ${note}, but ${url} cannot be read: ${fetchFailure(err)}` }];
+  }
+  const out: Line[] = [{ ok: true, text: `database (embedded) is in use by the running bridge; ${status.connections?.length ?? 0} login(s), as it reports them` }];
+  for (const c of status.connections ?? []) {
+    out.push(c.state === "connected" ? { ok: true, text: `login ${c.login} (${c.name}) is connected` } : { ok: false, text: `login ${c.login} (${c.name}): ${c.state}${c.message ? ` (${c.message})` : ""}` });
+  }
+  return out;
+}
+
+async function probeLogin(connector: NetworkConnector, login: LoginRow): Promise<ConnectionStatus> {
   let last: ConnectionStatus = { state: "connecting" };
   let settle: () => void = () => undefined;
   const settled = new Promise<void>((r) => { settle = r; });

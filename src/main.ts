@@ -46,7 +46,24 @@ export interface RunningBridge {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the bridge. When any step fails, what the earlier steps opened (database and its lock,
+ * listeners, connections, timers) is closed again before the error is thrown, so the caller can
+ * exit at once and a supervisor restarts a clean process.
+ */
 export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
+  const opened: Array<() => Promise<void> | void> = [];
+  try {
+    return await assemble(opts, (close) => { opened.push(close); });
+  } catch (err) {
+    for (const close of opened.reverse()) {
+      try { await close(); } catch { /* the start failure is the error to report */ }
+    }
+    throw err;
+  }
+}
+
+async function assemble(opts: StartOptions, onFailure: (close: () => Promise<void> | void) => void): Promise<RunningBridge> {
   const { config, registration } = opts;
   const { log } = createLogger({ level: config.logging.level, format: config.logging.format, stream: opts.logStream });
   routeSdkLogs(log);
@@ -54,11 +71,16 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
   registerSecret(registration.hs_token);
   if (config.bridge.encryption_key) registerSecret(config.bridge.encryption_key);
 
-  const storeOpts = { uri: config.database.uri, dataDir: config.database.data_dir, encryptionKey: config.bridge.encryption_key };
+  const storeOpts = {
+    uri: config.database.uri, dataDir: config.database.data_dir, encryptionKey: config.bridge.encryption_key,
+    progress: (message: string) => log.info(message),
+  };
   const policy = secretsPolicyError(storeOpts);
   if (policy) throw new ConfigError(policy, "config_invalid", "bridge.encryption_key");
   if (!config.bridge.encryption_key) log.warn("bridge.encryption_key is empty: login secrets are stored unencrypted (acceptable only for the embedded dev database)");
+  log.info(config.database.uri ? "opening the database" : `opening the embedded database in ${config.database.data_dir}`);
   const store = await openStore(storeOpts);
+  onFailure(() => store.close());
 
   const connectors = new Map<string, NetworkConnector>();
   for (const c of opts.connectors ?? createConnectors(config, log)) connectors.set(c.network, c);
@@ -97,8 +119,11 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
   // Before anything is relayed: the counters count where events happen, from here on.
   const metricsRoute = config.metrics.enabled ? createMetrics(health, () => store.queue.depth(), core.queue,
     { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { ...errorFields(err) }) }).route : null;
+  onFailure(() => matrix.close());
+  onFailure(() => appservice.stop());
   await appservice.start((events) => core.onMatrixEvents(events));
   await setupBotWithRetry(appservice, config, log, health);
+  onFailure(() => core.stop());
   await core.start();
 
   let metricsServer: MetricsServer | null = null;
@@ -111,6 +136,8 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
     const operator = { store, portals: core.portals, connectors, health, queueDepth: () => store.queue.depth(), roomName: (roomId: string) => roomNameOf(core, roomId) };
     metricsServer.route(auditRoute(operator));
     metricsServer.route(statusRoutes(operator));
+    const server = metricsServer;
+    onFailure(() => server.close());
     metricsPort = await metricsServer.listen(config.metrics.port, config.metrics.hostname);
   }
   log.info("Tandem is running", {
@@ -143,7 +170,7 @@ async function setupBotWithRetry(appservice: MatrixAppservice, config: Config, l
     await attempt();
   } catch (err) {
     health.homeserverError = String(err instanceof Error ? err.message : err);
-    log.error("homeserver not ready; will keep trying", { error: health.homeserverError });
+    log.error("homeserver not ready; will keep trying", { ...errorFields(err) });
     const timer = setInterval(() => {
       attempt().then(() => {
         clearInterval(timer);

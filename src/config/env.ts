@@ -5,6 +5,8 @@
 // Unset and empty variables are ignored, so `KEY=${UNSET}` in compose files does not wipe a value.
 import YAML from "yaml";
 import { configKeys, type LeafKind } from "./schema.js";
+import { editDistance } from "./distance.js";
+import { ConfigError } from "./errors.js";
 
 export interface EnvOverride {
   /** Variable name, e.g. TANDEM_DATABASE_URI. */
@@ -86,4 +88,68 @@ export function applyEnvOverrides(
     sources.set(o.path.join("."), o.env);
   }
   return { data, sources };
+}
+
+/** Names the first admin(s) without editing the file: full MXIDs, separated by ",". */
+export const ADMIN_VARIABLE = "TANDEM_ADMIN";
+
+/** TANDEM_* variables Tandem reads that are not config keys. */
+const OTHER_VARIABLES = ["TANDEM_CONFIG", "TANDEM_CONFIG_OVERLAY", "TANDEM_CONFIG_DEFAULTS", ADMIN_VARIABLE];
+/** Variables of the test suite and the bench; they reach bridges those start, and are theirs to check. */
+const TOOLING_PREFIXES = ["TANDEM_TEST_", "TANDEM_BENCH_", "TANDEM_FUZZ_", "TANDEM_REQUIRE_"];
+
+/**
+ * TANDEM_* variables that Tandem does not read, each with the nearest known name: a typo such as
+ * TANDEM_DATABASE_URL must not silently leave the bridge on the embedded database.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv): Array<{ name: string; hint?: string }> {
+  const known = [...envOverrides().map((o) => o.env), ...OTHER_VARIABLES];
+  const out: Array<{ name: string; hint?: string }> = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith("TANDEM_") || known.includes(name) || TOOLING_PREFIXES.some((p) => name.startsWith(p))) continue;
+    let best: { name: string; distance: number } | undefined;
+    for (const k of known) {
+      const distance = editDistance(name, k);
+      if (!best || distance < best.distance) best = { name: k, distance };
+    }
+    out.push(best && best.distance <= Math.max(3, Math.floor(name.length / 4)) ? { name, hint: best.name } : { name });
+  }
+  return out;
+}
+
+/** The placeholder a permission key may use for homeserver.domain ("$domain": user, "@ops:$domain": admin). */
+export const DOMAIN_PLACEHOLDER = "$domain";
+
+/**
+ * Replaces $domain in bridge.permissions keys with homeserver.domain, so the example config's
+ * permissions follow the one domain an operator sets. Runs on the raw data before validation.
+ */
+export function resolvePermissionPlaceholders(data: Record<string, unknown>): void {
+  const bridge = data.bridge, homeserver = data.homeserver;
+  if (!isPlainObject(bridge) || !isPlainObject(bridge.permissions)) return;
+  const domain = isPlainObject(homeserver) && typeof homeserver.domain === "string" ? homeserver.domain : undefined;
+  if (domain === undefined) return; // "homeserver.domain is required" is the error to show
+  const resolved: Record<string, unknown> = {};
+  for (const [key, level] of Object.entries(bridge.permissions)) resolved[key.split(DOMAIN_PLACEHOLDER).join(domain)] = level;
+  bridge.permissions = resolved;
+}
+
+/**
+ * TANDEM_ADMIN=@alice:example.org[,@bob:…] makes those users admins (over what the file says of
+ * them). When the file has no permissions, the default ("*": relay, domain: user) stays under them.
+ */
+export function addAdminsFromEnv(data: Record<string, unknown>, env: NodeJS.ProcessEnv, sources: Map<string, string>): void {
+  const admins = (env[ADMIN_VARIABLE] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (!admins.length) return;
+  const notMxid = admins.find((a) => !/^@[^:\s]+:[^\s]+$/.test(a));
+  if (notMxid !== undefined) {
+    throw new ConfigError(`${ADMIN_VARIABLE} must list full Matrix IDs (@you:your.domain), separated by ","; got ${JSON.stringify(notMxid)}`, "config_invalid", "bridge.permissions");
+  }
+  if (!isPlainObject(data.bridge)) data.bridge = {};
+  const bridge = data.bridge as Record<string, unknown>;
+  const homeserver = data.homeserver;
+  const domain = isPlainObject(homeserver) && typeof homeserver.domain === "string" ? homeserver.domain : undefined;
+  const base = isPlainObject(bridge.permissions) ? bridge.permissions : domain ? { "*": "relay", [domain]: "user" } : {};
+  bridge.permissions = { ...base, ...Object.fromEntries(admins.map((a) => [a, "admin"])) };
+  for (const a of admins) sources.set(`bridge.permissions.${a}`, ADMIN_VARIABLE);
 }

@@ -9,7 +9,7 @@ import { ConfigObjectSchema, ConfigSchema, configKeys } from "./schema.js";
 export const EXAMPLE_OVERRIDES = {
   homeserver: { url: "http://127.0.0.1:8008", domain: "example.org" },
   bridge: {
-    permissions: { "*": "relay", "example.org": "user", "@admin:example.org": "admin" },
+    permissions: { "*": "relay", "$domain": "user" },
   },
 } as const;
 

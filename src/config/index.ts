@@ -18,9 +18,9 @@ export {
   readRegistration,
   registrationMismatches,
   registrationYaml,
-  toAppServiceRegistration,
   writeRegistration,
   type Registration,
   type RegistrationNamespace,
   type WriteResult,
 } from "./registration.js";
+export { configWarnings } from "./warnings.js";

@@ -4,11 +4,18 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
-import { applyEnvOverrides } from "./env.js";
+import { addAdminsFromEnv, applyEnvOverrides, resolvePermissionPlaceholders, unknownVariables } from "./env.js";
+import { editDistance } from "./distance.js";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 import { ConfigSchema, configKeys, type Config } from "./schema.js";
 
 export interface LoadOptions {
+  /**
+   * YAML files merged UNDER the config file (the file's keys win), e.g. config/docker.yaml in the
+   * image: defaults first, the operator's file on top, env variables last. Also read from env
+   * TANDEM_CONFIG_DEFAULTS (paths separated by ","), applied after these.
+   */
+  defaults?: string[];
   /**
    * Extra YAML files merged over the config file in order (mappings merge, other values replace),
    * e.g. config/docker.yaml in the image. Also read from env TANDEM_CONFIG_OVERLAY
@@ -24,7 +31,9 @@ export interface ParseOptions {
 
 /** Loads and validates the config file at `path`. Relative paths in it resolve against its directory. */
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
-  let raw = readYamlMapping(path, "config");
+  let raw: Record<string, unknown> = {};
+  for (const file of [...(opts.defaults ?? []), ...splitList(env.TANDEM_CONFIG_DEFAULTS)]) raw = deepMerge(raw, readYamlMapping(file, "defaults"));
+  raw = deepMerge(raw, readYamlMapping(path, "config"));
   const overlays = [...(opts.overlays ?? []), ...splitList(env.TANDEM_CONFIG_OVERLAY)];
   for (const overlay of overlays) raw = deepMerge(raw, readYamlMapping(overlay, "overlay"));
   return parseConfig(raw, env, { baseDir: dirname(resolve(path)) });
@@ -39,7 +48,16 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
   if (tooDeep(input)) {
     throw new ConfigError(`the config is nested more than ${MAX_DEPTH} levels deep; no key of it is`, "config_unreadable");
   }
+  const unknown = unknownVariables(env);
+  if (unknown.length) {
+    throw new ConfigError(unknown.map(({ name, hint }) => ({
+      path: name,
+      message: `${name} is not a Tandem setting${hint ? ` (did you mean ${hint}?)` : ""}; unset it or fix its name`,
+    })), "config_invalid");
+  }
   const { data, sources } = applyEnvOverrides(dropNulls(input), env);
+  resolvePermissionPlaceholders(data);
+  addAdminsFromEnv(data, env, sources);
   const result = ConfigSchema.safeParse(data, { error: phrase });
   if (!result.success) throw new ConfigError(describeIssues(result.error.issues, sources));
   const config = result.data;
@@ -53,7 +71,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
 
 // ---- reading
 
-function readYamlMapping(path: string, what: "config" | "overlay"): Record<string, unknown> {
+function readYamlMapping(path: string, what: "config" | "overlay" | "defaults"): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -205,21 +223,6 @@ function describeIssues(issues: readonly Issue[], sources: Map<string, string>):
 
 // ---- "did you mean"
 
-/** Edit distance counting an adjacent swap as one edit (optimal string alignment). */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = best;
-    }
-  }
-  return d[a.length]![b.length]!;
-}
 
 /** The known key an unknown one was probably meant to be: a close sibling, else the same name in another section. */
 export function suggestKey(path: readonly string[]): string | undefined {

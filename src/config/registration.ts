@@ -1,9 +1,9 @@
-// The appservice registration: built with matrix-appservice-bridge's AppServiceRegistration,
-// written as YAML that Synapse (app_service_config_files) and conduwuit/continuwuity
+// The appservice registration, in the shape matrix-appservice-bridge's AppServiceRegistration
+// reads (test/unit/config/registration.test.ts checks that it accepts it), written as YAML that Synapse (app_service_config_files) and conduwuit/continuwuity
 // (`!admin appservices register`) load as is. Tokens are kept across re-runs unless forced.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { dirname } from "node:path";
-import { AppServiceRegistration } from "matrix-appservice-bridge";
 import YAML from "yaml";
 import { ConfigError } from "./errors.js";
 import type { Config } from "./schema.js";
@@ -45,34 +45,31 @@ function existingToken(existing: unknown, key: "as_token" | "hs_token"): string 
  * when it has them, else they are generated. Namespaces are exclusive and cover only enabled networks.
  */
 export function buildRegistration(config: Config, existing?: object): Registration {
+  // Built by hand rather than with matrix-appservice-bridge's class: loading that library costs the
+  // CLI half a second, and generate-registration / doctor must answer at once.
   const domain = escapeRegex(config.homeserver.domain);
-  const reg = new AppServiceRegistration(config.appservice.address);
-  reg.setId(config.appservice.id);
-  reg.setAppServiceToken(existingToken(existing, "as_token") ?? AppServiceRegistration.generateToken());
-  reg.setHomeserverToken(existingToken(existing, "hs_token") ?? AppServiceRegistration.generateToken());
-  reg.setSenderLocalpart(config.appservice.bot.username);
-  reg.setRateLimited(false);
-  reg.addRegexPattern("users", `^@${escapeRegex(config.appservice.bot.username)}:${domain}$`, true);
+  const users: RegistrationNamespace[] = [{ exclusive: true, regex: `^@${escapeRegex(config.appservice.bot.username)}:${domain}$` }];
+  const aliases: RegistrationNamespace[] = [];
   for (const network of ["slack", "telegram"] as const) {
     if (!config[network].enabled) continue;
     const prefix = NAMESPACE_PREFIXES[network];
-    reg.addRegexPattern("users", `^@${prefix}.*:${domain}$`, true);
-    reg.addRegexPattern("aliases", `^#${prefix}.*:${domain}$`, true);
+    users.push({ exclusive: true, regex: `^@${prefix}.*:${domain}$` });
+    aliases.push({ exclusive: true, regex: `^#${prefix}.*:${domain}$` });
   }
-  const out = reg.getOutput();
   return {
-    id: out.id,
+    id: config.appservice.id,
     url: config.appservice.address,
-    as_token: out.as_token,
-    hs_token: out.hs_token,
-    sender_localpart: out.sender_localpart,
+    as_token: existingToken(existing, "as_token") ?? generateToken(),
+    hs_token: existingToken(existing, "hs_token") ?? generateToken(),
+    sender_localpart: config.appservice.bot.username,
     rate_limited: false,
-    namespaces: {
-      users: out.namespaces?.users ?? [],
-      aliases: out.namespaces?.aliases ?? [],
-      rooms: out.namespaces?.rooms ?? [],
-    },
+    namespaces: { users, aliases, rooms: [] },
   };
+}
+
+/** A token for the registration: 32 random bytes, hex (as long as AppServiceRegistration.generateToken's). */
+function generateToken(): string {
+  return randomBytes(32).toString("hex");
 }
 
 /** YAML text of a registration, with a header saying where it came from. */
@@ -97,6 +94,8 @@ export interface WriteResult {
   created: boolean;
   /** An existing file's tokens were replaced (--force). */
   rotated: boolean;
+  /** The file's content changed (false: it was already up to date and was left alone). */
+  changed: boolean;
 }
 
 /**
@@ -119,10 +118,15 @@ export function writeRegistration(
     }
   }
   const reg = buildRegistration(config, opts.force ? undefined : existing);
+  const text = registrationYaml(reg);
+  if (existed && readFileSync(path, "utf8") === text) {
+    chmodSync(path, 0o600);
+    return { path, created: false, rotated: false, changed: false };
+  }
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, registrationYaml(reg), { mode: 0o600 });
+    writeFileSync(tmp, text, { mode: 0o600 });
     chmodSync(tmp, 0o600); // the umask may have cut the mode; 0600 must hold even when replacing a file
     renameSync(tmp, path);
   } catch (err) {
@@ -131,7 +135,7 @@ export function writeRegistration(
   }
   chmodSync(path, 0o600);
   const rotated = existed && (existing?.as_token !== reg.as_token || existing?.hs_token !== reg.hs_token);
-  return { path, created: !existed, rotated };
+  return { path, created: !existed, rotated, changed: true };
 }
 
 /** Reads and checks a registration file. Throws ConfigError (registration_missing / registration_invalid). */
@@ -181,11 +185,6 @@ export function readRegistration(path: string): Registration {
     rate_limited: obj.rate_limited === undefined ? true : Boolean(obj.rate_limited),
     namespaces: { users: list("users"), aliases: list("aliases"), rooms: list("rooms") },
   };
-}
-
-/** The registration as matrix-appservice-bridge's class, for `new Bridge({ registration })`. */
-export function toAppServiceRegistration(reg: Registration): AppServiceRegistration {
-  return AppServiceRegistration.fromObject(reg);
 }
 
 /**

@@ -141,7 +141,7 @@ const permissions = z
     z.enum(PERMISSION_LEVELS),
   )
   .optional()
-  .describe("Who may do what: '*', a server name or a full MXID mapped to relay (messages are relayed by the bot), user (may log in) or admin (may also link rooms and cut over). The most specific entry wins. Default: '*': relay and the homeserver's domain: user.");
+  .describe("Who may do what: '*', a server name or a full MXID mapped to relay (messages are relayed by the bot), user (may log in) or admin (may also link rooms and cut over). The most specific entry wins. $domain stands for homeserver.domain ('@ops:$domain': admin). Admins can also be named with env TANDEM_ADMIN=@you:your.domain (comma-separated). Default: '*': relay and the homeserver's domain: user.");
 
 const bridge = z.object({
   permissions,
@@ -152,7 +152,7 @@ const bridge = z.object({
   encryption_key: z.string().default("")
     .describe("Key that encrypts login secrets at rest; keep it out of the file with env TANDEM_ENCRYPTION_KEY. Default \"\": secrets are stored in plain text. Changing it makes stored logins unreadable."),
   public_url: httpUrl({ empty: true }).overwrite(stripTrailingSlash).default("")
-    .describe("Public base URL of the bridge, for avatars Slack must fetch. Default \"\": Matrix avatars are not shown on Slack."),
+    .describe("Public https base URL that reaches the APPSERVICE listener (appservice.hostname:port; not the metrics port): Slack fetches Matrix users' avatars from its /_tandem/avatar/* path, so publish just that path through your reverse proxy. Default \"\": Matrix avatars are not shown on Slack."),
   standby_relays_matrix: z.boolean().default(true)
     .describe("In the cutover phase standby, whether messages written in Matrix still go out to the remote chat. Default true (remote readers keep seeing Matrix); false makes the remote side silent."),
   login_timeout_seconds: count(1).default(300)

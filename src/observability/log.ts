@@ -97,7 +97,9 @@ export function createLogger(opts: LogOptions): { log: Logger; winston: winston.
   );
   const transport = opts.stream
     ? new winston.transports.Stream({ stream: opts.stream })
-    : new winston.transports.Console({ stderrLevels: ["error", "warn", "info", "debug"] });
+    // Logs go to stdout, every level (README, "Where logs go"); stderr carries only the CLI's own
+    // one-line errors, so a supervisor's log shows both and scripts can tell them apart.
+    : new winston.transports.Console();
   const w = winston.createLogger({ level: opts.level, format, transports: [transport] });
   return { log: wrap(w), winston: w };
 }

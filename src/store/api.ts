@@ -246,4 +246,6 @@ export interface StoreOptions {
   encryptionKey: string;
   /** pg only: errors of idle pooled connections (the pool reconnects on next use). Default: ignored. */
   onError?: (err: Error) => void;
+  /** Hears the steps that take time at open (creating the embedded database, migrations). */
+  progress?: (message: string) => void;
 }

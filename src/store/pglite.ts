@@ -9,6 +9,7 @@ import path from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { Db } from "./api.js";
 import { BaseDb, type Counter, embeddedDbPath, savepoint, StoreError, toStoreError } from "./db.js";
+import { TEMPLATE_DIR, embeddedStartParams, hasCluster, templateBlob, unpackTemplate } from "./pglite-template.js";
 
 /** Marks the async context of an open PGlite transaction, to refuse outer-Db use inside it. */
 interface TxMark {
@@ -56,18 +57,36 @@ export class PGliteDb extends BaseDb {
     super({ n: 0 });
   }
 
-  /** Opens (creating if needed) `<dataDir>/pglite`; "memory://" opens an in-memory database. */
-  static async open(dataDir: string): Promise<PGliteDb> {
+  /**
+   * Opens (creating if needed) `<dataDir>/pglite`; "memory://" opens an in-memory database.
+   * A new database is unpacked from the build's template (pglite-template.ts); `progress`
+   * hears what takes time.
+   */
+  static async open(dataDir: string, progress: (message: string) => void = () => undefined, templateDir: string = TEMPLATE_DIR): Promise<PGliteDb> {
+    const startParams = embeddedStartParams();
     if (dataDir === "memory://" || dataDir === "") {
-      const mem = new PGlite();
+      const mem = new PGlite({ startParams, loadDataDir: templateBlob() });
       await mem.waitReady;
       return new PGliteDb(mem, null);
     }
     const dir = path.resolve(embeddedDbPath(dataDir));
     acquireLock(dir);
     try {
+      if (!hasCluster(dir)) {
+        // Unpacked beside the folder and renamed into place: a crash midway leaves no half cluster.
+        const t0 = Date.now();
+        const staging = `${dir}.new`;
+        fs.rmSync(staging, { recursive: true, force: true });
+        if (await unpackTemplate(staging, templateDir)) {
+          fs.rmSync(dir, { recursive: true, force: true });
+          fs.renameSync(staging, dir);
+          progress(`embedded database: created in ${dir} from the build's template (${Date.now() - t0} ms)`);
+        } else {
+          progress(`embedded database: creating a new cluster in ${dir} (initdb: no template in dist/; this takes 15-30 s, once)`);
+        }
+      }
       fs.mkdirSync(dir, { recursive: true });
-      const db = new PGlite(dir);
+      const db = new PGlite(dir, { startParams });
       await db.waitReady;
       return new PGliteDb(db, dir);
     } catch (err) {

@@ -12,8 +12,8 @@ import { PGliteDb } from "./pglite.js";
 import { SecretBox } from "./secrets.js";
 
 /** Open the database named by the options: pg when uri is set, else embedded PGlite in dataDir. */
-export async function openDb(opts: { uri: string; dataDir: string; onError?: (err: Error) => void }): Promise<PgDb | PGliteDb> {
-  return opts.uri ? PgDb.open(opts.uri, opts.onError) : PGliteDb.open(opts.dataDir);
+export async function openDb(opts: { uri: string; dataDir: string; onError?: (err: Error) => void; progress?: (message: string) => void }): Promise<PgDb | PGliteDb> {
+  return opts.uri ? PgDb.open(opts.uri, opts.onError) : PGliteDb.open(opts.dataDir, opts.progress);
 }
 
 /** A Store over an open Db (no migration). `close` closes the Db. */
@@ -45,7 +45,9 @@ export async function openStore(opts: StoreOptions & { migrations?: Migration[] 
   const box = new SecretBox(opts.encryptionKey);
   const db = await openDb(opts);
   try {
-    await migrate(db, opts.migrations);
+    const t0 = Date.now();
+    const { from, to } = await migrate(db, opts.migrations);
+    if (to > from) opts.progress?.(`database: schema migrated from v${from} to v${to} (${Date.now() - t0} ms)`);
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

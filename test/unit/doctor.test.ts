@@ -3,12 +3,16 @@
  * gives its own warning naming the key, safe defaults give none, and runDoctor prints them as
  * "warn" lines (warnings alone do not fail it).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/index.js";
 import { isLoopback, runDoctor, unsafeSettings } from "../../src/doctor.js";
+import { openStore } from "../../src/store/index.js";
+import { freePort } from "../support/ports.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-doctor-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,5 +82,74 @@ describe("doctor: unsafe settings", () => {
       expect.stringMatching(/metrics\.hostname is 0\.0\.0\.0/), expect.stringMatching(/encryption_key is empty/),
     ]));
     expect(code).toBe(1); // the missing registration and the unreachable homeserver fail it, not the warnings
+  }, 60_000);
+});
+
+describe("doctor: who can log in", () => {
+  it("fails when no permission entry lets anyone log in, warns when nobody is admin", async () => {
+    const path = join(dir, "nobody.yaml");
+    writeFileSync(path, [
+      "homeserver: { url: 'http://127.0.0.1:9', domain: example.org }",
+      "appservice: { registration: missing.yaml }",
+      "database: { data_dir: db-nobody }",
+      "bridge: { permissions: { '*': relay } }",
+    ].join("\n"));
+    const lines: string[] = [];
+    expect(await runDoctor(path, (l) => lines.push(l))).toBe(1);
+    expect(lines).toContainEqual(expect.stringMatching(/^FAIL {2}nobody can log in: bridge\.permissions gives no one "user" or "admin"/));
+
+    const users = join(dir, "users.yaml");
+    writeFileSync(users, readFileSync(path, "utf8").replace("{ '*': relay }", "{ '*': relay, $domain: user }"));
+    const more: string[] = [];
+    await runDoctor(users, (l) => more.push(l));
+    expect(more.some((l) => l.includes("nobody can log in"))).toBe(false);
+    expect(more).toContainEqual(expect.stringMatching(/^warn {2}no admin: nobody can link rooms/));
+  }, 60_000);
+
+  it("says why the homeserver is unreachable, not just \"fetch failed\"", async () => {
+    const port = await freePort(); // nothing listens there
+    const path = join(dir, "refused.yaml");
+    writeFileSync(path, readFileSync(join(dir, "nobody.yaml"), "utf8").replace("127.0.0.1:9", `127.0.0.1:${port}`));
+    const lines: string[] = [];
+    await runDoctor(path, (l) => lines.push(l));
+    expect(lines).toContainEqual(`FAIL  homeserver http://127.0.0.1:${port} unreachable: connection refused: nothing listens there [ECONNREFUSED] (127.0.0.1:${port})`);
+  }, 60_000);
+});
+
+describe("doctor: logins while the bridge runs on the embedded database", () => {
+  it("reads the logins' states from the running bridge's /status.json", async () => {
+    const dataDir = join(dir, "db-running");
+    // The running bridge holds the embedded database; here this test process holds it.
+    const store = await openStore({ uri: "", dataDir, encryptionKey: "a-key-long-enough" });
+    const status = createServer((req, res) => {
+      res.writeHead(req.url === "/status.json" ? 200 : 404, { "content-type": "application/json" }).end(JSON.stringify({
+        connections: [
+          { login: "slack:T1", name: "Acme", state: "connected", message: null },
+          { login: "telegram:7", name: "fleetbot", state: "error", message: "token revoked" },
+        ],
+      }));
+    });
+    await new Promise<void>((r) => status.listen(0, "127.0.0.1", r));
+    const port = (status.address() as AddressInfo).port;
+    try {
+      const path = join(dir, "running.yaml");
+      writeFileSync(path, [
+        "homeserver: { url: 'http://127.0.0.1:9', domain: example.org }",
+        "appservice: { registration: missing.yaml }",
+        `database: { data_dir: ${dataDir} }`,
+        "bridge: { encryption_key: a-key-long-enough }",
+        `metrics: { port: ${port} }`,
+      ].join("\n"));
+      const lines: string[] = [];
+      await runDoctor(path, (l) => lines.push(l));
+      expect(lines).toEqual(expect.arrayContaining([
+        expect.stringMatching(/^ok {4}database \(embedded\) is in use by the running bridge; 2 login\(s\)/),
+        "ok    login slack:T1 (Acme) is connected",
+        "FAIL  login telegram:7 (fleetbot): error (token revoked)",
+      ]));
+    } finally {
+      status.close();
+      await store.close();
+    }
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 // The files generated from src/config/schema.ts are current and say what the schema says.
 // If this fails after a schema change, run: npx tsx scripts/gen-schema.ts
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
@@ -28,7 +29,8 @@ describe("bridge.example.yaml", () => {
     const defaults = parseConfig({ homeserver: EXAMPLE_OVERRIDES.homeserver }, {}, { baseDir: root });
     expect(fromExample).toEqual({
       ...defaults,
-      bridge: { ...defaults.bridge, permissions: EXAMPLE_OVERRIDES.bridge.permissions },
+      // "$domain": user resolves to the domain the operator sets.
+      bridge: { ...defaults.bridge, permissions: { "*": "relay", "example.org": "user" } },
     });
   });
 
@@ -64,12 +66,29 @@ describe("bridge.example.yaml", () => {
 });
 
 describe("config/docker.yaml", () => {
-  it("is a valid overlay that puts state under /data and listens on all interfaces", () => {
-    const config = loadConfig(join(root, "bridge.example.yaml"), {}, { overlays: [join(root, "config/docker.yaml")] });
+  const defaults = [join(root, "config/docker.yaml")];
+  it("is the image's defaults under the first-run file: state under /data, all interfaces, JSON logs", () => {
+    const config = loadConfig(join(root, "config/docker-bridge.yaml"), {}, { defaults });
     expect(config.appservice.hostname).toBe("0.0.0.0");
     expect(config.metrics.hostname).toBe("0.0.0.0");
     expect(config.database.data_dir).toBe("/data/db");
     expect(config.appservice.registration).toBe("/data/tandem-registration.yaml");
     expect(config.logging.format).toBe("json");
+    expect(config.appservice.address).toBe("http://tandem:29319");
+  });
+
+  it("the operator's keys win over the image's defaults; env wins over both", () => {
+    const path = join(root, "config/docker-bridge.yaml");
+    const text = readFileSync(path, "utf8") + "logging:\n  format: pretty\n";
+    const dir = mkdtempSync(join(tmpdir(), "tandem-docker-"));
+    try {
+      writeFileSync(join(dir, "bridge.yaml"), text);
+      const config = loadConfig(join(dir, "bridge.yaml"), { TANDEM_METRICS_HOSTNAME: "127.0.0.1" }, { defaults });
+      expect(config.logging.format).toBe("pretty");
+      expect(config.metrics.hostname).toBe("127.0.0.1");
+      expect(config.appservice.hostname).toBe("0.0.0.0");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

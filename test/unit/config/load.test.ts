@@ -213,6 +213,51 @@ describe("reading the file", () => {
   });
 });
 
+describe("layers: image defaults, the operator's file, env", () => {
+  it("the operator's file wins over defaults files, env over both, overlays over the file", () => {
+    const path = write("bridge.yaml", "homeserver: { url: http://hs:8008, domain: example.org }\nlogging: { format: pretty }\nappservice: { hostname: 127.0.0.1 }\n");
+    const defaults = write("docker.yaml", "appservice: { hostname: 0.0.0.0 }\nlogging: { format: json, level: warn }\n");
+    const config = loadConfig(path, { TANDEM_CONFIG_DEFAULTS: defaults, TANDEM_LOGGING_LEVEL: "debug" });
+    expect(config.appservice.hostname).toBe("127.0.0.1"); // the file's
+    expect(config.logging).toEqual({ format: "pretty", level: "debug" }); // file, then env
+    expect(loadConfig(path, {}, { defaults: [defaults] }).logging.level).toBe("warn"); // what the file leaves out
+  });
+});
+
+describe("permissions follow homeserver.domain", () => {
+  it("$domain in a permission key is homeserver.domain", () => {
+    const config = parseConfig({ homeserver: { url: "http://hs", domain: "chat.acme.io" }, bridge: { permissions: { "*": "relay", "$domain": "user", "@ops:$domain": "admin" } } }, {});
+    expect(config.bridge.permissions).toEqual({ "*": "relay", "chat.acme.io": "user", "@ops:chat.acme.io": "admin" });
+  });
+
+  it("TANDEM_ADMIN names admins over the file's permissions, or over the default ones", () => {
+    const withFile = parseConfig({ ...HS, bridge: { permissions: { "*": "relay", "$domain": "user" } } }, { TANDEM_ADMIN: "@alice:example.org, @bob:example.org" });
+    expect(withFile.bridge.permissions).toEqual({ "*": "relay", "example.org": "user", "@alice:example.org": "admin", "@bob:example.org": "admin" });
+    const noFile = parseConfig(HS, { TANDEM_ADMIN: "@alice:example.org" });
+    expect(noFile.bridge.permissions).toEqual({ "*": "relay", "example.org": "user", "@alice:example.org": "admin" });
+  });
+
+  it("a TANDEM_ADMIN that is not an MXID names the variable", () => {
+    expect(problems(HS, { TANDEM_ADMIN: "alice" }).join("\n")).toMatch(/TANDEM_ADMIN/);
+  });
+});
+
+describe("unknown TANDEM_* variables", () => {
+  it("are an error naming the nearest variable", () => {
+    expect(problems(HS, { TANDEM_DATABASE_URL: "postgres://db/tandem" })).toEqual([
+      "TANDEM_DATABASE_URL is not a Tandem setting (did you mean TANDEM_DATABASE_URI?); unset it or fix its name",
+    ]);
+    expect(problems(HS, { TANDEM_ADMINS: "@a:example.org" })[0]).toMatch(/did you mean TANDEM_ADMIN\?/);
+    expect(problems(HS, { TANDEM_FROBNICATE_EVERYTHING_NOW: "1" })).toEqual([
+      "TANDEM_FROBNICATE_EVERYTHING_NOW is not a Tandem setting; unset it or fix its name",
+    ]);
+  });
+
+  it("leave other variables and the test tooling's alone", () => {
+    expect(() => parseConfig(HS, { TANDEM_TEST_PG_URI: "x", TANDEM_BENCH_PG_URI: "x", TANDEM_CONFIG: "b.yaml", PATH: "/bin" })).not.toThrow();
+  });
+});
+
 describe("environment overrides", () => {
   it("maps every key to TANDEM_<PATH>", () => {
     const names = envOverrides().map((o) => o.env);

@@ -11,7 +11,6 @@ import {
   buildRegistration,
   readRegistration,
   registrationMismatches,
-  toAppServiceRegistration,
   writeRegistration,
 } from "../../../src/config/registration.js";
 import type { Config } from "../../../src/config/schema.js";
@@ -72,7 +71,8 @@ describe("buildRegistration", () => {
 
   it("escapes the domain so it matches only itself", () => {
     const reg = buildRegistration(config({ homeserver: { url: "http://hs", domain: "chat.example-corp.co.uk:8448" } }));
-    const as = toAppServiceRegistration(reg);
+    // The file must read as matrix-appservice-bridge's own class reads it.
+    const as = AppServiceRegistration.fromObject(reg);
     expect(as.isUserMatch("@slack_t1_u1:chat.example-corp.co.uk:8448", true)).toBe(true);
     expect(as.isUserMatch("@slack_t1_u1:chatXexample-corp.co.uk:8448", true)).toBe(false);
     expect(as.isUserMatch("@tandembot:chat.example-corp.co.uk:8448", true)).toBe(true);
@@ -105,7 +105,7 @@ describe("writeRegistration / readRegistration", () => {
   it("writes mode 0600 YAML that parses back to the same object", () => {
     const c = config();
     const result = writeRegistration(c);
-    expect(result).toEqual({ path: join(dir, "registration/tandem-registration.yaml"), created: true, rotated: false });
+    expect(result).toEqual({ path: join(dir, "registration/tandem-registration.yaml"), created: true, rotated: false, changed: true });
     expect(mode(result.path)).toBe(0o600);
     const text = readFileSync(result.path, "utf8");
     const written = readRegistration(result.path);
@@ -120,13 +120,23 @@ describe("writeRegistration / readRegistration", () => {
     const path = join(dir, "reg.yaml");
     writeRegistration(c, path);
     const first = readRegistration(path);
-    expect(writeRegistration(c, path)).toEqual({ path, created: false, rotated: false });
+    // Nothing changed: the file is left alone and the CLI can say "unchanged".
+    expect(writeRegistration(c, path)).toEqual({ path, created: false, rotated: false, changed: false });
     const second = readRegistration(path);
     expect([second.as_token, second.hs_token]).toEqual([first.as_token, first.hs_token]);
-    expect(writeRegistration(c, path, { force: true })).toEqual({ path, created: false, rotated: true });
+    expect(writeRegistration(c, path, { force: true })).toEqual({ path, created: false, rotated: true, changed: true });
     const third = readRegistration(path);
     expect(third.as_token).not.toBe(first.as_token);
     expect(third.hs_token).not.toBe(first.hs_token);
+  });
+
+  it("rewrites a registration whose config changed, keeping its tokens", () => {
+    const path = join(dir, "reg.yaml");
+    writeRegistration(config(), path);
+    const before = readRegistration(path);
+    const moved = config({ appservice: { address: "http://10.0.0.5:29319" } });
+    expect(writeRegistration(moved, path)).toEqual({ path, created: false, rotated: false, changed: true });
+    expect(readRegistration(path)).toEqual({ ...before, url: "http://10.0.0.5:29319" });
   });
 
   it("restores mode 0600 when overwriting a readable file", () => {
@@ -142,7 +152,7 @@ describe("writeRegistration / readRegistration", () => {
     const path = join(dir, "reg.yaml");
     writeFileSync(path, "id: [\n");
     expect(() => writeRegistration(config(), path)).toThrow(/--force/);
-    expect(writeRegistration(config(), path, { force: true })).toEqual({ path, created: false, rotated: true });
+    expect(writeRegistration(config(), path, { force: true })).toEqual({ path, created: false, rotated: true, changed: true });
     expect(readRegistration(path).id).toBe("tandem");
   });
 

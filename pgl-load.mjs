@@ -1,0 +1,13 @@
+import { PGlite } from "@electric-sql/pglite";
+import fs from "node:fs";
+const t0 = Date.now();
+const opts = JSON.parse(process.argv[3] || "{}");
+if (process.argv[4]) opts.loadDataDir = new Blob([fs.readFileSync(process.argv[4])]);
+const db = new PGlite(process.argv[2], opts);
+await db.waitReady;
+const t1 = Date.now();
+await db.query("create table if not exists t(x int)"); await db.query("insert into t values (1)");
+global.gc?.(); await new Promise(r=>setTimeout(r,200)); global.gc?.();
+const m = process.memoryUsage();
+console.log(JSON.stringify({ openMs: t1 - t0, rssMB: Math.round(m.rss/1e6), heapMB: Math.round(m.heapUsed/1e6), extMB: Math.round(m.external/1e6), abMB: Math.round(m.arrayBuffers/1e6) }));
+await db.close();

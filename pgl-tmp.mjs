@@ -1,0 +1,11 @@
+import { PGlite } from "@electric-sql/pglite";
+const t0 = Date.now();
+const dir = process.argv[2];
+const db = new PGlite(dir, JSON.parse(process.argv[3] || "{}"));
+await db.waitReady;
+const t1 = Date.now();
+await db.query("select 1");
+global.gc?.();
+const m = process.memoryUsage();
+console.log(JSON.stringify({ openMs: t1 - t0, rssMB: Math.round(m.rss/1e6), heapMB: Math.round(m.heapUsed/1e6), extMB: Math.round(m.external/1e6), abMB: Math.round(m.arrayBuffers/1e6) }));
+await db.close();
