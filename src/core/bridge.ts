@@ -15,7 +15,7 @@ import { CommandRegistry, type Command } from "./commands/registry.js";
 import type { BridgeServices } from "./commands/services.js";
 import type { LoginRecord, LoginResult, NetworkConnector } from "./connector.js";
 import type { CoreDeps } from "./context.js";
-import { TandemError } from "./errors.js";
+import { Deferred, TandemError } from "./errors.js";
 import { GhostManager } from "./ghosts.js";
 import { RoomLinker } from "./linking.js";
 import { LoginManager } from "./logins.js";
@@ -218,7 +218,7 @@ export class BridgeCore implements BridgeServices {
       if (p.t === "remote") await this.remote.apply(item, p);
       else await this.outbound.apply(item, p);
     } catch (err) {
-      if (p.t === "remote") this.deps.health.error(p.loginId);
+      if (p.t === "remote" && !(err instanceof Deferred)) this.deps.health.error(p.loginId); // waiting is not an error
       throw err;
     }
   }
