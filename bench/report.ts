@@ -57,6 +57,8 @@ export interface BenchResult {
   mixedSaturation?: { messages: number; seconds: number; perSecond: number; statementsPerMessage: number; cpuMsPerMessage: number; fakesCpuMsPerMessage: number; postgresCpuMsPerMessage: number | null };
   memory: Record<string, { rssMB: number; heapUsedMB: number; note: string }>;
   ready: Record<string, { portals: number; ghosts: number; startBridgeMs: number; processMs: number; connectedMs: number | null; rssMB: number; heapUsedAfterGcMB: number }>;
+  /** Attack phase: longest event-loop stall (and p99) per kind of hostile request, the answers, whether the logins stayed connected. */
+  attack?: Record<string, { stallMs: number; p99Ms: number; statuses: number[]; requests: number; connected: boolean }>;
   budget: Array<{ what: string; budget: string; measured: string; ok: boolean | null }>;
   notes: string[];
 }
@@ -109,6 +111,12 @@ export function renderText(r: BenchResult): string {
     Object.entries(r.ready).map(([k, v]) => [k, v.portals, v.ghosts, round(v.startBridgeMs, 0), round(v.processMs, 0), v.connectedMs === null ? "-" : round(v.connectedMs, 0), v.rssMB, v.heapUsedAfterGcMB]),
   ));
   out.push("");
+  if (r.attack) {
+    out.push("Attack (hostile bodies to the appservice listener): the bridge's longest event-loop stall");
+    out.push(table(["request", "sent", "answered", "longest stall ms", "p99 ms", "logins connected"],
+      Object.entries(r.attack).map(([k, v]) => [k, v.requests, v.statuses.join("/"), v.stallMs, v.p99Ms, v.connected ? "yes" : "NO"])));
+    out.push("");
+  }
   out.push("Budget");
   out.push(table(["what", "budget", "measured", "ok"], r.budget.map((b) => [b.what, b.budget, b.measured, b.ok === null ? "n/a" : b.ok ? "yes" : "NO"])));
   if (r.notes.length) out.push("", ...r.notes.map((n) => `note: ${n}`));

@@ -5,13 +5,14 @@
  *   npm run bench                 full run (about 5 minutes on 2 cores)
  *   npm run bench -- --quick      smoke run (< 60 s; CI): same phases, smaller; never fails on numbers
  *   npm run bench -- --profile    also write CPU profiles of the bridge process to bench/results/profiles/
- *   npm run bench -- --only relay only some phases (relay, ready, memory)
+ *   npm run bench -- --only relay only some phases (relay, ready, memory, attack)
  *   npm run bench -- --rate 50    the latency run's total rate (default 100 messages/s)
  *
  * Phases: (1) relay: P portals (Slack, Telegram, linked Slack+Telegram rooms), warm-up, a latency run
  * at a steady total rate, then saturation bursts per direction; (2) start to ready with 1,000,
  * 10,000 (and, in the full run, 100,000) pre-seeded portals; (3) memory with 1,000 portals and
- * 10,000 ghosts all active.
+ * 10,000 ghosts all active; (4) attack: the longest event-loop stall while 19 MB hostile bodies are
+ * sent to the appservice listener (bench/attack.ts).
  * Prints a table and writes bench/results/latest.json. Exits non-zero only if the bridge breaks
  * (messages not relayed, the bridge process failing).
  */
@@ -26,13 +27,14 @@ import { BenchDatabases, type DbTarget } from "./pg.js";
 import { BridgeProcess, NODE_FLAGS } from "./proc.js";
 import { mb, pcts, renderText, round, type BenchResult, type DirectionResult } from "./report.js";
 import { World, type WorldSpec } from "./world.js";
+import { attackPhase, IDLE, VALID } from "./attack.js";
 import type { ChildStats } from "./child.js";
 
 const quick = process.argv.includes("--quick");
 const profile = process.argv.includes("--profile");
-/** `--only relay,ready,memory`: run some phases (for working on one number). */
+/** `--only relay,ready,memory,attack`: run some phases (for working on one number). */
 const onlyArg = process.argv.indexOf("--only");
-const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "ready", "memory"]);
+const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "ready", "memory", "attack"]);
 /** `--rate N`: total messages/s of the latency run (default 100). */
 const rateArg = process.argv.indexOf("--rate");
 const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     if (only.has("relay")) await relayPhase(dbs, result, profileDir);
     if (only.has("ready")) for (const n of SIZE.ready) await readyPhase(dbs, result, n);
     if (only.has("memory")) await memoryPhase(dbs, result);
+    if (only.has("attack")) await attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log, profileDir);
   } finally {
     await dbs.cleanup();
   }
@@ -303,6 +306,7 @@ function budget(r: BenchResult): void {
   const operating = Object.entries(r.memory).find(([k]) => /in operation/.test(k))?.[1];
   const settled = Object.entries(r.memory).find(([k]) => /after, GC/.test(k))?.[1];
   const ready10k = r.ready["10000 portals"];
+  const attackStall = r.attack ? Math.max(...Object.entries(r.attack).filter(([k]) => k !== VALID && k !== IDLE).map(([, a]) => a.stallMs)) : null;
   const big = !quick;
   const judge = (ok: boolean) => (big ? ok : null);
   const scale = `${SIZE.memory.portals} portals + ${SIZE.memory.ghosts} ghosts`;
@@ -315,6 +319,7 @@ function budget(r: BenchResult): void {
     { what: `RSS, ${scale}, highest while they post again (in operation)`, budget: "<= 150 MB", measured: operating ? `${operating.rssMB} MB` : "-", ok: operating ? judge(operating.rssMB <= 150) : null },
     { what: `RSS, ${scale}, highest while every ghost is new (set-up storm)`, budget: "<= 150 MB", measured: peak ? `${peak.rssMB} MB` : "-", ok: peak ? judge(peak.rssMB <= 150) : null },
     { what: "start to ready, 10,000 portals (startBridge)", budget: "<= 3 s", measured: ready10k ? `${ready10k.startBridgeMs} ms` : "-", ok: ready10k ? ready10k.startBridgeMs <= 3000 : null },
+    { what: "longest event-loop stall under 19 MB hostile bodies to the appservice listener (attack phase)", budget: "< 100 ms", measured: attackStall === null ? "-" : `${attackStall} ms`, ok: attackStall === null ? null : attackStall < 100 },
     { what: "DB statements per relayed text message (worst; linked per relay)", budget: "<= 6", measured: String(round(worstStmts, 2)), ok: judge(worstStmts <= 6) },
   ];
   // Phases left out (--only) measured nothing: say so rather than judge Infinity.

@@ -20,9 +20,7 @@
  */
 import { createHash } from "node:crypto";
 import type { PortalLinkRow } from "../store/api.js";
-import {
-  addPage, afterFailure, chooseStep, describeJob, isActive, loadJobs, newJob, saveJob, unseen, waitAtMost, type BackfillJob, type StepKind,
-} from "./backfill-jobs.js";
+import { addPage, afterFailure, chooseStep, describeJob, isActive, loadJobs, newJob, saveJob, unseen, waitAtMost, type BackfillJob, type StepKind } from "./backfill-jobs.js";
 import type { Connection } from "./connector.js";
 import type { CoreDeps } from "./context.js";
 import { isTransient, RemoteError } from "./errors.js";

@@ -1,95 +1,121 @@
 /**
- * The appservice side on matrix-appservice-bridge. We keep its Bridge, Intents and HTTP
- * listener but replace two pieces of the transaction handler:
- * - the hs_token is compared in constant time (it used `!==`);
- * - a transaction is answered 200 only after its events are durably queued (it answered
- *   at once, so a crash could lose events the homeserver thought delivered). On failure we
- *   answer 500 and the homeserver retries the same transaction.
+ * The appservice side on matrix-appservice-bridge. We keep its Bridge and Intents but serve
+ * the homeserver's requests ourselves (listener.ts: token before body, bounded bodies, the
+ * legacy unprefixed paths) and handle transactions durably:
+ * - a transaction is answered 200 only after its events are queued (the library answered at
+ *   once, so a crash could lose events the homeserver thought delivered); on failure 500, and
+ *   the homeserver retries the same transaction;
+ * - a repeated transaction id is skipped only when its body is the same as the one committed
+ *   under that id: Synapse on SQLite reuses ids after a restart, with new events in them.
  */
-import { timingSafeEqual, createHash } from "node:crypto";
-import type { NextFunction, Request, Response } from "express";
+import type { Request, Response } from "express";
 import { AppService, AppServiceRegistration, Bridge } from "matrix-appservice-bridge";
 import type { Logger } from "../core/log.js";
 import type { MatrixInbound } from "../core/matrix-port.js";
 import { parseMatrixEvent, type RawEvent } from "./events.js";
 import { errorFields } from "../core/log.js";
+import { parseBody, yielder, type RawBody, type SkipReason } from "./json-body.js";
+import { MAX_EVENT_BYTES, createListenerApp, matrixErrors } from "./listener.js";
 
 export type TransactionSink = (events: MatrixInbound[]) => Promise<void>;
 
-function sameSecret(a: string, b: string): boolean {
-  // Hash first so lengths match and timing says nothing about the token's length.
-  const ha = createHash("sha256").update(a).digest();
-  const hb = createHash("sha256").update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
+/** Why events of a transaction were not handed to the core (the `reason` of tandem_matrix_events_dropped_total). */
+export type DropReason = "repeated_transaction" | SkipReason | "unreadable";
+
+/** How many transaction ids (with their body digests) are remembered. */
+const REMEMBERED_TXNS = 10_000;
 
 class DurableAppService extends AppService {
-  /** Transactions already committed; the homeserver may retry one we answered late. */
-  private readonly seen = new Set<string>();
+  /** Committed transactions: id → sha256 of the body and its event count. The homeserver may retry one we answered late. */
+  private readonly committed = new Map<string, { digest: string; events: number }>();
+  /** Events not handed to the core, by reason. */
+  readonly dropped = new Map<DropReason, number>();
   sink: TransactionSink = async () => undefined;
   /** Told of every m.room.member event (a name or avatar may have changed): profile caches forget it. */
   onMember: ((roomId: string, userId: string) => void) | null = null;
 
-  constructor(private readonly hsToken: string, private readonly log: Logger) {
-    super({ homeserverToken: hsToken, httpMaxSizeBytes: 20 * 1024 * 1024 });
-    // The base class declares isInvalidToken private; every route calls it, so replace it here.
-    (this as unknown as { isInvalidToken: (req: Request, res: Response) => boolean }).isInvalidToken =
-      (req, res) => this.checkToken(req, res);
+  constructor(hsToken: string, private readonly log: Logger) {
+    super({ homeserverToken: hsToken });
+    const base = this as unknown as { onGetUsers(req: Request, res: Response): void; onGetRoomAlias(req: Request, res: Response): void };
+    const app = createListenerApp(hsToken, log, {
+      transaction: (txnId, body, res) => this.handleTransaction(txnId, body, res),
+      ping: (body, res) => this.handlePing(body, res),
+      userQuery: (req, res) => void base.onGetUsers(req, res),
+      aliasQuery: (req, res) => void base.onGetRoomAlias(req, res),
+    });
+    // The base class built its own express app (body parser first, 308 on legacy paths); listen() serves `app`.
+    (this as unknown as { app: unknown }).app = app;
   }
 
-  private checkToken(req: Request, res: Response): boolean {
-    const header = req.headers.authorization;
-    const provided = header?.startsWith("Bearer ") ? header.slice(7) : typeof req.query.access_token === "string" ? req.query.access_token : "";
-    if (provided && sameSecret(provided, this.hsToken)) return false;
-    res.status(provided ? 403 : 401).send({ errcode: provided ? "M_FORBIDDEN" : "M_UNAUTHORIZED", error: "Bad token supplied" });
-    return true;
+  private drop(reason: DropReason, count: number, meta: Record<string, unknown>): void {
+    if (count <= 0) return;
+    this.dropped.set(reason, (this.dropped.get(reason) ?? 0) + count);
+    const message = reason === "repeated_transaction"
+      ? "repeated transaction with the same body: its events were queued before, not handed over again"
+      : "dropped Matrix events of a transaction";
+    (reason === "repeated_transaction" ? this.log.info : this.log.warn).call(this.log, message, { reason, count, ...meta });
   }
 
-  handleTransaction(req: Request, res: Response): void {
-    if (this.checkToken(req, res)) return;
-    const txnId = req.params.txnId;
-    const body = req.body as { events?: unknown } | undefined;
-    if (!txnId || !body || typeof body !== "object") {
-      res.status(400).send({ errcode: "M_BAD_JSON", error: "Missing transaction id or body" });
+  private async handleTransaction(txnId: string, body: RawBody, res: Response): Promise<void> {
+    const seen = this.committed.get(txnId);
+    if (seen?.digest === body.digest) {
+      this.drop("repeated_transaction", seen.events, { txnId });
+      res.json({});
       return;
     }
-    if (this.seen.has(txnId)) {
-      res.send({});
+    if (seen !== undefined) this.log.info("transaction id reused with a different body (a restarted homeserver?): processing it", { txnId });
+    const doc = await parseBody(body, {
+      maxValueBytes: MAX_EVENT_BYTES,
+      onSkip: (reason, path, bytes) => this.drop(reason, 1, { txnId, path: path.join("."), bytes }),
+    });
+    if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+      res.status(400).json({ errcode: "M_BAD_JSON", error: "A transaction is a JSON object" });
       return;
     }
-    const raw = Array.isArray(body.events) ? (body.events as RawEvent[]) : [];
+    const events = (doc as { events?: unknown }).events;
+    const raw = Array.isArray(events) ? (events as RawEvent[]) : [];
     const parsed: MatrixInbound[] = [];
+    let unreadable = 0;
+    // Up to 100 events of 64 KiB each: reading them all at once would hold the event loop too.
+    const breathe = yielder();
     for (const ev of raw) {
+      await breathe();
       // The parser is pure and fuzzed never to throw; a bug there must still not make the
       // homeserver retry this transaction (and hold back every later one) forever.
       try {
         const p = parseMatrixEvent(ev);
         if (p) parsed.push(p);
       } catch (err) {
+        unreadable++;
         this.log.warn("skipping a Matrix event that could not be read", { txnId, ...errorFields(err) });
       }
     }
+    this.drop("unreadable", unreadable, { txnId });
     for (const ev of raw) {
       const e = (typeof ev === "object" && ev !== null ? ev : {}) as RawEvent;
       if (e.type === "m.room.member" && typeof e.room_id === "string" && typeof e.state_key === "string") this.onMember?.(e.room_id, e.state_key);
     }
-    this.sink(parsed).then(
-      () => {
-        this.seen.add(txnId);
-        if (this.seen.size > 10_000) this.seen.delete(this.seen.values().next().value!);
-        res.send({});
-      },
-      (err: unknown) => {
-        this.log.error("could not queue a Matrix transaction; the homeserver will retry it", { txnId, ...errorFields(err) });
-        res.status(500).send({ errcode: "M_UNKNOWN", error: "Temporary failure, retry" });
-      },
-    );
+    try {
+      await this.sink(parsed);
+    } catch (err) {
+      this.log.error("could not queue a Matrix transaction; the homeserver will retry it", { txnId, ...errorFields(err) });
+      res.status(500).json({ errcode: "M_UNKNOWN", error: "Temporary failure, retry" });
+      return;
+    }
+    this.committed.delete(txnId); // re-inserted last: the oldest id is forgotten first
+    this.committed.set(txnId, { digest: body.digest, events: raw.length });
+    if (this.committed.size > REMEMBERED_TXNS) this.committed.delete(this.committed.keys().next().value!);
+    res.json({});
+  }
+
+  /** Matrix 1.7 appservice ping: the homeserver checks it can reach us (and that we accept its token). */
+  private async handlePing(body: RawBody, res: Response): Promise<void> {
+    const doc = await parseBody(body, { maxValueBytes: MAX_EVENT_BYTES });
+    const txn = typeof doc === "object" && doc !== null ? (doc as { transaction_id?: unknown }).transaction_id : undefined;
+    this.log.debug("appservice ping from the homeserver", { transactionId: typeof txn === "string" ? txn : undefined });
+    res.json({});
   }
 }
-
-// The base constructor binds `this.onTransaction` to the route, and TS declares it private:
-// point the prototype's onTransaction at ours so the bound handler is the durable one.
-(DurableAppService.prototype as unknown as { onTransaction: unknown }).onTransaction = DurableAppService.prototype.handleTransaction;
 
 export interface AppserviceOptions {
   homeserverUrl: string;
@@ -136,26 +162,17 @@ export class MatrixAppservice {
     this.appservice.onMember = fn;
   }
 
-  async start(sink: TransactionSink): Promise<void> {
-    this.appservice.sink = sink;
-    // Bodies that are not JSON or too large fail in body-parser, before any route: answer in
-    // Matrix's error shape, never with express's default page (a stack trace outside production).
-    this.appservice.expressApp.use((err: { status?: unknown; statusCode?: unknown }, _req: Request, res: Response, next: NextFunction) => {
-      if (res.headersSent) return next(err);
-      const status = typeof err?.status === "number" && err.status >= 400 && err.status < 600 ? err.status : 500;
-      if (status >= 500) this.opts.log.error("appservice request failed", { ...errorFields(err) });
-      const [errcode, error] = status === 413 ? ["M_TOO_LARGE", "Request body too large"] : status < 500 ? ["M_NOT_JSON", "Request body is not valid JSON"] : ["M_UNKNOWN", "Internal error"];
-      res.status(status).send({ errcode, error });
-    });
-    await this.bridge.initialise();
-    await this.bridge.listen(this.opts.port, this.opts.hostname, 10, this.appservice);
+  /** Matrix events of transactions not handed to the core since start, by reason (metrics). */
+  droppedEvents(): ReadonlyMap<DropReason, number> {
+    return this.appservice.dropped;
   }
 
-  /** Register the bot (if needed) and set its profile. */
-  async setupBot(displayName: string, avatar: string): Promise<void> {
-    const bot = this.bridge.getIntent();
-    await bot.ensureRegistered();
-    await bot.ensureProfile(displayName, avatar || undefined);
+  async start(sink: TransactionSink): Promise<void> {
+    this.appservice.sink = sink;
+    // Last in the chain (after the avatar route main mounts): errors in Matrix's shape.
+    this.appservice.expressApp.use(matrixErrors(this.opts.log));
+    await this.bridge.initialise();
+    await this.bridge.listen(this.opts.port, this.opts.hostname, 10, this.appservice);
   }
 
   async stop(): Promise<void> {

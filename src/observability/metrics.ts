@@ -6,7 +6,9 @@
  *   dead letters by direction and reason. A logged-out login's series are removed;
  * - gauges read at scrape time: connection state and lag per login; per portal (message map)
  *   the lag of the last delivery and its time; queue depth (total and per lane kind, with the
- *   oldest pending item's age); homeserver reachability.
+ *   oldest pending item's age); homeserver reachability;
+ * - Matrix events of appservice transactions not handed to the core, by reason (counted from the
+ *   listener's own tally, by the increase since the last scrape).
  * config/grafana-dashboard.json and config/prometheus-alerts.yaml use these names (a test
  * checks every name they use is exported).
  */
@@ -25,6 +27,8 @@ export interface MetricsSources {
   audit?: AuditRepo;
   /** Called when a store query for the metrics fails (the scrape still answers, without those series). */
   onError?: (err: unknown) => void;
+  /** Matrix events dropped by the appservice listener since start, by reason. */
+  droppedMatrixEvents?: () => ReadonlyMap<string, number>;
 }
 
 /** The relay queue as the metrics see it: outcomes as they happen. */
@@ -45,7 +49,7 @@ export function createMetrics(health: HealthBoard, queueDepth: () => Promise<num
   const state = gauge("connection_state", "1 for the current state of each login", ["network", "login", "state"]);
   const lag = gauge("lag_seconds", "Last remote event to Matrix delay, per login", ["network", "login"]);
   const depth = gauge("queue_depth", "Pending items in the relay queue");
-  const hs = gauge("homeserver_up", "1 when the homeserver answered the last call");
+  const hs = gauge("homeserver_up", "1 when the homeserver answered the last call or probe and accepts the bridge (its token, its bot)");
   const portalLag = gauge("portal_lag_seconds", "Delivery latency of the last message relayed, per room, network and direction (message map: delivered − received)", ["room", "network", "direction"]);
   const portalLast = gauge("portal_last_delivery_timestamp_seconds", "When the last message was delivered, per room, network and direction (message map)", ["room", "network", "direction"]);
   const laneDepth = gauge("queue_lane_depth", "Pending relay queue items per lane kind (remote: to Matrix; matrix: to the networks, fan-out included)", ["lane_kind"]);
@@ -77,6 +81,9 @@ export function createMetrics(health: HealthBoard, queueDepth: () => Promise<num
     const toMatrix = (o.item.payload as { t?: string } | null)?.t === "remote";
     dead.inc({ direction: toMatrix ? "to_matrix" : "from_matrix", reason: o.reason ?? "unknown" });
   });
+  const droppedMatrix = counter("matrix_events_dropped_total", "Matrix events of appservice transactions not handed to the core since start, by reason (repeated_transaction: a retry of a committed transaction; too_large, too_deep, unreadable)", ["reason"]);
+  /** What the listener's tally was at the last scrape: the counter only ever adds the increase. */
+  const droppedSeen = new Map<string, number>();
 
   metrics.addCollector(async () => {
     state.reset(); // a state gauge: only current logins, one 1 each
@@ -85,7 +92,12 @@ export function createMetrics(health: HealthBoard, queueDepth: () => Promise<num
       if (h.lagMs !== null) lag.set(loginLabels(h), h.lagMs / 1000);
     }
     depth.set(await queueDepth().catch(() => 0));
-    hs.set(health.homeserverError ? 0 : 1);
+    hs.set(health.homeserverProblem() ? 0 : 1);
+    for (const [reason, n] of sources.droppedMatrixEvents?.() ?? []) {
+      const added = n - (droppedSeen.get(reason) ?? 0);
+      if (added > 0) droppedMatrix.inc({ reason }, added);
+      droppedSeen.set(reason, Math.max(n, droppedSeen.get(reason) ?? 0));
+    }
     if (sources.audit) await collectStore(sources.audit).catch((err) => sources.onError?.(err));
   });
 

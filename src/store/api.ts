@@ -161,6 +161,7 @@ export interface Store {
     moveChat(network: string, fromChat: string, toChat: string): Promise<void>; // Telegram group → supergroup
     /** Detach (a time) or re-attach (null) every link of a login; returns the links changed. */
     setDetached(loginId: string, at: Date | null): Promise<PortalLinkRow[]>;
+    rename(network: string, chat: string, name: string): Promise<void>; // the remote chat was renamed
   };
   ghosts: {
     get(mxid: string): Promise<GhostRow | null>;

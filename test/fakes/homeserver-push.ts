@@ -10,6 +10,14 @@ export interface PushTarget {
   hsToken: string;
 }
 
+export interface PushOptions {
+  /**
+   * Push as Synapse ≤ 1.7x does: `PUT {url}/transactions/{txnId}?access_token=…`, without the
+   * `/_matrix/app/v1` prefix and without an Authorization header. Default: the v1 path with a Bearer header.
+   */
+  legacyPaths?: boolean;
+}
+
 export interface DeliveredTransaction {
   txnId: string;
   events: ClientEvent[];
@@ -67,6 +75,16 @@ export function httpRequest(
   });
 }
 
+/** The JSON body of a transaction; the same bytes for the same transaction (a retry is byte-identical). */
+function transactionBody(txn: { events: ClientEvent[]; ephemeral: JsonObject[] }): string {
+  const body: JsonObject = { events: txn.events };
+  if (txn.ephemeral.length > 0) {
+    body["ephemeral"] = txn.ephemeral;
+    body["de.sorunome.msc2409.ephemeral"] = txn.ephemeral;
+  }
+  return JSON.stringify(body);
+}
+
 interface InFlight {
   txnId: string;
   events: ClientEvent[];
@@ -94,6 +112,7 @@ export class AppservicePusher {
   private abort = new AbortController();
   // Numeric, increasing, and unique across fake instances (matrix-appservice dedupes on the last txnId).
   private nextTxn = Date.now();
+  private readonly firstTxn = this.nextTxn;
   private idleWaiters: Array<() => void> = [];
   private readonly initialMs: number;
   private readonly maxMs: number;
@@ -103,6 +122,7 @@ export class AppservicePusher {
     private readonly target: () => PushTarget | undefined,
     retry: RetryOptions = {},
     private readonly maxEventsPerTxn = 100,
+    private readonly pushOpts: PushOptions = {},
   ) {
     this.initialMs = retry.initialMs ?? 50;
     this.maxMs = retry.maxMs ?? 1000;
@@ -159,6 +179,29 @@ export class AppservicePusher {
     });
   }
 
+  /**
+   * As a homeserver restarted on SQLite does: transaction ids start over from the first one this
+   * pusher used, so the next transactions reuse ids the AS has seen, with new events in them.
+   */
+  restartTransactionIds(): void {
+    this.nextTxn = this.firstTxn;
+  }
+
+  /** PUTs a delivered transaction again, byte for byte (a retry the AS already committed). */
+  async replay(txn: DeliveredTransaction): Promise<HttpResult> {
+    const target = this.target();
+    if (!target) throw new Error("no registration url to push to");
+    return this.put(target, txn.txnId, transactionBody(txn));
+  }
+
+  private put(target: PushTarget, txnId: string, body: string): Promise<HttpResult> {
+    const base = target.url.replace(/\/+$/, "");
+    const id = encodeURIComponent(txnId);
+    return this.pushOpts.legacyPaths
+      ? httpRequest("PUT", `${base}/transactions/${id}?access_token=${encodeURIComponent(target.hsToken)}`, body, {}, this.requestTimeoutMs, this.abort.signal)
+      : httpRequest("PUT", `${base}/_matrix/app/v1/transactions/${id}`, body, { Authorization: `Bearer ${target.hsToken}` }, this.requestTimeoutMs, this.abort.signal);
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
@@ -198,22 +241,9 @@ export class AppservicePusher {
     this.sending = true;
     this.attempts++;
     txn.attempts++;
-    const body: JsonObject = { events: txn.events };
-    if (txn.ephemeral.length > 0) {
-      body["ephemeral"] = txn.ephemeral;
-      body["de.sorunome.msc2409.ephemeral"] = txn.ephemeral;
-    }
     let ok = false;
     try {
-      const url = `${target.url.replace(/\/+$/, "")}/_matrix/app/v1/transactions/${encodeURIComponent(txn.txnId)}`;
-      const res = await httpRequest(
-        "PUT",
-        url,
-        JSON.stringify(body),
-        { Authorization: `Bearer ${target.hsToken}` },
-        this.requestTimeoutMs,
-        this.abort.signal,
-      );
+      const res = await this.put(target, txn.txnId, transactionBody(txn));
       ok = res.status >= 200 && res.status < 300;
       if (!ok) this.lastError = `HTTP ${res.status} ${res.body.slice(0, 200)}`;
     } catch (err) {

@@ -8,7 +8,8 @@
 //
 // It serves the client-server API the bridge uses (r0, v1 and v3 prefixes accepted), with the AS
 // token + `user_id` identity assertion, and pushes events to the application service through
-// `PUT {url}/_matrix/app/v1/transactions/{txnId}` with the hs_token, retrying until 2xx.
+// `PUT {url}/_matrix/app/v1/transactions/{txnId}` with the hs_token, retrying until 2xx (or, with
+// `push: { legacyPaths: true }`, as Synapse 1.67 does: `PUT {url}/transactions/{txnId}?access_token=…`).
 // Binds to 127.0.0.1 on an ephemeral port only. State is in memory.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -27,12 +28,12 @@ import {
   matchesPattern,
   normalizeRegistration,
 } from "./homeserver-model.js";
-import { AppservicePusher, type DeliveredTransaction, type RetryOptions } from "./homeserver-push.js";
+import { AppservicePusher, type DeliveredTransaction, type HttpResult, type PushOptions, type RetryOptions } from "./homeserver-push.js";
 import { Reply, Router, type RequestLogEntry } from "./homeserver-routes.js";
 
 export { FakeMatrixClient, MatrixHttpError, type CreateRoomOptions } from "./homeserver-client.js";
 export { MatrixError, type ClientEvent, type AppserviceRegistration, type RegistrationInput, type EventPattern } from "./homeserver-model.js";
-export type { DeliveredTransaction, RetryOptions } from "./homeserver-push.js";
+export type { DeliveredTransaction, PushOptions, RetryOptions } from "./homeserver-push.js";
 export type { RequestLogEntry } from "./homeserver-routes.js";
 
 export interface FakeHomeserverOptions {
@@ -44,6 +45,8 @@ export interface FakeHomeserverOptions {
   retry?: RetryOptions;
   /** m.upload.size. Default 50 MiB. */
   maxUploadBytes?: number;
+  /** How transactions are pushed (legacy unprefixed paths with ?access_token=, as Synapse 1.67). */
+  push?: PushOptions;
 }
 
 export type EventMatcher = ((event: ClientEvent) => boolean) | EventPattern;
@@ -70,6 +73,11 @@ export class FakeHomeserver {
    * `"refuse"`: connections are dropped without an answer. Pushing to the AS is unaffected.
    */
   down: boolean | "refuse" = false;
+  /**
+   * Whether `POST /_matrix/client/v1/appservice/{id}/ping` (Matrix 1.7) exists. false: it answers
+   * 404 M_UNRECOGNIZED and /versions stops at v1.2, as Synapse 1.67.
+   */
+  appservicePing = true;
 
   private readonly core: HomeserverCore;
   private readonly pusher: AppservicePusher;
@@ -83,11 +91,11 @@ export class FakeHomeserver {
     this.pusher = new AppservicePusher(() => {
       const reg = this.core.ns?.reg;
       return reg && typeof reg.url === "string" && reg.url !== "" ? { url: reg.url, hsToken: reg.hs_token } : undefined;
-    }, opts.retry);
+    }, opts.retry, undefined, opts.push);
     this.core = new HomeserverCore(this.domain, this.pusher, opts.maxUploadBytes ?? 50 * 1024 * 1024);
     if (opts.registration) this.setRegistration(opts.registration);
     this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.router = new Router(this.core, this.domain);
+    this.router = new Router(this.core, this.domain, () => this.appservicePing);
   }
 
   static async start(opts: FakeHomeserverOptions = {}): Promise<FakeHomeserver> {
@@ -115,11 +123,14 @@ export class FakeHomeserver {
   // ---------------------------------------------------------------------------------------------
   // Test-facing API
 
-  /** Loads (or replaces) the AS registration; the sender_localpart user exists from then on. */
+  /**
+   * Loads (or replaces) the AS registration. As Synapse, the sender_localpart user is not created:
+   * the appservice registers it (`m.login.application_service`); until then it can authenticate
+   * but has no profile.
+   */
   setRegistration(registration: RegistrationInput): void {
     const reg = normalizeRegistration(registration);
     this.core.ns = new Namespaces(reg, this.domain);
-    this.core.addUser(reg.sender_localpart);
   }
 
   get registration(): AppserviceRegistration | undefined {
@@ -318,6 +329,14 @@ export class FakeHomeserver {
   }
   get lastPushError(): string | undefined {
     return this.pusher.lastError;
+  }
+  /** Transaction ids start over, as after a restart of a homeserver on SQLite (see AppservicePusher). */
+  restartTransactionIds(): void {
+    this.pusher.restartTransactionIds();
+  }
+  /** PUTs a delivered transaction again, byte for byte. */
+  replayTransaction(txn: DeliveredTransaction): Promise<HttpResult> {
+    return this.pusher.replay(txn);
   }
 
   // ---------------------------------------------------------------------------------------------

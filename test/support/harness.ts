@@ -11,7 +11,7 @@ import { PassThrough } from "node:stream";
 import { parseConfig, writeRegistration, readRegistration, type Config, type Registration } from "../../src/config/index.js";
 import type { NetworkConnector } from "../../src/core/connector.js";
 import { startBridge, type RunningBridge } from "../../src/main.js";
-import { FakeHomeserver, type ClientEvent, type FakeMatrixClient } from "../fakes/homeserver.js";
+import { FakeHomeserver, type ClientEvent, type FakeMatrixClient, type PushOptions } from "../fakes/homeserver.js";
 import { backends } from "./db.js";
 import { freePort } from "./ports.js";
 export { freePort };
@@ -25,6 +25,10 @@ export interface HarnessOptions {
   db?: "pg" | "pglite";
   /** Portals created at login per network (the loopback network has none by default). */
   initialChatCount?: Record<string, number>;
+  /** Runs after the fake homeserver loaded the registration, before the bridge starts (e.g. to load another one). */
+  beforeBoot?: (h: Harness) => void | Promise<void>;
+  /** How the fake homeserver pushes transactions (legacy unprefixed paths). */
+  push?: PushOptions;
 }
 
 export class Harness {
@@ -35,14 +39,15 @@ export class Harness {
   readonly dir = mkdtempSync(join(tmpdir(), "tandem-test-"));
   /** Everything the bridge logged (JSON lines), to check nothing secret is written. */
   logs = "";
-  private dbUri = "";
+  /** The database's postgres:// URI, or "" for PGlite. */
+  dbUri = "";
   private dbDir = "db";
 
   constructor(private readonly opts: HarnessOptions) {}
 
   static async start(opts: HarnessOptions = {}): Promise<Harness> {
     const h = new Harness(opts);
-    h.hs = await FakeHomeserver.start({ domain: "example.org", retry: { initialMs: 20, maxMs: 200 } });
+    h.hs = await FakeHomeserver.start({ domain: "example.org", retry: { initialMs: 20, maxMs: 200 }, push: opts.push });
     const db = opts.db ?? (process.env.TANDEM_TEST_DB === "pg" ? "pg" : "pglite");
     const backend = backends.find((b) => b.name === db);
     if (!backend) throw new Error("TANDEM_TEST_DB=pg needs TANDEM_TEST_PG_URI (see scripts/pg-test-server.sh)");
@@ -66,6 +71,7 @@ export class Harness {
     h.registration.namespaces.users.push({ exclusive: true, regex: "^@loopback[0-9]*_.*:example\\.org$" });
     h.registration.namespaces.aliases.push({ exclusive: true, regex: "^#loopback[0-9]*_.*:example\\.org$" });
     h.hs.setRegistration(h.registration as never);
+    await opts.beforeBoot?.(h);
     await h.boot();
     return h;
   }

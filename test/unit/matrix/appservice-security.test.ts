@@ -1,8 +1,8 @@
 /**
  * The appservice listener as an attacker meets it. Every homeserver route (transactions, user
  * and alias queries) wants the hs_token, compared in constant time (through
- * crypto.timingSafeEqual on equal-length digests, whatever was sent); the legacy routes only
- * redirect; and malformed or oversized bodies get a Matrix error, never a stack trace, while a
+ * crypto.timingSafeEqual on equal-length digests, whatever was sent), on the v1 and the legacy
+ * unprefixed paths alike; and malformed or oversized bodies get a Matrix error, never a stack trace, while a
  * transaction with junk among its events still delivers the good ones.
  */
 import * as crypto from "node:crypto";
@@ -42,8 +42,8 @@ describe("appservice listener security", () => {
   });
   afterEach(async () => { await as?.stop(); as = undefined; });
 
-  const txn = (id: string, headers: Record<string, string>, body: string | object = { events: [message("$1")] }, query = "") =>
-    fetch(`${base}/_matrix/app/v1/transactions/${id}${query}`, {
+  const txn = (id: string, headers: Record<string, string>, body: string | object = { events: [message("$1")] }, query = "", prefix = "/_matrix/app/v1") =>
+    fetch(`${base}${prefix}/transactions/${id}${query}`, {
       method: "PUT", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers },
     });
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
@@ -53,6 +53,10 @@ describe("appservice listener security", () => {
       (h: Record<string, string>, q = "") => fetch(`${base}/_matrix/app/v1/users/${encodeURIComponent("@slack_t1_u1:example.org")}${q}`, { headers: h }),
       (h: Record<string, string>, q = "") => fetch(`${base}/_matrix/app/v1/rooms/${encodeURIComponent("#slack_acme_general:example.org")}${q}`, { headers: h }),
       (h: Record<string, string>, q = "") => txn(`t-${Math.random()}`, h, undefined, q),
+      // The legacy unprefixed paths (Synapse 1.67) behind the same check.
+      (h: Record<string, string>, q = "") => fetch(`${base}/users/${encodeURIComponent("@slack_t1_u1:example.org")}${q}`, { headers: h }),
+      (h: Record<string, string>, q = "") => fetch(`${base}/rooms/${encodeURIComponent("#slack_acme_general:example.org")}${q}`, { headers: h }),
+      (h: Record<string, string>, q = "") => txn(`t-${Math.random()}`, h, { events: [message("$2")] }, q, ""),
     ];
     for (const route of routes) {
       expect((await route({})).status).toBe(401);
@@ -71,7 +75,7 @@ describe("appservice listener security", () => {
       expect((await route(bearer(HS))).status).toBeLessThan(300);
       expect((await route({}, `?access_token=${HS}`)).status).toBeLessThan(300);
     }
-    expect(got.length).toBe(2);
+    expect(got.map((e) => e.eventId)).toEqual(["$1", "$1", "$2", "$2"]);
   });
 
   it("compares in constant time: timingSafeEqual on equal-length digests for every request", async () => {
@@ -83,13 +87,12 @@ describe("appservice listener security", () => {
     for (const [a, b] of safeEqual.mock.calls) expect((a as Buffer).length).toBe((b as Buffer).length);
   });
 
-  it("legacy routes only redirect to the authenticated ones; unknown paths say nothing", async () => {
-    const legacy = await fetch(`${base}/transactions/1`, { method: "PUT", body: "{}", headers: { "content-type": "application/json" }, redirect: "manual" });
-    expect(legacy.status).toBe(308);
-    expect((await fetch(`${base}/users/@x:example.org`, { redirect: "manual" })).status).toBe(308);
-    expect(got).toEqual([]);
+  it("unknown appservice paths want the token too, and then say nothing", async () => {
+    expect((await fetch(`${base}/_matrix/app/v1/thirdparty/protocol/slack`)).status).toBe(401);
     const unknown = await fetch(`${base}/_matrix/app/v1/thirdparty/protocol/slack`, { headers: bearer(HS) });
     expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ errcode: "M_UNRECOGNIZED" });
+    expect(got).toEqual([]);
   });
 
   it("a body that is not JSON, truncated JSON or too large gets a Matrix error without a stack trace", async () => {

@@ -86,6 +86,7 @@ describeEachBackend("metrics", (backend) => {
     const names = [...text.matchAll(/^# TYPE (tandem_\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
     expect(names).toEqual([
       "tandem_connection_state gauge", "tandem_dead_letters_total counter", "tandem_homeserver_up gauge", "tandem_lag_seconds gauge",
+      "tandem_matrix_events_dropped_total counter",
       "tandem_portal_lag_seconds gauge", "tandem_portal_last_delivery_timestamp_seconds gauge", "tandem_queue_depth gauge",
       "tandem_queue_items_total counter", "tandem_queue_lane_depth gauge", "tandem_queue_oldest_pending_seconds gauge",
       "tandem_relay_errors_total counter", "tandem_relayed_total counter",

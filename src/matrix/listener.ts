@@ -1,0 +1,126 @@
+/**
+ * The appservice listener's express app. It replaces matrix-appservice's, which parsed every
+ * body (up to 20 MB, on any path, the public avatar route included) before a route looked at the
+ * hs_token, and answered the unprefixed paths older homeservers use with a 308 that homeservers
+ * do not follow (Synapse 1.67 then marks the appservice down and never delivers).
+ *
+ * Each request goes through, in this order:
+ *   1. route: an appservice route, in its `/_matrix/app/v1/…` or legacy unprefixed form (served
+ *      alike, as mautrix-go does), or anything else (avatars, /health: no body at all);
+ *   2. token (appservice routes): the hs_token from `Authorization: Bearer` or `?access_token=`,
+ *      compared in constant time, before a byte of the body is read;
+ *   3. body: streamed with the route's size limit and a nesting limit (json-body.ts).
+ * A refused request whose body is still coming is answered and its connection closed, so the
+ * rest of the body is never read.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { errorFields } from "../core/log.js";
+import express, { type Application, type NextFunction, type Request, type Response } from "express";
+import type { Logger } from "../core/log.js";
+import { BodyError, hasBody, readBody, tooLarge, type BodyLimits, type RawBody } from "./json-body.js";
+
+/** A transaction: Synapse sends at most 100 events and 100 EDUs of ≤ 64 KiB each; this leaves room. */
+export const TRANSACTION_MAX_BYTES = 20 * 1024 * 1024;
+/** The appservice ping (Matrix 1.7) carries only a transaction_id. */
+export const PING_MAX_BYTES = 64 * 1024;
+/** Nesting of a whole body. Synapse itself cannot encode much deeper JSON (Python's recursion limit). */
+export const MAX_DEPTH = 1024;
+/** Nesting of one event; a deeper one is dropped (counted and logged), not the whole transaction. */
+export const MAX_EVENT_DEPTH = 64;
+/** One event: a PDU is at most 64 KiB, plus what the server adds under `unsigned`. */
+export const MAX_EVENT_BYTES = 1024 * 1024;
+/** A refused request with a body this small is read to its end (cheap) so the connection is kept. */
+const DRAIN_MAX_BYTES = 64 * 1024;
+
+export interface ListenerHandlers {
+  transaction(txnId: string, body: RawBody, res: Response): Promise<void>;
+  ping(body: RawBody, res: Response): Promise<void>;
+  userQuery(req: Request, res: Response): void;
+  aliasQuery(req: Request, res: Response): void;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  // Hash first so lengths match and timing says nothing about the token's length.
+  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
+}
+
+/**
+ * Answers a refused request in Matrix's error shape. If its body is still on its way and we will
+ * not read it (too large, unauthenticated, or we stopped part way), the connection is closed once
+ * the answer is out, so the sender cannot make us read (or buffer) the rest.
+ */
+export function refuse(req: Request, res: Response, status: number, errcode: string, error: string): void {
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  const untouched = req.readableFlowing === null;
+  const pending = hasBody(req) && !req.complete && !(untouched && declared <= DRAIN_MAX_BYTES);
+  if (pending) {
+    res.setHeader("connection", "close");
+    res.once("finish", () => req.socket.destroy());
+  }
+  res.status(status).json({ errcode, error });
+}
+
+export function createListenerApp(hsToken: string, log: Logger, handlers: ListenerHandlers): Application {
+  const app = express();
+  app.disable("x-powered-by");
+
+  let lastWrongTokenWarning = -Infinity;
+  /** False (after answering 401/403) unless the request carries the hs_token. */
+  const authenticated = (req: Request, res: Response): boolean => {
+    const header = req.headers.authorization;
+    const query = req.query.access_token;
+    const provided = header?.startsWith("Bearer ") ? header.slice(7) : typeof query === "string" ? query : "";
+    if (provided && sameSecret(provided, hsToken)) return true;
+    // A homeserver with an old registration looks like this: say so, at most once a minute (a flood stays one line a minute).
+    if (provided && Date.now() - lastWrongTokenWarning >= 60_000) {
+      lastWrongTokenWarning = Date.now();
+      log.warn("refused a request with a wrong hs_token; if it came from the homeserver, load the current registration file into it", { path: req.path });
+    }
+    refuse(req, res, provided ? 403 : 401, provided ? "M_FORBIDDEN" : "M_UNAUTHORIZED", "Bad token supplied");
+    return false;
+  };
+  const noBody = (req: Request, res: Response): boolean => {
+    if (!hasBody(req)) return true;
+    const e = tooLarge(0);
+    refuse(req, res, e.status, e.errcode, "This route takes no request body");
+    return false;
+  };
+  const withBody = (limits: BodyLimits, handle: (req: Request, res: Response, body: RawBody) => Promise<void>) =>
+    (req: Request, res: Response, next: NextFunction) => {
+      if (!authenticated(req, res)) return;
+      readBody(req, limits).then((body) => handle(req, res, body)).catch((err: unknown) => {
+        if (err instanceof BodyError) {
+          if (err.status === 413 || err.errcode === "M_NOT_JSON") log.warn("appservice request refused", { path: req.path, error: err.message });
+          if (!res.headersSent && !req.socket.destroyed) refuse(req, res, err.status, err.errcode, err.message);
+          return;
+        }
+        next(err);
+      });
+    };
+  const bodyLimits = (maxBytes: number): BodyLimits => ({ maxBytes, maxDepth: MAX_DEPTH, maxElementDepth: MAX_EVENT_DEPTH });
+
+  // Both the spec'd paths and the legacy unprefixed ones (Synapse ≤ 1.x pushes to those, with ?access_token=).
+  for (const prefix of ["/_matrix/app/v1", ""]) {
+    app.put(`${prefix}/transactions/:txnId`, withBody(bodyLimits(TRANSACTION_MAX_BYTES), (req, res, body) => handlers.transaction(String(req.params.txnId), body, res)));
+    app.get(`${prefix}/users/:userId`, (req, res) => { if (authenticated(req, res) && noBody(req, res)) handlers.userQuery(req, res); });
+    app.get(`${prefix}/rooms/:alias`, (req, res) => { if (authenticated(req, res) && noBody(req, res)) handlers.aliasQuery(req, res); });
+  }
+  app.post("/_matrix/app/v1/ping", withBody(bodyLimits(PING_MAX_BYTES), (_req, res, body) => handlers.ping(body, res)));
+  // Other appservice paths (third-party lookups): authenticated, then unknown.
+  app.all("/_matrix/app/*", (req, res) => {
+    if (authenticated(req, res)) refuse(req, res, 404, "M_UNRECOGNIZED", "Unrecognized request");
+  });
+  app.get("/health", (req, res) => { if (noBody(req, res)) res.send("OK"); });
+  // Every route mounted later (the public avatar route) takes no body: refused here, unread.
+  app.use((req, res, next) => { if (noBody(req, res)) next(); });
+  return app;
+}
+
+/** The last handler: errors in Matrix's shape, never express's default page (a stack trace outside production). */
+export function matrixErrors(log: Logger) {
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    log.error("appservice request failed", { path: req.path, ...errorFields(err) });
+    refuse(req, res, 500, "M_UNKNOWN", "Internal error");
+  };
+}
