@@ -24,7 +24,7 @@ import { auditRoute } from "./observability/audit-route.js";
 import { statusRoutes } from "./observability/status-page.js";
 import { openStore, secretsPolicyError } from "./store/index.js";
 import type { Store } from "./store/api.js";
-import { createConnectors } from "./networks/index.js";
+import { createConnectors, TOKEN_SHAPES } from "./networks/index.js";
 import { errorFields } from "./core/log.js";
 
 export interface StartOptions {
@@ -44,6 +44,8 @@ export interface RunningBridge {
   store: Store;
   log: Logger;
   appservice: MatrixAppservice;
+  /** Serves Matrix avatars to Slack (its cache is bounded in bytes). */
+  avatars: AvatarProxy;
   /** Port the metrics server listens on (resolved when configured as 0), or null. */
   metricsPort: number | null;
   stop(): Promise<void>;
@@ -99,7 +101,8 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   appservice.onMember = (roomId, userId) => matrix.forgetMember(roomId, userId);
 
   // Slack shows a Matrix sender's avatar from icon_url, which it fetches from the internet.
-  const avatars = new AvatarProxy(registration.as_token, config.bridge.public_url, matrix, log.child({ component: "avatars" }));
+  const avatars = new AvatarProxy(registration.as_token, config.bridge.public_url, matrix, log.child({ component: "avatars" }),
+    config.bridge.avatar_cache_bytes);
   avatars.mount(appservice.expressApp);
 
   const initialChatCount: Record<string, number> = { slack: config.slack.conversation_count, telegram: 0, ...opts.initialChatCount };
@@ -109,6 +112,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
       commandPrefix: config.bridge.command_prefix,
       permissions: config.bridge.permissions ?? {},
       maxFileSize: config.bridge.max_file_size,
+      maxMessageParts: config.bridge.max_message_parts,
       promptTimeoutMs: config.bridge.login_timeout_seconds * 1000,
       initialChatCount,
       // Telegram bots cannot read history; other networks (tests) have none unless a connector offers it.
@@ -116,6 +120,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
       standbyRelaysMatrix: config.bridge.standby_relays_matrix,
       detachedWaitMs: config.bridge.detached_wait_minutes * 60_000,
       publicAvatarUrl: config.bridge.public_url ? (mxc) => avatars.urlFor(mxc) : undefined,
+      tokenShapes: TOKEN_SHAPES,
     },
   }, opts.core);
 
@@ -162,7 +167,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
 
   let stopped = false;
   return {
-    core, store, log, appservice, metricsPort,
+    core, store, log, appservice, avatars, metricsPort,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -30,6 +30,7 @@ import { PortalDirectory } from "./portals.js";
 import { RelayQueue, type RelayQueueOptions } from "./relay-queue.js";
 import { RemoteInbound } from "./remote-inbound.js";
 import { errorFields } from "./log.js";
+import { TokenGuard } from "./token-guard.js";
 
 /** How long done relay-queue items are kept (their source keys dedup redeliveries meanwhile). */
 const QUEUE_KEEP_MS = 7 * 24 * 3600_000;
@@ -56,6 +57,7 @@ export class BridgeCore implements BridgeServices {
   private readonly outbound: MatrixOutbound;
   private readonly linker: RoomLinker;
   private readonly detachment: Detachment;
+  private readonly tokens: TokenGuard;
   /** Management room id → the user it belongs to (the DM with the bot). */
   private readonly managementRooms = new Map<string, string>();
   private sweeper: NodeJS.Timeout | null = null;
@@ -67,6 +69,7 @@ export class BridgeCore implements BridgeServices {
   constructor(readonly deps: CoreDeps, opts: BridgeCoreOptions = {}) {
     const { store, matrix, log, options } = deps;
     this.permissions = new Permissions(options.permissions);
+    this.tokens = new TokenGuard(options.tokenShapes ?? [], matrix, log.child({ component: "tokens" }));
     this.portals = new PortalDirectory(store, matrix, log.child({ component: "portals" }));
     this.ghosts = new GhostManager(store, matrix, log.child({ component: "ghosts" }));
     const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
@@ -88,7 +91,7 @@ export class BridgeCore implements BridgeServices {
     this.portals.onCreated = (link) => this.backfill.onPortalCreated(link);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.queue.onStoreHealth = (error) => { deps.health.databaseError = error; };
-    this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }));
+    this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }), (s) => this.tokens.mask(s));
     this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this),
       ...(opts.extraCommands?.(this) ?? []));
   }
@@ -164,14 +167,17 @@ export class BridgeCore implements BridgeServices {
       if (ev.kind === "invite") { later.push(() => this.onInvite(ev)); continue; }
       if (ev.kind === "membership") { later.push(() => this.onMembership(ev)); continue; }
       if (this.deps.matrix.isBridgeUser(ev.sender)) continue; // our own echo
+      const token = this.tokens.carriesToken(ev);
       if (ev.kind === "message" && ev.msgtype !== "file") {
         const isMgmt = this.managementRooms.get(ev.roomId) === ev.sender;
         // In the DM with the bot everything is a command; elsewhere only prefixed text (or an open prompt).
         if (isMgmt || this.registry.isCommand(ev.body, false, ev.roomId, ev.sender)) {
-          later.push(() => this.runCommand(ev, isMgmt));
+          later.push(() => this.runCommand(ev, isMgmt, token));
           continue;
         }
       }
+      // A token is never relayed, whoever sent it and wherever; the bot removes it from the room.
+      if (token) { later.push(() => this.tokens.scrub(ev)); continue; }
       if (!this.portals.portal(ev.roomId)) continue;
       // One item per linked chat: each is delivered, retried and dead-lettered on its own.
       relay.push(...perTarget(this.portals.linksOfRoom(ev.roomId), `m:${ev.eventId}`, { t: "matrix", receivedAt, event: ev }));
@@ -180,14 +186,20 @@ export class BridgeCore implements BridgeServices {
     for (const fn of later) void fn().catch((err) => this.deps.log.error("matrix event handling failed", { ...errorFields(err) }));
   }
 
-  private async runCommand(ev: Extract<MatrixInbound, { kind: "message" }>, isMgmt: boolean): Promise<void> {
+  /** `token`: the message carries a token; one the command did not take (and redact) as a secret is scrubbed after. */
+  private async runCommand(ev: Extract<MatrixInbound, { kind: "message" }>, isMgmt: boolean, token: boolean): Promise<void> {
     const { matrix } = this.deps;
+    let redacted = false;
     await this.registry.handle({
       roomId: ev.roomId, sender: ev.sender, eventId: ev.eventId, body: ev.body, isManagementRoom: isMgmt,
       level: this.permissions.levelOf(ev.sender),
       reply: (text, html) => this.notice(ev.roomId, text, html),
-      redact: (eventId) => matrix.redact(ev.roomId, matrix.botMxid, eventId, `tandem-redact-${randomUUID()}`, "Contained a secret"),
+      redact: async (eventId) => {
+        await matrix.redact(ev.roomId, matrix.botMxid, eventId, `tandem-redact-${randomUUID()}`, "Contained a secret");
+        if (eventId === ev.eventId) redacted = true;
+      },
     });
+    if (token && !redacted) await this.tokens.scrub(ev);
   }
 
   private async onInvite(ev: Extract<MatrixInbound, { kind: "invite" }>): Promise<void> {
@@ -246,6 +258,14 @@ export class BridgeCore implements BridgeServices {
     if (!roomId) return;
     if (err instanceof TandemError && err.code === "detached") return this.detachment.dropped(item, roomId, err);
     const why = err instanceof TandemError && err.userMessage ? err.userMessage : err instanceof Error ? err.message : String(err);
+    // Reactions a network cannot show (an emoji it has no name for) come in clusters: one notice per
+    // message says so, the rest are only logged (the queue logged this one already).
+    if (p.t === "matrix" && p.event.kind === "reaction") {
+      const key = `reaction-failed:${p.event.target}`;
+      if (await this.deps.store.kv.get(key)) return;
+      await this.deps.store.kv.set(key, "1");
+      return this.notice(roomId, `A reaction could not be delivered: ${why}. Further reactions to this message that cannot be delivered are not announced.`);
+    }
     const what = p.t === "matrix" ? "A Matrix message could not be delivered" : `A ${this.connectorName(p.network)} message could not be bridged`;
     await this.notice(roomId, `${what}: ${why}`);
   }
@@ -335,8 +355,9 @@ export class BridgeCore implements BridgeServices {
 
   async notice(roomId: string, text: string, html?: string): Promise<void> {
     const { matrix } = this.deps;
-    const content: Record<string, unknown> = { msgtype: "m.notice", body: text };
-    if (html) Object.assign(content, { format: "org.matrix.custom.html", formatted_body: html });
+    // Whatever a notice quotes back (a command, a chat name, an error), it never quotes a token.
+    const content: Record<string, unknown> = { msgtype: "m.notice", body: this.tokens.mask(text) };
+    if (html) Object.assign(content, { format: "org.matrix.custom.html", formatted_body: this.tokens.mask(html) });
     await matrix.sendEvent(roomId, matrix.botMxid, "m.room.message", content, `tandem-notice-${randomUUID()}`);
   }
 

@@ -9,6 +9,7 @@
 import type { Doc, Inline } from "../formatting/ast.js";
 import { mapInlines } from "../formatting/ast.js";
 import type { NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
+import { ChangeAuthority } from "./authority.js";
 import type { Connection, NetworkConnector, OutboundFile, OutboundMessage } from "./connector.js";
 import type { CoreDeps } from "./context.js";
 import { holdForLogin } from "./detached.js";
@@ -39,6 +40,7 @@ export interface MatrixOutboundOptions {
 
 export class MatrixOutbound {
   private readonly onRelayed?: (timing: RelayTiming) => void;
+  private readonly authority: ChangeAuthority;
 
   constructor(
     private readonly deps: CoreDeps,
@@ -48,6 +50,7 @@ export class MatrixOutbound {
     private readonly opts: MatrixOutboundOptions,
   ) {
     this.onRelayed = opts.onRelayed;
+    this.authority = new ChangeAuthority(deps.store, deps.matrix, deps.log.child({ component: "authority" }));
   }
 
   async apply(item: QueueItem, p: MatrixPayload): Promise<void> {
@@ -57,6 +60,11 @@ export class MatrixOutbound {
     if (isBridgeUser && !p.origin) return;
     if (!isBridgeUser && !this.permissions.allows(ev.sender, "relay")) return this.refuse(ev);
     if (!p.target) return this.split(item, p);
+    // Nobody changes someone else's message on the remote side (a fan-out was changed there by its author).
+    if (!p.origin && (ev.kind === "edit" || ev.kind === "redaction")) {
+      const refusal = await this.authority.refusal(ev);
+      if (refusal) return this.authority.notify(ev, refusal);
+    }
     const t = this.target(ev.roomId, p);
     if (!t) return;
     switch (ev.kind) {

@@ -57,7 +57,7 @@ describe("Slack backfill", () => {
     lb.addAccount("lb-token", "acct", "Loop");
     lb.addChat("fleet", "fleet");
     h = await Harness.start({
-      config: { slack: { api_url: slack.apiUrl, ...slackConfig }, telegram: { enabled: false } },
+      config: { slack: { api_url: slack.apiUrl, ...slackConfig }, telegram: { enabled: false }, bridge: { download_allowed_origins: new URL(slack.apiUrl).origin } },
       connectors: (x) => [
         createSlackConnector(x.config, silentLogger, { history: pace, socket: { startTimeoutMs: 5000 } }),
         new LoopbackConnector(lb, "loopback"),

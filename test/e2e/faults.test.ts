@@ -56,6 +56,7 @@ class World {
     w.tg.addChat({ id: PRIVATE, type: "private", members: [w.bot.id] });
     w.h = await Harness.start({ config: {
       slack: { api_url: w.slack.apiUrl }, telegram: { api_root: w.tg.apiRoot }, ...(database ? { database } : {}),
+      bridge: { download_allowed_origins: new URL(w.slack.apiUrl).origin }, // the fake's files are on loopback
     } });
     w.alice = w.h.user("alice");
     const dm = await w.h.dm(w.alice);

@@ -48,7 +48,7 @@ describe("Slack end to end", () => {
     slack.addChannel(team, { id: "D0004", is_im: true, user: "U0001" });
     slack.addChannel(team, { id: "C0009", name: "elsewhere", members: ["U0001"] });
     h = await Harness.start({ config: {
-      slack: { api_url: slack.apiUrl, conversation_count: 10 }, telegram: { enabled: false }, bridge: { max_file_size: 4096, public_url: "https://bridge.example.org" },
+      slack: { api_url: slack.apiUrl, conversation_count: 10 }, telegram: { enabled: false }, bridge: { max_file_size: 4096, public_url: "https://bridge.example.org", download_allowed_origins: new URL(slack.apiUrl).origin },
     } });
     alice = h.user("alice");
     await alice.setAvatarUrl(await alice.upload(PNG, "image/png", "alice.png"));

@@ -494,6 +494,23 @@ export class HomeserverCore {
     return redaction.event_id;
   }
 
+  /**
+   * A redaction that arrives over federation. Room v3+ event auth accepts a member's redaction
+   * of any event into the room; servers only apply it if the sender may redact that event
+   * (power level `redact`, or their own event), and push it to appservices either way.
+   */
+  federatedRedaction(roomId: string, sender: string, eventId: string, content: JsonObject = {}): string {
+    const room = this.room(roomId);
+    this.requireJoined(room, sender);
+    const target = this.byId.get(eventId);
+    if (!target || target.room_id !== roomId) throw notFound("Event not found.");
+    const pl = this.powerLevels(room);
+    this.requireLevel(room, sender, eventLevel(pl, "m.room.redaction", false), "redact");
+    const redaction = this.append(room, { type: "m.room.redaction", sender, content, redacts: eventId });
+    if (target.sender === sender || userLevel(pl, sender) >= pl.redact) applyRedaction(target, redaction);
+    return redaction.event_id;
+  }
+
   putState(req: Requester, roomId: string, type: string, stateKey: string, content: JsonObject, opts: AppendOptions = {}): string {
     const room = this.room(roomId);
     opts = { ...opts, viaAppservice: req.isAppservice };

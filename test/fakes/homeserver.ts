@@ -124,6 +124,15 @@ export class FakeHomeserver {
   // Test-facing API
 
   /**
+   * A redaction by `sender` as another server would send it: accepted into the room whatever
+   * its target (room v3+ auth rules), applied only when the room's power levels allow it, and
+   * pushed to the appservice either way. (The client API refuses such a redaction.)
+   */
+  federatedRedaction(roomId: string, sender: string, eventId: string, reason?: string): string {
+    return this.core.federatedRedaction(roomId, sender, eventId, reason ? { reason } : {});
+  }
+
+  /**
    * Loads (or replaces) the AS registration. As Synapse, the sender_localpart user is not created:
    * the appservice registers it (`m.login.application_service`); until then it can authenticate
    * but has no profile.
