@@ -89,6 +89,7 @@ export class BridgeCore implements BridgeServices {
     this.remote.detachedWaitMs = this.detachment.waitMs;
     this.remote.beforeLive = (roomId, ev) => this.backfill.beforeLive(roomId, ev);
     this.portals.onCreated = (link) => this.backfill.onPortalCreated(link);
+    this.linker.onLinked = (link) => this.backfill.onLinked(link);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.queue.onStoreHealth = (error) => { deps.health.databaseError = error; };
     this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }), (s) => this.tokens.mask(s));
@@ -314,13 +315,10 @@ export class BridgeCore implements BridgeServices {
     const chats = await conn.listChats(this.deps.options.initialChatCount[login.network] ?? 0);
     let created = 0;
     for (const chat of chats) {
-      const link = this.portals.linkForChat(login.network, chat);
-      if (link) {
-        await this.deps.matrix.invite(link.roomId, login.ownerMxid).catch(() => undefined);
-        continue;
-      }
-      await this.portals.createPortal(connector, conn, login.id, login.ownerMxid, chat);
-      created++;
+      // A room made meanwhile by someone else (a live message, `link`) counts as existing: invite to it.
+      const { link, created: made } = await this.portals.ensurePortal(connector, conn, login.id, login.ownerMxid, chat);
+      if (made) created++;
+      else await this.deps.matrix.invite(link.roomId, login.ownerMxid).catch(() => undefined);
     }
     return created;
   }
@@ -329,10 +327,8 @@ export class BridgeCore implements BridgeServices {
     return this.deps.matrix.powerLevel(roomId, mxid);
   }
 
-  async linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
-    const row = await this.linker.link(roomId, network, input, by, isAdmin);
-    await this.backfill.onLinked(row).catch((err) => this.deps.log.warn("backfill not started", { roomId, ...errorFields(err) }));
-    return row;
+  linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
+    return this.linker.link(roomId, network, input, by, isAdmin);
   }
 
   backfillNote(roomId: string, network: string): string | undefined {
