@@ -6,11 +6,11 @@ import type { ChildReply, ChildRequest, ChildStats, MemSample, StartRequest } fr
 import type { World } from "./world.js";
 
 /**
- * V8 flags of the bridge process: those the Docker image runs with (NODE_OPTIONS in the Dockerfile:
- * a young generation of at most 3 × 4 MB instead of 3 × 16 MB, about 20 MB less RSS). Override with
- * BENCH_NODE_FLAGS ("" for Node's defaults).
+ * Node flags of the bridge process: none, as the README starts it (`node dist/cli.js start`; the
+ * V8 flags `tandem start` sets itself, child.ts sets too). The Docker image adds
+ * `--max-semi-space-size=4` (NODE_OPTIONS, about 20 MB less RSS): BENCH_NODE_FLAGS measures that.
  */
-export const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "--max-semi-space-size=4").split(/\s+/).filter(Boolean);
+export const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
 
 export interface Ready {
   startBridgeMs: number;
