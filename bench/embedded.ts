@@ -15,7 +15,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { registrationYaml } from "../src/config/index.js";
 import { DIRECTIONS, Traffic, sleep } from "./drive.js";
-import { OperatorBridge, type OperatorStart } from "./operator.js";
+import { OPERATOR_FLAGS, OperatorBridge, type OperatorStart } from "./operator.js";
 import type { BenchDatabases } from "./pg.js";
 import { mb, round, type BenchResult, type EmbeddedResult } from "./report.js";
 import { World } from "./world.js";
@@ -24,12 +24,14 @@ import { freePort } from "../test/support/ports.js";
 export interface EmbeddedOptions {
   quick: boolean;
   resultsDir: string;
+  /** --profile: CPU profiles of the operator-run bridge's starts. */
+  profileDir?: string;
   broken: string[];
   log: (s: string) => void;
 }
 
 const startRow = (s: OperatorStart) => ({
-  readyMs: round(s.readyMs, 0), portMs: s.portMs === null ? null : round(s.portMs, 0), rssAtReadyMB: mb(s.rssAtReady),
+  readyMs: round(s.readyMs, 0), cpuAtReadyMs: round(s.cpuAtReadyMs, 0), portMs: s.portMs === null ? null : round(s.portMs, 0), rssAtReadyMB: mb(s.rssAtReady),
   progress: s.progress.map((p) => `${p.ms} ms ${p.message}`),
 });
 
@@ -45,13 +47,13 @@ export async function embeddedPhase(dbs: BenchDatabases, result: BenchResult, o:
     fs.writeFileSync(path.join(w.dir, "registration.yaml"), registrationYaml(w.registration), { mode: 0o600 });
     const asPort = Number(w.raw.appservice!.port);
     const logOf = (name: string) => path.join(o.resultsDir, `bridge-embedded-${name}.log`);
-    const out: EmbeddedResult = { firstStart: null, restart: null, threePortals: null };
+    const out: EmbeddedResult = { nodeFlags: OPERATOR_FLAGS.join(" "), firstStart: null, restart: null, threePortals: null };
     result.embedded = out;
 
     // 1. First start: a fresh data directory, nothing in it.
-    const first = await OperatorBridge.start(configFile, asPort, logOf("first"));
+    const first = await OperatorBridge.start(configFile, asPort, logOf("first"), o.profileDir);
     bridge = first.bridge;
-    o.log(`embedded: first start ready in ${round(first.start.readyMs, 0)} ms (port ${first.start.portMs === null ? "-" : round(first.start.portMs, 0)} ms), RSS ${mb(first.start.rssAtReady)} MB`);
+    o.log(`embedded: first start ready in ${round(first.start.readyMs, 0)} ms (CPU ${round(first.start.cpuAtReadyMs, 0)} ms) (port ${first.start.portMs === null ? "-" : round(first.start.portMs, 0)} ms), RSS ${mb(first.start.rssAtReady)} MB`);
     await sleep(o.quick ? 2000 : 5000);
     const idleFirst = bridge.rss();
     const stopMs = await bridge.stop();
@@ -63,9 +65,9 @@ export async function embeddedPhase(dbs: BenchDatabases, result: BenchResult, o:
     o.log(`embedded: 3 portals seeded in ${seeded} s`);
 
     // 3. Restart: the deployment as it runs from then on.
-    const again = await OperatorBridge.start(configFile, asPort, logOf("restart"));
+    const again = await OperatorBridge.start(configFile, asPort, logOf("restart"), o.profileDir);
     bridge = again.bridge;
-    o.log(`embedded: restart ready in ${round(again.start.readyMs, 0)} ms, RSS ${mb(again.start.rssAtReady)} MB`);
+    o.log(`embedded: restart ready in ${round(again.start.readyMs, 0)} ms (CPU ${round(again.start.cpuAtReadyMs, 0)} ms), RSS ${mb(again.start.rssAtReady)} MB`);
     out.restart = startRow(again.start);
     const traffic = new Traffic(w);
     try {

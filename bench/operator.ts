@@ -16,6 +16,8 @@ import { fileURLToPath } from "node:url";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI = path.join(ROOT, "dist", "cli.js");
 const READY_LINE = "Tandem is running";
+/** Node flags before dist/cli.js: none, as the README starts it; BENCH_OPERATOR_FLAGS tries others (e.g. Docker's --max-semi-space-size=4). */
+export const OPERATOR_FLAGS = (process.env.BENCH_OPERATOR_FLAGS ?? "").split(/\s+/).filter(Boolean);
 
 export interface OperatorStart {
   /** Spawn → the appservice port accepts a connection, ms. */
@@ -24,6 +26,8 @@ export interface OperatorStart {
   readyMs: number;
   /** RSS when the ready line arrived, bytes. */
   rssAtReady: number;
+  /** CPU time the process had used when the ready line arrived (all its threads), ms: what a quiet machine's wall time would be near. */
+  cpuAtReadyMs: number;
   /** Progress lines logged before ready, with their time since spawn (ms). */
   progress: Array<{ ms: number; message: string }>;
 }
@@ -35,6 +39,20 @@ export function rssOf(pid: number): number | null {
     return m ? Number(m[1]) * 1024 : null;
   } catch {
     return null;
+  }
+}
+
+/** USER_HZ: /proc reports CPU times in 1/100 s. */
+const CLOCK_TICKS = 100;
+
+/** User + system CPU time of a process so far, ms (0 when unknown). */
+export function cpuMsOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
   }
 }
 
@@ -60,16 +78,18 @@ export class OperatorBridge {
   }
 
   /** Spawns the bridge and waits for ready (or throws with the log's tail when it exits or times out). */
-  static async start(configFile: string, appservicePort: number, logFile: string, timeoutMs = 120_000): Promise<{ bridge: OperatorBridge; start: OperatorStart }> {
+  static async start(configFile: string, appservicePort: number, logFile: string, profileDir?: string, timeoutMs = 120_000): Promise<{ bridge: OperatorBridge; start: OperatorStart }> {
     if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
     const out = fs.createWriteStream(logFile);
     const t0 = performance.now();
-    const child = spawn(process.execPath, [CLI, "start", "-c", configFile], { env: operatorEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    // --profile only: a CPU profile of the start (written when the process exits).
+    const prof = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
+    const child = spawn(process.execPath, [...OPERATOR_FLAGS, ...prof, CLI, "start", "-c", configFile], { env: operatorEnv(), stdio: ["ignore", "pipe", "pipe"] });
     const bridge = new OperatorBridge(child, logFile);
     const progress: OperatorStart["progress"] = [];
     let portMs: number | null = null;
     let tail = "";
-    const ready = new Promise<{ readyMs: number; rssAtReady: number }>((resolve, reject) => {
+    const ready = new Promise<{ readyMs: number; rssAtReady: number; cpuAtReadyMs: number }>((resolve, reject) => {
       let buf = "";
       const onData = (chunk: Buffer) => {
         out.write(chunk);
@@ -82,7 +102,7 @@ export class OperatorBridge {
           const ms = performance.now() - t0;
           const message = messageOf(line);
           if (message && /embedded database|migrat|opening/i.test(message)) progress.push({ ms: Math.round(ms), message });
-          if (line.includes(READY_LINE)) resolve({ readyMs: ms, rssAtReady: rssOf(child.pid!) ?? 0 });
+          if (line.includes(READY_LINE)) resolve({ readyMs: ms, rssAtReady: rssOf(child.pid!) ?? 0, cpuAtReadyMs: cpuMsOf(child.pid!) });
         }
       };
       child.stdout!.on("data", onData);
@@ -100,7 +120,7 @@ export class OperatorBridge {
     try {
       const r = await ready;
       await Promise.race([portPoll, new Promise((res) => setTimeout(res, 1000))]);
-      return { bridge, start: { portMs, readyMs: r.readyMs, rssAtReady: r.rssAtReady, progress } };
+      return { bridge, start: { portMs, readyMs: r.readyMs, rssAtReady: r.rssAtReady, cpuAtReadyMs: r.cpuAtReadyMs, progress } };
     } catch (err) {
       await bridge.stop();
       throw err;

@@ -43,6 +43,8 @@ export interface DirectionResult {
 export interface EmbeddedStart {
   /** Spawn of `node dist/cli.js start` → the "Tandem is running" line, ms (Node's start-up included). */
   readyMs: number;
+  /** CPU time the bridge process had used by then (all threads), ms: near what a quiet machine's wall time would be. */
+  cpuAtReadyMs: number;
   /** Spawn → the appservice port accepts a connection, ms. */
   portMs: number | null;
   rssAtReadyMB: number;
@@ -51,6 +53,8 @@ export interface EmbeddedStart {
 }
 
 export interface EmbeddedResult {
+  /** Node flags before dist/cli.js ("" as the README starts it). */
+  nodeFlags: string;
   firstStart: (EmbeddedStart & { rssIdleMB: number; stopMs: number }) | null;
   restart: EmbeddedStart | null;
   threePortals: { warmUpMs: number; loadSeconds: number; loadRate: number; loadMaxMB: number; idleMB: number; steadyMaxMB: number } | null;
@@ -63,7 +67,7 @@ export interface BenchResult {
   durationSeconds: number;
   machine: { cpus: number; model: string; memoryMB: number; node: string; load1: number; bridgeNodeFlags: string };
   /** Trivial round trips measured before the latency run: how busy the machine was. */
-  environment?: { load1: number; pgRoundTripMs: Pcts | null; httpRoundTripMs: Pcts };
+  environment?: { load1: number; pgRoundTripMs: Pcts | null; httpRoundTripMs: Pcts; diskSyncMs: Pcts };
   database: { kind: "pg" | "pglite"; version: string; warning: string | null; durability: string };
   /** The labelled comparison: the latency run on an fsync-off Postgres (not crash-safe; the old bench's setting). */
   fsyncOff?: { durability: string; directions: Record<string, { added: Pcts; answered: Pcts }> };
@@ -100,7 +104,7 @@ export function renderText(r: BenchResult): string {
   const e = r.environment;
   if (e) {
     const pg = e.pgRoundTripMs ? `Postgres SELECT 1 p50 ${e.pgRoundTripMs.p50} / p99 ${e.pgRoundTripMs.p99} ms, ` : "";
-    out.push(`environment before the latency run: load ${e.load1}, ${pg}HTTP round trip p50 ${e.httpRoundTripMs.p50} / p99 ${e.httpRoundTripMs.p99} ms`);
+    out.push(`environment before the latency run: load ${e.load1}, ${pg}HTTP round trip p50 ${e.httpRoundTripMs.p50} / p99 ${e.httpRoundTripMs.p99} ms, disk 8 kB write + fdatasync p50 ${e.diskSyncMs.p50} / p99 ${e.diskSyncMs.p99} ms (a durable commit's floor)`);
   }
   out.push("");
   const lr = r.latencyRun;
@@ -134,10 +138,10 @@ export function renderText(r: BenchResult): string {
   out.push("");
   const em = r.embedded;
   if (em) {
-    out.push("Embedded database (PGlite), run as an operator runs it: node dist/cli.js start -c <file>, fresh data_dir");
+    out.push(`Embedded database (PGlite), run as an operator runs it: node ${em.nodeFlags ? `${em.nodeFlags} ` : ""}dist/cli.js start -c <file>, fresh data_dir`);
     const starts = [["first start (empty data_dir)", em.firstStart], ["restart (3 portals seeded)", em.restart]] as const;
-    out.push(table(["start", "to ready ms", "port answers ms", "RSS at ready MB", "RSS idle MB", "SIGTERM to exit ms"],
-      starts.filter(([, s]) => s).map(([k, s]) => [k, s!.readyMs, s!.portMs ?? "-", s!.rssAtReadyMB, "rssIdleMB" in s! ? s.rssIdleMB : "-", "stopMs" in s! ? s.stopMs : "-"])));
+    out.push(table(["start", "to ready ms", "its CPU ms", "port answers ms", "RSS at ready MB", "RSS idle MB", "SIGTERM to exit ms"],
+      starts.filter(([, s]) => s).map(([k, s]) => [k, s!.readyMs, s!.cpuAtReadyMs, s!.portMs ?? "-", s!.rssAtReadyMB, "rssIdleMB" in s! ? s.rssIdleMB : "-", "stopMs" in s! ? s.stopMs : "-"])));
     if (em.firstStart?.progress.length) out.push(...em.firstStart.progress.map((p) => `  first start: ${p}`));
     const t = em.threePortals;
     if (t) out.push(`3 portals, logins connected: every direction relayed in ${t.warmUpMs} ms; RSS at most ${t.loadMaxMB} MB under ${t.loadRate} msg/s for ${t.loadSeconds} s, ${t.idleMB} MB idle after (no forced GC)`);
