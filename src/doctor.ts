@@ -6,6 +6,10 @@ import { configWarnings, loadConfig, readRegistration, registrationMismatches, t
 import type { ConnectionStatus, NetworkConnector } from "./core/connector.js";
 import type { LoginRow } from "./store/api.js";
 import { fetchFailure } from "./fetch-failure.js";
+import { HomeserverLink, unknownTokenMessage } from "./matrix/homeserver-link.js";
+import { errcodeOf } from "./matrix/errors.js";
+import { probeWrite } from "./observability/database-probe.js";
+import type { Registration } from "./config/index.js";
 
 type Line = { ok: boolean | "warn"; text: string };
 
@@ -68,10 +72,10 @@ export async function runDoctor(configPath: string, print: (s: string) => void =
   if (!who.anyone) say({ ok: false, text: 'nobody can log in: bridge.permissions gives no one "user" or "admin" (add "$domain": user, or set TANDEM_ADMIN=@you:your.domain)' });
   else if (!who.admin) say({ ok: "warn", text: "no admin: nobody can link rooms or cut over (set TANDEM_ADMIN=@you:your.domain or add one to bridge.permissions)" });
 
-  let asToken = "";
+  let registration: Registration | null = null;
   try {
     const reg = readRegistration(config.appservice.registration);
-    asToken = reg.as_token;
+    registration = reg;
     const mism = registrationMismatches(config, reg);
     say(mism.length ? { ok: false, text: mism.join("; ") } : { ok: true, text: `registration ${config.appservice.registration} matches the config` });
   } catch (err) {
@@ -86,28 +90,38 @@ export async function runDoctor(configPath: string, print: (s: string) => void =
   let logins: LoginRow[] | null = [];
   try {
     const store = await openStore(storeOpts);
-    logins = await store.logins.list();
-    say({ ok: true, text: `database ${config.database.uri ? "(postgres)" : `(embedded, ${config.database.data_dir})`} is reachable and migrated; ${logins.length} login(s)` });
-    await store.close();
+    const which = `database ${config.database.uri ? "(postgres)" : `(embedded, ${config.database.data_dir})`}`;
+    try {
+      logins = await store.logins.list();
+      // A read-only database (a replica after a failover, default_transaction_read_only) answers reads.
+      const refused = await probeWrite(store.kv).then(() => null, (err: unknown) => (err instanceof Error ? err.message : String(err)));
+      say(refused ? { ok: false, text: `${which} answers but does not take writes: ${refused}` } : { ok: true, text: `${which} is reachable, migrated and takes writes; ${logins.length} login(s)` });
+    } finally {
+      await store.close();
+    }
   } catch (err) {
     // The embedded database is locked while the daemon runs: ask the running bridge instead.
     if ((err as { code?: string }).code === "store.locked") logins = null;
+    // SQLSTATE 25006: a read-only database (a replica after a failover) refuses even the migration's first statement.
+    else if ((err as { sqlState?: string }).sqlState === "25006") say({ ok: false, text: `database answers but does not take writes (read-only): ${(err as Error).message}` });
     else say({ ok: false, text: `database: ${err instanceof Error ? err.message : String(err)}` });
   }
 
+  let reachable = false;
   try {
     const res = await fetch(`${config.homeserver.url}/_matrix/client/versions`, { signal: AbortSignal.timeout(15_000) });
+    reachable = res.ok;
     say(res.ok ? { ok: true, text: `homeserver ${config.homeserver.url} answers` } : { ok: false, text: `homeserver ${config.homeserver.url} answered HTTP ${res.status}` });
-    if (asToken) {
-      const who = await fetch(`${config.homeserver.url}/_matrix/client/v3/account/whoami`, { headers: { authorization: `Bearer ${asToken}` }, signal: AbortSignal.timeout(15_000) });
-      const body = (await who.json().catch(() => ({}))) as { user_id?: string; errcode?: string };
-      const bot = `@${config.appservice.bot.username}:${config.homeserver.domain}`;
-      say(who.ok && body.user_id === bot
-        ? { ok: true, text: `homeserver accepted the registration (whoami: ${body.user_id})` }
-        : { ok: false, text: `homeserver did not accept the registration (${body.errcode ?? `HTTP ${who.status}`}): load ${config.appservice.registration} into it and restart it` });
-    }
   } catch (err) {
     say({ ok: false, text: `homeserver ${config.homeserver.url} unreachable: ${fetchFailure(err)}` });
+  }
+  if (reachable && registration) {
+    const link = new HomeserverLink(config.homeserver.url, registration.as_token, config.appservice.bot.username, config.homeserver.domain, registration.id);
+    try {
+      for (const line of await homeserverChecks(link, config)) say(line);
+    } finally {
+      link.close();
+    }
   }
 
   if (logins === null) {
@@ -129,6 +143,44 @@ export async function runDoctor(configPath: string, print: (s: string) => void =
     say(status.state === "connected" ? { ok: true, text: `login ${login.id} (${login.name}) connects` } : { ok: false, text: `login ${login.id} (${login.name}): ${status.state}${status.message ? ` (${status.message})` : ""}` });
   }
   return lines.some((l) => l.ok === false) ? 1 : 0;
+}
+
+/**
+ * What the bridge needs from the homeserver, checked the way the bridge does it (homeserver-link.ts):
+ * the registration loaded (whoami with the as_token), the bot user registered, and the homeserver
+ * reaching the bridge (appservice ping, Matrix 1.7+). Stops at the first check the others depend on.
+ */
+async function homeserverChecks(link: HomeserverLink, config: Config): Promise<Line[]> {
+  const out: Line[] = [];
+  const why = (err: unknown) => errcodeOf(err) ?? (err instanceof Error ? err.message : String(err));
+  try {
+    out.push({ ok: true, text: `homeserver accepted the registration (whoami: ${await link.whoami()})` });
+  } catch (err) {
+    const code = errcodeOf(err);
+    out.push({ ok: false, text: code === "M_UNKNOWN_TOKEN" || code === "M_MISSING_TOKEN"
+      ? unknownTokenMessage(config.appservice.registration)
+      : `homeserver did not accept the registration (${why(err)}): load ${config.appservice.registration} into it and restart it` });
+    return out;
+  }
+  try {
+    out.push(await link.botProfile()
+      ? { ok: true, text: `the bot user ${link.botMxid} exists` }
+      : { ok: false, text: `the bot user ${link.botMxid} does not exist on the homeserver: tandem start registers it (the homeserver does not create it); start the bridge and check its log` });
+  } catch (err) {
+    out.push({ ok: false, text: `the bot user ${link.botMxid} could not be looked up: ${why(err)}` });
+  }
+  const address = config.appservice.address;
+  try {
+    const ping = await link.ping();
+    if (ping.kind === "ok") out.push({ ok: true, text: `the homeserver reaches the bridge at ${address} (appservice ping, ${ping.durationMs} ms)` });
+    else if (ping.kind === "absent") out.push({ ok: true, text: `the homeserver has no appservice ping (before Matrix 1.7): that it reaches the bridge at ${address} is not checked` });
+    // M_BAD_STATUS: it reached something there, which answered the ping with an error.
+    else if (ping.errcode === "M_BAD_STATUS") out.push({ ok: "warn", text: `the homeserver reached ${address} but the ping was answered${ping.status !== undefined ? ` HTTP ${ping.status}` : " with an error"} (${ping.message})` });
+    else out.push({ ok: false, text: `the homeserver cannot reach the bridge at ${address} (appservice ping: ${ping.errcode} ${ping.message}): is tandem start running, and does appservice.address reach it from the homeserver?` });
+  } catch (err) {
+    out.push({ ok: false, text: `appservice ping failed: ${why(err)}` });
+  }
+  return out;
 }
 
 /**

@@ -12,6 +12,9 @@ import type { Logger } from "./core/log.js";
 import { MatrixAppservice } from "./matrix/appservice.js";
 import { AvatarProxy } from "./matrix/avatars.js";
 import { AppservicePort } from "./matrix/port.js";
+import { HomeserverLink } from "./matrix/homeserver-link.js";
+import { HomeserverWatch } from "./matrix/homeserver-watch.js";
+import { DatabaseWriteProbe } from "./observability/database-probe.js";
 import { healthRoute } from "./observability/health-route.js";
 import { MetricsServer } from "./observability/http.js";
 import { createLogger, registerSecret } from "./observability/log.js";
@@ -117,7 +120,19 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   onFailure(() => matrix.close());
   onFailure(() => appservice.stop());
   await appservice.start((events) => core.onMatrixEvents(events));
-  await setupBotWithRetry(appservice, config, log, health);
+  // The bot registered and its profile set (retried in the background while the homeserver is not
+  // ready), then an idle probe each interval; the database's writes are probed at the same pace.
+  const probeMs = config.metrics.probe_interval_seconds * 1000;
+  const homeserverWatch = new HomeserverWatch({
+    link: new HomeserverLink(config.homeserver.url, registration.as_token, config.appservice.bot.username, config.homeserver.domain, registration.id),
+    health, log: log.child({ component: "homeserver" }), registrationPath: config.appservice.registration,
+    bridgeAddress: config.appservice.address, bot: config.appservice.bot, intervalMs: probeMs,
+  });
+  onFailure(() => homeserverWatch.stop());
+  await homeserverWatch.start();
+  const writeProbe = new DatabaseWriteProbe(store.kv, health, log.child({ component: "database" }), probeMs);
+  onFailure(() => writeProbe.stop());
+  await writeProbe.start();
   onFailure(() => core.stop());
   await core.start();
 
@@ -148,6 +163,8 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
     async stop() {
       if (stopped) return;
       stopped = true;
+      homeserverWatch.stop();
+      writeProbe.stop();
       await core.stop();
       await metricsServer?.close();
       await appservice.stop();
@@ -155,28 +172,6 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
       await store.close();
     },
   };
-}
-
-/**
- * Register the bot and set its profile. A homeserver that is down at start is not fatal:
- * the bridge comes up degraded and keeps trying in the background.
- */
-async function setupBotWithRetry(appservice: MatrixAppservice, config: Config, log: Logger, health: HealthBoard): Promise<void> {
-  const attempt = () => appservice.setupBot(config.appservice.bot.displayname, config.appservice.bot.avatar);
-  try {
-    await attempt();
-  } catch (err) {
-    health.homeserverError = String(err instanceof Error ? err.message : err);
-    log.error("homeserver not ready; will keep trying", { error: health.homeserverError });
-    const timer = setInterval(() => {
-      attempt().then(() => {
-        clearInterval(timer);
-        health.homeserverError = null;
-        log.info("homeserver reachable again; bot registered");
-      }, () => undefined);
-    }, 5000);
-    timer.unref();
-  }
 }
 
 /** The Matrix room's name for the status page (null when it has none or it cannot be read). */

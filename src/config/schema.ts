@@ -166,6 +166,8 @@ const metrics = z.object({
     .describe("Address the metrics server listens on. Default 127.0.0.1; 0.0.0.0 in Docker."),
   port: port(9119)
     .describe("Port of the metrics server. Default 9119."),
+  probe_interval_seconds: z.number().min(0.05).max(3600).default(20)
+    .describe("While nothing is relayed, how often the bridge checks that the homeserver answers (one whoami) and that the database takes writes (one row), so /health and tandem_homeserver_up stay true. Default 20."),
 }).strict().prefault({}).describe("Metrics and health endpoint.");
 
 const logging = z.object({

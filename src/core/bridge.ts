@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { CutoverChangeRow, CutoverPhase, NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
 import { Backfill, type BackfillOptions } from "./backfill.js";
+import { BridgeInfoWriter } from "./bridge-info.js";
 import { auditCommands } from "./commands/audit.js";
 import { cutoverCommands } from "./commands/cutover.js";
 import { generalCommands } from "./commands/general.js";
@@ -68,6 +69,7 @@ export class BridgeCore implements BridgeServices {
     const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
     this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
       `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
+    this.portals.bridgeInfo = new BridgeInfoWriter(deps, (id) => this.loginManager.record(id), (roomId) => this.portals.portal(roomId)?.kind === "portal");
     this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue, opts.onRelayed);
     this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => options.standbyRelaysMatrix ?? true, opts.onRelayed,
       // A remote message of the room is being bridged right now (its Matrix event may exist before its message-map row).
@@ -98,12 +100,27 @@ export class BridgeCore implements BridgeServices {
     this.markLoaded();
     this.queue.start();
     await this.loginManager.startAll();
+    // After the logins (their names are in it); in the background: readiness does not wait on it.
+    void this.syncBridgeInfo();
     this.backfill.start();
     this.sweeper = setInterval(() => this.registry.sweep(), 30_000);
     // Done queue items are kept a week for dedup (a redelivered event is a no-op), then dropped.
     this.pruner = setInterval(() => void this.deps.store.queue.prune(new Date(Date.now() - QUEUE_KEEP_MS))
       .catch((err) => this.deps.log.warn("queue prune failed", { error: String(err) })), 3600_000);
     this.pruner.unref();
+  }
+
+  /** Bring every room's m.bridge state up to what its links say, where it is not already. */
+  private async syncBridgeInfo(): Promise<void> {
+    await new Promise((r) => setImmediate(r)); // start() returns first
+    const links = this.portals.allPortals().flatMap((p) => this.portals.linksOfRoom(p.roomId));
+    try {
+      const r = await this.portals.bridgeInfo!.syncAll(links);
+      if (r.failed > 0) this.deps.log.warn("bridge info (m.bridge) not written in some rooms; tried again at the next start", r);
+      else this.deps.log.info("bridge info (m.bridge) up to date", r);
+    } catch (err) {
+      this.deps.log.warn("bridge info (m.bridge) not checked", { error: String(err), stack: err instanceof Error ? err.stack : undefined });
+    }
   }
 
   async stop(): Promise<void> {

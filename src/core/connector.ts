@@ -161,6 +161,15 @@ export interface Connection {
   stop(): Promise<void>;
 }
 
+/** One bridged chat as the room's MSC2346 `m.bridge` state describes it (src/core/bridge-info.ts). */
+export interface ChatDescription {
+  /** Names the chat within the network for as long as it exists: the state key's path, e.g. "T0001/C0001". */
+  key: string;
+  /** The workspace or account the chat is reached through, when there is one. */
+  network?: { id: string; displayname: string; external_url?: string };
+  channel: { id: string; displayname: string; external_url?: string };
+}
+
 /** One per process per network. Makes connections; owns no Matrix or database access. */
 export interface NetworkConnector {
   readonly network: NetworkName;
@@ -179,4 +188,11 @@ export interface NetworkConnector {
   readonly maxDownloadSize?: number;
   /** What this network cannot do, shown by `help <network>`. */
   readonly limitations?: string;
+  /** The network's own web address (m.bridge `protocol.external_url`). */
+  readonly externalUrl?: string;
+  /**
+   * Describe a bridged chat for m.bridge from what the bridge stores: no I/O. `login` is the
+   * login it is bridged through, when that is still logged in. Absent: the chat ref and the login's name.
+   */
+  describeChat?(chat: ChatRef, name: string, login?: LoginRecord): ChatDescription;
 }

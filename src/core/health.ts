@@ -21,10 +21,18 @@ export interface LoginHealth {
 
 export class HealthBoard {
   private readonly logins = new Map<string, LoginHealth>();
-  /** Set while the homeserver cannot be reached. */
+  /** Set while the homeserver cannot be reached; cleared by the next call that reaches it. */
   homeserverError: string | null = null;
+  /**
+   * Set while the bridge's own footing on the homeserver is missing: its token refused, its bot not
+   * registered. Calls as ghosts may still work meanwhile, so they do not clear it; only the start-up
+   * (or the periodic probe) that finds it fixed does.
+   */
+  homeserverSetupError: string | null = null;
   /** Set while the database cannot be used (queue reads fail); cleared by the next read that works. */
   databaseError: string | null = null;
+  /** Set while the database answers but refuses writes (read-only, rights revoked); cleared by the next probe write that works. */
+  databaseWriteError: string | null = null;
 
   track(loginId: string, network: string, name: string, ownerMxid: string): LoginHealth {
     const h: LoginHealth = {
@@ -68,9 +76,19 @@ export class HealthBoard {
     if (h) h.errors++;
   }
 
-  /** ok when every login is connected and the homeserver and the database answer. */
+  /** What is wrong with the homeserver, or null: the start-up problem first (it explains the rest). */
+  homeserverProblem(): string | null {
+    return this.homeserverSetupError ?? this.homeserverError;
+  }
+
+  /** What is wrong with the database, or null. */
+  databaseProblem(): string | null {
+    return this.databaseError ?? this.databaseWriteError;
+  }
+
+  /** ok when every login is connected, the homeserver answers and accepts the bridge, and the database answers and takes writes. */
   overall(): "ok" | "degraded" {
-    if (this.homeserverError || this.databaseError) return "degraded";
+    if (this.homeserverProblem() || this.databaseProblem()) return "degraded";
     return this.all().every((h) => h.state === "connected") ? "ok" : "degraded";
   }
 }

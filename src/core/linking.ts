@@ -39,7 +39,9 @@ export class RoomLinker {
     if (!this.portals.portal(roomId)) {
       await this.portals.addPortal({ roomId, kind: "linked", ownerMxid: null, phase: "parallel", createdAt: new Date() });
     }
-    return this.portals.addLink({ roomId, network, chat, loginId: login.id, name: info.name, alias: null });
+    const link = await this.portals.addLink({ roomId, network, chat, loginId: login.id, name: info.name, alias: null });
+    await this.portals.bridgeInfo?.write(link); // clients show the room as bridged (one entry per linked chat)
+    return link;
   }
 
   /** Change a room's phase and say so on both sides. Returns false when nothing changed. */

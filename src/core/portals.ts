@@ -4,6 +4,7 @@
  * portal-room creation.
  */
 import type { PortalLinkRow, PortalRow, Store } from "../store/api.js";
+import { describeLink, type BridgeInfoWriter } from "./bridge-info.js";
 import type { Connection, NetworkConnector } from "./connector.js";
 import type { Logger } from "./log.js";
 import type { MatrixPort } from "./matrix-port.js";
@@ -18,6 +19,8 @@ export class PortalDirectory {
 
   /** Told after a portal room was created (the bridge starts its backfill); failures are logged, not thrown. */
   onCreated?: (link: PortalLinkRow) => Promise<void>;
+  /** Keeps each room's m.bridge state in step with its links (set by the bridge). */
+  bridgeInfo?: BridgeInfoWriter;
 
   constructor(private readonly store: Store, private readonly matrix: MatrixPort, private readonly log: Logger) {}
 
@@ -59,6 +62,8 @@ export class PortalDirectory {
         this.log.warn("portal avatar not bridged", { network: connector.network, error: String(err) });
       }
     }
+    const described = { network: connector.network, chat, loginId, name: info.name };
+    const bridge = this.bridgeInfo?.infoFor(described) ?? describeLink(connector, this.matrix.botMxid, described);
     const { roomId, alias } = await this.matrix.createRoom({
       name: info.roomName,
       topic: info.topic,
@@ -66,15 +71,12 @@ export class PortalDirectory {
       aliasLocalpart: info.aliasLocalpart,
       invite: [ownerMxid, ...ghostMxids],
       isDirect: info.kind === "dm",
-      stateKey: `${connector.network}/${chat}`,
-      bridgeInfo: {
-        bridgebot: this.matrix.botMxid,
-        protocol: { id: connector.network, displayname: connector.displayName },
-        channel: { id: chat, displayname: info.name },
-      },
+      stateKey: bridge.stateKey,
+      bridgeInfo: bridge.content,
     });
     await this.addPortal({ roomId, kind: "portal", ownerMxid, phase: "parallel", createdAt: new Date() });
     const link = await this.addLink({ roomId, network: connector.network, chat, loginId, name: info.name, alias: alias ?? null });
+    await this.bridgeInfo?.remember(roomId, bridge); // it went in with the room: the start-up check need not send it
     this.log.info("portal created", { network: connector.network, roomId, alias });
     await this.onCreated?.(link).catch((err) => this.log.warn("backfill not started", { roomId, error: String(err) }));
     return link;
@@ -98,6 +100,7 @@ export class PortalDirectory {
     await this.store.links.remove(roomId, network);
     for (const l of gone) this.byChatKey.delete(chatKey(l.network, l.chat));
     this.byRoomId.set(roomId, this.linksOfRoom(roomId).filter((l) => !gone.includes(l)));
+    for (const l of gone) await this.bridgeInfo?.remove(l);
     return gone;
   }
 
@@ -106,8 +109,19 @@ export class PortalDirectory {
     if (!link || this.linkForChat(network, to)) return;
     await this.store.links.moveChat(network, from, to);
     this.byChatKey.delete(chatKey(network, from));
+    await this.bridgeInfo?.remove({ ...link }); // the old chat's entry, before the link points elsewhere
     link.chat = to;
     this.byChatKey.set(chatKey(network, to), link);
+    await this.bridgeInfo?.write(link);
+  }
+
+  /** The remote chat was renamed: its link keeps the name (commands, m.bridge) current. */
+  async renameChat(network: string, chat: ChatRef, name: string): Promise<void> {
+    const link = this.linkForChat(network, chat);
+    if (!link || link.name === name) return;
+    await this.store.links.rename(network, chat, name);
+    link.name = name;
+    await this.bridgeInfo?.write(link);
   }
 
   async setPhase(roomId: string, phase: PortalRow["phase"], by: string): Promise<void> {

@@ -14,7 +14,7 @@ import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
 import { matrixLane, type MatrixPayload, type RelayTiming, type RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
-import { renderPartsForMatrix } from "./render.js";
+import { renderPartsForMatrix, withMention, type Mentions } from "./render.js";
 import type { FileRef, RemoteEvent } from "./types.js";
 import type { NewQueueItem, PortalLinkRow } from "../store/api.js";
 
@@ -107,6 +107,13 @@ export class RemoteInbound {
       });
     };
 
+    // A reply notifies whom it answers (no fallback quote carries their name any more), once: on the first event.
+    let replyTo = relation.replySender !== ghost ? relation.replySender : undefined;
+    const mentionsOf = (own: Mentions): Mentions => {
+      const out = replyTo ? withMention(own, replyTo) : own;
+      replyTo = undefined;
+      return out;
+    };
     let part = 1;
     let waitedMs = 0; // on the homeserver's answers (for the fan-out's timing)
     if (ev.msg.doc.length > 0 || !ev.msg.files?.length) {
@@ -115,6 +122,7 @@ export class RemoteInbound {
       for (const [i, piece] of pieces.entries()) {
         const content: Record<string, unknown> = {
           msgtype: ev.msg.emote ? "m.emote" : ev.msg.notice ? "m.notice" : "m.text", ...piece, ...relation.content,
+          "m.mentions": mentionsOf(piece["m.mentions"]),
         };
         const issuedAt = Date.now();
         record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(i), ev.at), i, undefined, i > 0);
@@ -126,7 +134,7 @@ export class RemoteInbound {
     }
     for (const file of ev.msg.files ?? []) {
       const { content, info } = await this.fileContent(conn, file, connector.maxDownloadSize);
-      Object.assign(content, relation.content);
+      Object.assign(content, relation.content, { "m.mentions": mentionsOf({}) });
       record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(part), ev.at), part, info);
       part++;
     }
@@ -172,16 +180,18 @@ export class RemoteInbound {
 
   private async relationFor(network: string, roomId: string, replyTo?: string, threadRoot?: string) {
     const { store } = this.deps;
-    const eventOf = async (ref?: string) => {
+    const rowOf = async (ref?: string) => {
       if (!ref) return undefined;
       const rows = await store.messages.byRemote(network, ref);
-      return rows.find((r) => r.roomId === roomId)?.eventId;
+      return rows.find((r) => r.roomId === roomId);
     };
-    const threadRootEvent = await eventOf(threadRoot);
-    const replyEvent = await eventOf(replyTo);
+    const threadRootEvent = (await rowOf(threadRoot))?.eventId;
+    const reply = await rowOf(replyTo);
+    const replyEvent = reply?.eventId;
+    // Replies carry the relation only: no fallback quote in body or formatted_body (Matrix 1.13).
     if (threadRootEvent) {
       return {
-        threadRootEvent,
+        threadRootEvent, replySender: reply?.senderMxid,
         content: {
           "m.relates_to": {
             rel_type: "m.thread", event_id: threadRootEvent,
@@ -190,8 +200,8 @@ export class RemoteInbound {
         },
       };
     }
-    if (replyEvent) return { threadRootEvent: undefined, content: { "m.relates_to": { "m.in_reply_to": { event_id: replyEvent } } } };
-    return { threadRootEvent: undefined, content: {} };
+    if (replyEvent) return { threadRootEvent: undefined, replySender: reply.senderMxid, content: { "m.relates_to": { "m.in_reply_to": { event_id: replyEvent } } } };
+    return { threadRootEvent: undefined, replySender: undefined, content: {} };
   }
 
   private async edit(item: QueueItem, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"edit">): Promise<void> {
@@ -211,6 +221,9 @@ export class RemoteInbound {
       msgtype: "m.text",
       body: `* ${rendered.body}`,
       ...(rendered.formatted_body ? { format: rendered.format, formatted_body: `* ${rendered.formatted_body}` } : {}),
+      // The new text's mentions go in m.new_content; the edit itself notifies no one (the top level is
+      // for mentions new in this edit, and neither Slack nor Telegram notifies anyone of an edit).
+      "m.mentions": {},
       "m.new_content": { msgtype: "m.text", ...rendered },
       "m.relates_to": { rel_type: "m.replace", event_id: original.eventId },
     };
@@ -265,6 +278,7 @@ export class RemoteInbound {
     const { matrix } = this.deps;
     const link = this.portals.linkForChat(p.network, ev.chat);
     if (!link) return;
+    if (ev.info.name !== undefined) await this.portals.renameChat(p.network, ev.chat, ev.info.name); // m.bridge too, linked rooms included
     const portal = this.portals.portal(link.roomId);
     // A linked room belongs to its Matrix users: remote renames do not rename it.
     if (portal?.kind !== "portal") return;

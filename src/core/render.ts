@@ -8,9 +8,26 @@ import type { NetworkConnector } from "./connector.js";
 import type { MatrixPort } from "./matrix-port.js";
 import type { PortalDirectory } from "./portals.js";
 
+/** `m.mentions` (Matrix 1.7): who an event means to notify. Present on every message the bridge sends. */
+export interface Mentions { user_ids?: string[]; room?: true }
+
+/** Message text as Matrix event content. */
+export interface MatrixText {
+  body: string;
+  format?: string;
+  formatted_body?: string;
+  /**
+   * Who the text mentions: every user pill (ghosts and Matrix users) and `room` for an
+   * everyone-mention (the homeserver's power levels decide whether that pings). Always present,
+   * `{}` when there is none: its presence turns off the legacy push rules that ping anyone
+   * whose display name merely appears in the body.
+   */
+  "m.mentions": Mentions;
+}
+
 export function renderForMatrix(
   doc: Doc, connectors: ReadonlyMap<string, NetworkConnector>, matrix: MatrixPort, portals: PortalDirectory,
-): { body: string; format?: string; formatted_body?: string } {
+): MatrixText {
   const out = docToHtml(doc, {
     mention(target) {
       if (target.kind === "matrix") return { mxid: target.mxid, name: "" }; // keep the incoming pill text
@@ -25,9 +42,18 @@ export function renderForMatrix(
       return { link: link.alias ?? link.roomId, name: link.name };
     },
   });
+  const mentions: Mentions = {};
+  if (out.mentions.user_ids.length > 0) mentions.user_ids = out.mentions.user_ids;
+  if (out.mentions.room) mentions.room = true;
   return out.formatted_body !== undefined
-    ? { body: out.body, format: "org.matrix.custom.html", formatted_body: out.formatted_body }
-    : { body: out.body };
+    ? { body: out.body, format: "org.matrix.custom.html", formatted_body: out.formatted_body, "m.mentions": mentions }
+    : { body: out.body, "m.mentions": mentions };
+}
+
+/** `mentions` with `mxid` added to its users (e.g. the sender of the message replied to). */
+export function withMention(mentions: Mentions, mxid: string): Mentions {
+  const users = mentions.user_ids ?? [];
+  return users.includes(mxid) ? mentions : { ...mentions, user_ids: [...users, mxid] };
 }
 
 /**
@@ -37,7 +63,7 @@ export function renderForMatrix(
  */
 export const MATRIX_CONTENT_MAX_BYTES = 60_000;
 
-type Rendered = ReturnType<typeof renderForMatrix>;
+type Rendered = MatrixText;
 const bytes = (c: Rendered): number => Buffer.byteLength(JSON.stringify(c));
 
 /**

@@ -174,13 +174,6 @@ export class MatrixAppservice {
     await this.bridge.listen(this.opts.port, this.opts.hostname, 10, this.appservice);
   }
 
-  /** Register the bot (if needed) and set its profile. */
-  async setupBot(displayName: string, avatar: string): Promise<void> {
-    const bot = this.bridge.getIntent();
-    await bot.ensureRegistered();
-    await bot.ensureProfile(displayName, avatar || undefined);
-  }
-
   async stop(): Promise<void> {
     await this.bridge.close().catch(() => undefined);
   }

@@ -26,7 +26,10 @@ const num = (v: unknown): number | undefined => (typeof v === "number" && Number
 
 const FILE_KINDS: Record<string, FileKind> = { "m.image": "image", "m.video": "video", "m.audio": "audio", "m.file": "file" };
 
-/** Strip the plain-text reply fallback ("> <@user> quoted\n\n") that old clients prepend. */
+/**
+ * Strip the plain-text reply fallback ("> <@user> quoted\n\n") that clients before Matrix 1.13
+ * prepend to a reply. Only for replies: in any other message leading "> " lines are a quote.
+ */
 export function stripReplyFallback(body: string): string {
   const lines = body.split("\n");
   let i = 0;
@@ -35,9 +38,13 @@ export function stripReplyFallback(body: string): string {
   return body;
 }
 
-function docOf(content: Obj): { doc: Doc; body: string } {
+/**
+ * Text of a message; `isReply`: drop the plain fallback older clients put before a reply's own
+ * text. The HTML one (<mx-reply>) is never shown, so the HTML parser drops it wherever it is.
+ */
+function docOf(content: Obj, isReply: boolean): { doc: Doc; body: string } {
   const raw = str(content.body) ?? "";
-  const body = stripReplyFallback(raw);
+  const body = isReply ? stripReplyFallback(raw) : raw;
   const html = content.format === "org.matrix.custom.html" ? str(content.formatted_body) : undefined;
   return { doc: html !== undefined ? htmlToDoc(html) : plainDoc(body), body };
 }
@@ -71,7 +78,7 @@ export function parseMatrixEvent(ev: RawEvent): MatrixInbound | null {
     case "m.sticker": {
       if (rel?.rel_type === "m.replace" && str(rel.event_id)) {
         const nc = isObj(content["m.new_content"]) ? content["m.new_content"] : content;
-        return { ...base, kind: "edit", target: str(rel.event_id)!, ...docOf(nc) };
+        return { ...base, kind: "edit", target: str(rel.event_id)!, ...docOf(nc, false) }; // m.new_content never has a fallback
       }
       const replyObj = rel && isObj(rel["m.in_reply_to"]) ? rel["m.in_reply_to"] : undefined;
       const isThread = rel?.rel_type === "m.thread" && !!str(rel.event_id);
@@ -80,7 +87,7 @@ export function parseMatrixEvent(ev: RawEvent): MatrixInbound | null {
       const replyTo = replyObj && !(isThread && rel!.is_falling_back === true) ? str(replyObj.event_id) : undefined;
       const msgtype = type === "m.sticker" ? "m.image" : str(content.msgtype);
       if (msgtype === "m.text" || msgtype === "m.notice" || msgtype === "m.emote") {
-        return { ...base, kind: "message", msgtype: msgtype.slice(2) as "text" | "notice" | "emote", replyTo, threadRoot, ...docOf(content) };
+        return { ...base, kind: "message", msgtype: msgtype.slice(2) as "text" | "notice" | "emote", replyTo, threadRoot, ...docOf(content, replyTo !== undefined) };
       }
       let kind = msgtype && Object.hasOwn(FILE_KINDS, msgtype) ? FILE_KINDS[msgtype] : undefined; // not "constructor"
       // Element's voice messages are m.audio with the MSC3245 marker.

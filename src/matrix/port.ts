@@ -180,6 +180,7 @@ export class AppservicePort implements MatrixPort {
   }
 
   async sendEvent(roomId: string, sender: string, type: string, content: Record<string, unknown>, txnId: string, ts?: number): Promise<string> {
+    if (type === "m.room.message") content = withMentions(content);
     const path = `/_matrix/client/v3/rooms/${enc(roomId)}/send/${enc(type)}/${enc(txnId)}`;
     const qs = ts ? { ts } : undefined;
     const direct = this.direct;
@@ -260,6 +261,18 @@ export class AppservicePort implements MatrixPort {
     const users = (pl?.users ?? {}) as Record<string, number>;
     return users[mxid] ?? (typeof pl?.users_default === "number" ? pl.users_default : 0);
   }
+}
+
+/**
+ * Every message the bridge sends says whom it mentions (`m.mentions`, Matrix 1.7), `{}` when no
+ * one: without it homeservers fall back to the legacy push rules, which notify anyone whose
+ * display name or localpart merely appears in the text. An edit's m.new_content carries its own.
+ */
+export function withMentions(content: Record<string, unknown>): Record<string, unknown> {
+  const nc = content["m.new_content"];
+  const newContent = typeof nc === "object" && nc !== null && !("m.mentions" in nc) ? { ...nc, "m.mentions": {} } : nc;
+  if ("m.mentions" in content && newContent === nc) return content;
+  return { ...content, "m.mentions": content["m.mentions"] ?? {}, ...(newContent !== undefined ? { "m.new_content": newContent } : {}) };
 }
 
 /** Map.set with a bound: the oldest entries go first. */

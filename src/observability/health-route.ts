@@ -5,7 +5,8 @@ import type { Route } from "./http.js";
 export function healthRoute(health: HealthBoard, queueDepth: () => Promise<number>): Route {
   return async (req, res, url) => {
     if (req.method !== "GET" || url.pathname !== "/health") return false;
-    // The depth query doubles as a database probe: /health tells the truth even when the queue is idle.
+    // The depth query doubles as a read probe: /health tells the truth even when the queue is idle.
+    // Writes are probed apart (observability/database-probe.ts): a read-only database still answers this.
     const depth = await queueDepth().then((n) => {
       health.databaseError = null;
       return n;
@@ -16,8 +17,8 @@ export function healthRoute(health: HealthBoard, queueDepth: () => Promise<numbe
     const status = health.overall();
     const body = {
       status,
-      homeserver: health.homeserverError ? { ok: false, error: health.homeserverError } : { ok: true },
-      database: health.databaseError ? { ok: false, error: health.databaseError } : { ok: true },
+      homeserver: health.homeserverProblem() ? { ok: false, error: health.homeserverProblem() } : { ok: true },
+      database: health.databaseProblem() ? { ok: false, error: health.databaseProblem() } : { ok: true },
       queueDepth: depth,
       connections: health.all().map((h) => ({
         login: h.loginId, network: h.network, name: h.name, state: h.state, message: h.message ?? null,

@@ -44,7 +44,7 @@ export function createMetrics(
   const lag = gauge("lag_seconds", "Last remote event to Matrix delay, per login", ["network", "login"]);
   const depth = gauge("queue_depth", "Pending items in the relay queue");
   const items = gauge("queue_items", "Queue items processed since start, by outcome", ["outcome"]);
-  const hs = gauge("homeserver_up", "1 when the homeserver answered the last call");
+  const hs = gauge("homeserver_up", "1 when the homeserver answered the last call or probe and accepts the bridge (its token, its bot)");
 
   const relayedTotal = counter("relayed_total", "Messages relayed since start, per network and direction (to_matrix, from_matrix)", ["network", "direction"]);
   const errorsTotal = counter("relay_errors_total", "Relay errors since start, per network and login", ["network", "login"]);
@@ -75,7 +75,7 @@ export function createMetrics(
     for (const s of sums.values()) relayedTotal.inc({ network: s.network, direction: s.direction }, s.n);
     depth.set(await queueDepth().catch(() => 0));
     for (const [k, v] of Object.entries(queueCounts)) items.set({ outcome: k }, v);
-    hs.set(health.homeserverError ? 0 : 1);
+    hs.set(health.homeserverProblem() ? 0 : 1);
     if (sources.droppedMatrixEvents) {
       droppedMatrix.reset();
       for (const [reason, n] of sources.droppedMatrixEvents()) droppedMatrix.inc({ reason }, n);

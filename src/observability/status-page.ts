@@ -92,7 +92,7 @@ export async function statusSnapshot(src: StatusSources, names: Map<string, { na
     window: report.window,
     status: src.health.overall(),
     parityOk: report.ok,
-    homeserver: { ok: !src.health.homeserverError, error: src.health.homeserverError },
+    homeserver: { ok: !src.health.homeserverProblem(), error: src.health.homeserverProblem() },
     queue: {
       depth,
       lanes: lanes.map((l) => ({ kind: l.laneKind, pending: l.pending, oldestAgeSeconds: l.oldestAt ? Math.max(0, Math.round((now - l.oldestAt.getTime()) / 1000)) : null })),

@@ -157,6 +157,7 @@ export interface Store {
     list(): Promise<PortalLinkRow[]>;
     remove(roomId: string, network?: string): Promise<number>;
     moveChat(network: string, fromChat: string, toChat: string): Promise<void>; // Telegram group → supergroup
+    rename(network: string, chat: string, name: string): Promise<void>; // the remote chat was renamed
   };
   ghosts: {
     get(mxid: string): Promise<GhostRow | null>;

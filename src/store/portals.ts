@@ -93,5 +93,8 @@ export function linksRepo(db: Db): Store["links"] {
     async moveChat(network, fromChat, toChat) {
       await db.query(`UPDATE portal_links SET chat = $3 WHERE network = $1 AND chat = $2`, [network, fromChat, toChat]);
     },
+    async rename(network, chat, name) {
+      await db.query(`UPDATE portal_links SET name = $3 WHERE network = $1 AND chat = $2`, [network, chat, name]);
+    },
   };
 }

@@ -1,5 +1,5 @@
 /** The operator's path through the real CLI: generate-registration, start errors, doctor. */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,9 +26,11 @@ describe("tandem CLI", { timeout: 120_000 }, () => {
   const cfg = join(dir, "bridge.yaml");
   beforeAll(async () => {
     hs = await FakeHomeserver.start();
+    const [asPort, metricsPort] = [await freePort(), await freePort()];
     writeFileSync(cfg, YAML.stringify({
       homeserver: { url: hs.url, domain: "example.org" },
-      appservice: { registration: "reg.yaml" },
+      appservice: { registration: "reg.yaml", port: asPort, address: `http://127.0.0.1:${asPort}` },
+      metrics: { port: metricsPort },
       database: { data_dir: "db" },
       telegram: { enabled: false },
     }));
@@ -68,16 +70,37 @@ describe("tandem CLI", { timeout: 120_000 }, () => {
     expect(r.stderr).toMatch(/registration file .*missing\.yaml not found \(run tandem generate-registration\)/);
   });
 
-  it("doctor fails while the homeserver does not know the registration, then passes", async () => {
+  it("doctor fails while the homeserver does not know the registration, then while the bridge never ran, then passes", async () => {
     const before = await cli("doctor", "-c", cfg);
     expect(before.status).toBe(1);
-    expect(before.stdout).toMatch(/FAIL  homeserver did not accept the registration/);
+    expect(before.stdout).toMatch(/FAIL  homeserver did not accept the registration \(M_UNKNOWN_TOKEN: it does not know the bridge's as_token\): load .*reg\.yaml into the homeserver again/);
     hs.setRegistration(YAML.parse(readFileSync(join(dir, "reg.yaml"), "utf8")));
-    const after = await cli("doctor", "-c", cfg);
-    expect(after.stdout).toMatch(/ok    homeserver accepted the registration \(whoami: @tandembot:example\.org\)/);
-    expect(after.stdout).toMatch(/ok    database \(embedded/);
-    expect(after.stdout).toMatch(/warn  bridge\.encryption_key is empty/);
-    expect(after.status, after.stdout).toBe(0);
+
+    // Loaded, but the bridge never started: no bot user (the homeserver does not create it), nobody answering the ping.
+    const loaded = await cli("doctor", "-c", cfg);
+    expect(loaded.stdout).toMatch(/ok    homeserver accepted the registration \(whoami: @tandembot:example\.org\)/);
+    expect(loaded.stdout).toMatch(/FAIL  the bot user @tandembot:example\.org does not exist on the homeserver: tandem start registers it/);
+    expect(loaded.stdout).toMatch(/FAIL  the homeserver cannot reach the bridge at http:\/\/127\.0\.0\.1:\d+ \(appservice ping: M_CONNECTION_FAILED/);
+    expect(loaded.stdout).toMatch(/ok    database \(embedded, .*db\) is reachable, migrated and takes writes/);
+    expect(loaded.status).toBe(1);
+
+    const bridge = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "start", "-c", cfg], { env: { ...process.env, TANDEM_CONFIG: "" }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    bridge.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+    bridge.stderr.on("data", (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<void>((r) => bridge.once("exit", () => r()));
+    try {
+      await expect.poll(() => out, { timeout: 60_000, interval: 100 }).toMatch(/Tandem is running/);
+      const after = await cli("doctor", "-c", cfg);
+      expect(after.stdout).toMatch(/ok    the bot user @tandembot:example\.org exists/);
+      expect(after.stdout).toMatch(/ok    the homeserver reaches the bridge at http:\/\/127\.0\.0\.1:\d+ \(appservice ping, \d+ ms\)/);
+      expect(after.stdout).toMatch(/ok    database \(embedded\) is in use by the running bridge; 0 login\(s\)/);
+      expect(after.stdout).toMatch(/warn  bridge\.encryption_key is empty/);
+      expect(after.status, after.stdout).toBe(0);
+    } finally {
+      bridge.kill("SIGTERM");
+      await exited;
+    }
   });
 
   it("unknown commands exit 2 with usage", async () => {

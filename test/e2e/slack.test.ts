@@ -88,6 +88,15 @@ describe("Slack end to end", () => {
     general = h.hs.roomByAlias("#slack_acme_general:example.org")!;
     expect(h.hs.stateContent(general, "m.room.name")?.name).toBe("general (Slack)");
     expect(h.hs.stateContent(general, "m.room.topic")?.topic).toBe("Company-wide");
+    // MSC2346 bridge info from the Slack connector: the workspace, the channel, links into Slack.
+    const bridgeInfo = Object.entries(h.hs.roomState(general)["m.bridge"] ?? {});
+    expect(bridgeInfo).toHaveLength(1);
+    const [stateKey, bridgeEv] = bridgeInfo[0]!;
+    expect(stateKey).toMatch(new RegExp(`^tandem://slack/${team.id}/C\\w+$`));
+    expect(bridgeEv.content).toMatchObject({
+      bridgebot: h.botMxid, creator: alice.userId, protocol: { id: "slack", displayname: "Slack", external_url: "https://slack.com" },
+      network: { id: team.id, displayname: "Acme" }, channel: { displayname: "general", external_url: expect.stringMatching(/^https:\/\/app\.slack\.com\/client\//) },
+    });
     expect(h.hs.members(general)[alice.userId]).toBe("invite");
     await waitUntil(() => !!h.hs.roomByAlias("#slack_acme_random:example.org") && !!h.hs.roomByAlias("#slack_acme_secret:example.org"), 10_000, "other portals");
     await waitUntil(() => h.hs.rooms().some((r) => h.hs.stateContent(r, "m.room.name")?.name === "Carol"), 10_000, "DM portal named after Carol");

@@ -106,6 +106,12 @@ describe("Telegram end to end", () => {
     expect(h.hs.stateContent(portal, "m.room.name")?.name).toBe("Fleet Ops (Telegram)");
     expect(h.hs.stateContent(portal, "m.room.topic")?.topic).toBe("Ops chat");
     expect(h.hs.stateContent(portal, "m.room.avatar")?.url).toMatch(/^mxc:\/\//);
+    // MSC2346 bridge info from the Telegram connector: the bot as the network, the group as the channel.
+    expect(h.hs.stateContent(portal, "m.bridge", `tandem://telegram/${GROUP}`)).toMatchObject({
+      bridgebot: h.botMxid, creator: alice.userId, protocol: { id: "telegram", displayname: "Telegram" },
+      network: { displayname: expect.stringMatching(/^@/), external_url: expect.stringMatching(/^https:\/\/t\.me\//) },
+      channel: { id: String(GROUP), displayname: "Fleet Ops" },
+    });
     const ev = await inPortal((e) => e.type === "m.room.message" && body(e) === "hello fleet");
     expect(ev.sender).toBe(GHOST);
     expect(h.hs.profile(GHOST)?.displayname).toBe("Ivan Petrov");

@@ -113,7 +113,9 @@ export class HomeserverCore {
       if (!this.ns.isAsUser(userId)) {
         throw forbidden(`Application service cannot masquerade as this user (${userId}).`);
       }
-      if (!this.users.has(userId)) throw forbidden(`Application service has not registered this user (${userId})`);
+      // As Synapse: the sender_localpart user may act before it is registered (whoami, joins work);
+      // it has no profile until it registers (GET /profile answers 404 "Profile was not found").
+      if (userId !== this.ns.botUserId && !this.users.has(userId)) throw forbidden(`Application service has not registered this user (${userId})`);
       return { userId, isAppservice: true, token };
     }
     const t = this.tokens.get(token);
@@ -665,6 +667,8 @@ export class HomeserverCore {
     if (value !== null && typeof value !== "string") throw invalidParam(`${field} must be a string`);
     if (typeof value === "string" && value.length > (field === "displayname" ? 256 : 1000)) throw invalidParam(`${field} is too long`);
     const user = this.users.get(userId);
+    // Stricter than Synapse 1.67, which upserts a profile row even for the unregistered sender user
+    // (its GET /profile still answers 404 until a display name is set): here only registered users have one.
     if (!user) throw notFound("Profile was not found");
     if (value === null || value === "") delete user[field];
     else user[field] = value;

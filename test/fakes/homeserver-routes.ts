@@ -70,6 +70,8 @@ export class Router {
   constructor(
     private readonly core: HomeserverCore,
     private readonly domain: string,
+    /** Whether the appservice ping (Matrix 1.7) is served. */
+    private readonly hasPing: () => boolean = () => true,
   ) {
     this.defineRoutes();
   }
@@ -81,7 +83,8 @@ export class Router {
   async dispatch(method: string, url: URL, headers: http.IncomingHttpHeaders, rawBody: Buffer, entry: RequestLogEntry): Promise<unknown> {
     const path = url.pathname;
     if (path === "/_matrix/client/versions") {
-      return { versions: ["r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"], unstable_features: {} };
+      const all = ["r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"];
+      return { versions: this.hasPing() ? all : all.slice(0, 3), unstable_features: {} };
     }
     let area: Route["area"];
     let rest: string;
@@ -239,6 +242,7 @@ export class Router {
     }));
     c("GET", "devices", (ctx) => ({ devices: ctx.req.deviceId ? [{ device_id: ctx.req.deviceId }] : [] }));
     c("POST", "appservice/:appserviceId/ping", async (ctx) => {
+      if (!this.hasPing()) throw new MatrixError(404, "M_UNRECOGNIZED", "Unrecognized request");
       const reg = core.ns?.reg;
       if (!ctx.req.isAppservice || !reg || reg.id !== ctx.params["appserviceId"]) throw forbidden("Provided access token is not for this appservice");
       if (!reg.url) throw new MatrixError(502, "M_URL_NOT_SET", "Application service URL is not set");

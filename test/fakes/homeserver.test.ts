@@ -108,7 +108,11 @@ describe("FakeHomeserver", () => {
     await expectMatrixError(as.call("POST", "/_matrix/client/v3/register", { type: "m.login.application_service", username: "slack_t1_u1" }), 400, "M_USER_IN_USE");
     await expectMatrixError(as.call("POST", "/_matrix/client/v3/register", { type: "m.login.application_service", username: "bob" }), 400, "M_EXCLUSIVE");
     await expectMatrixError(as.call("POST", "/_matrix/client/v3/register", { type: "m.login.application_service", username: "slack_T1_U2" }), 400, "M_INVALID_USERNAME");
-    // the bot exists from the start
+    // as Synapse: the bot (sender_localpart) may authenticate before it exists, but has no profile until it registers
+    expect(hs.userExists("@tandembot:example.org")).toBe(false);
+    await expectMatrixError(as.call("GET", "/_matrix/client/v3/profile/@tandembot:example.org"), 404, "M_NOT_FOUND");
+    expect((await as.call("POST", "/_matrix/client/v3/register", { type: "m.login.application_service", username: "tandembot" }))["user_id"]).toBe("@tandembot:example.org");
+    expect(await as.call("GET", "/_matrix/client/v3/profile/@tandembot:example.org")).toEqual({});
     await expectMatrixError(as.call("POST", "/_matrix/client/v3/register", { type: "m.login.application_service", username: "tandembot" }), 400, "M_USER_IN_USE");
 
     // masquerading: only registered users inside the namespace
@@ -294,6 +298,34 @@ describe("FakeHomeserver", () => {
       expect(hs.transactions.flatMap((t) => t.events).some((e) => e.room_id === lonely)).toBe(false);
     } finally {
       await bridge.close();
+    }
+  });
+
+  it("appservice ping (Matrix 1.7): POSTs /_matrix/app/v1/ping with the hs_token; absent, as on Synapse 1.67, when appservicePing is false", async () => {
+    const pings: Array<{ url: string | undefined; auth: string | undefined; body: string }> = [];
+    const server = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => { body += c.toString(); });
+      req.on("end", () => {
+        pings.push({ url: req.url, auth: req.headers.authorization, body });
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      hs.setRegistration(registration(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+      const as = asClient(hs);
+      const res = await as.call("POST", "/_matrix/client/v1/appservice/tandem/ping", { transaction_id: "t1" });
+      expect(typeof res["duration_ms"]).toBe("number");
+      expect(pings).toEqual([{ url: "/_matrix/app/v1/ping", auth: "Bearer hs_token_secret", body: JSON.stringify({ transaction_id: "t1" }) }]);
+      await expectMatrixError(as.call("POST", "/_matrix/client/v1/appservice/other/ping", {}), 403, "M_FORBIDDEN");
+
+      hs.appservicePing = false;
+      await expectMatrixError(as.call("POST", "/_matrix/client/v1/appservice/tandem/ping", {}), 404, "M_UNRECOGNIZED");
+      expect(pings).toHaveLength(1);
+      expect(((await (await fetch(`${hs.url}/_matrix/client/versions`)).json()) as { versions: string[] }).versions.at(-1)).toBe("v1.2");
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 

@@ -73,6 +73,11 @@ export class FakeHomeserver {
    * `"refuse"`: connections are dropped without an answer. Pushing to the AS is unaffected.
    */
   down: boolean | "refuse" = false;
+  /**
+   * Whether `POST /_matrix/client/v1/appservice/{id}/ping` (Matrix 1.7) exists. false: it answers
+   * 404 M_UNRECOGNIZED and /versions stops at v1.2, as Synapse 1.67.
+   */
+  appservicePing = true;
 
   private readonly core: HomeserverCore;
   private readonly pusher: AppservicePusher;
@@ -90,7 +95,7 @@ export class FakeHomeserver {
     this.core = new HomeserverCore(this.domain, this.pusher, opts.maxUploadBytes ?? 50 * 1024 * 1024);
     if (opts.registration) this.setRegistration(opts.registration);
     this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.router = new Router(this.core, this.domain);
+    this.router = new Router(this.core, this.domain, () => this.appservicePing);
   }
 
   static async start(opts: FakeHomeserverOptions = {}): Promise<FakeHomeserver> {
@@ -118,11 +123,14 @@ export class FakeHomeserver {
   // ---------------------------------------------------------------------------------------------
   // Test-facing API
 
-  /** Loads (or replaces) the AS registration; the sender_localpart user exists from then on. */
+  /**
+   * Loads (or replaces) the AS registration. As Synapse, the sender_localpart user is not created:
+   * the appservice registers it (`m.login.application_service`); until then it can authenticate
+   * but has no profile.
+   */
   setRegistration(registration: RegistrationInput): void {
     const reg = normalizeRegistration(registration);
     this.core.ns = new Namespaces(reg, this.domain);
-    this.core.addUser(reg.sender_localpart);
   }
 
   get registration(): AppserviceRegistration | undefined {

@@ -117,6 +117,24 @@ export function storeOpener(): (backend: TestBackend, overrides?: Partial<StoreO
   };
 }
 
+/**
+ * Make a test database refuse writes (reads still answer), or take them again: PGlite (one
+ * session) with SET default_transaction_read_only; Postgres the way a failover to a read-only
+ * server looks, the database's default changed and its sessions cut, so the pool reconnects.
+ */
+export async function setReadOnly(store: Store, uri: string, readOnly: boolean): Promise<void> {
+  if (!uri) {
+    await store.db.query(`SET default_transaction_read_only = ${readOnly ? "on" : "off"}`);
+    return;
+  }
+  const name = decodeURIComponent(new URL(uri).pathname.slice(1));
+  if (!/^tandem_test_[0-9a-f]+$/.test(name)) throw new Error(`setReadOnly: not a test database: ${name}`);
+  await admin(async (c) => {
+    await c.query(readOnly ? `ALTER DATABASE ${name} SET default_transaction_read_only = on` : `ALTER DATABASE ${name} RESET default_transaction_read_only`);
+    await c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [name]);
+  });
+}
+
 /** Drop the databases and folders made so far (registered as afterAll of every importing test file). */
 export async function cleanupBackends(): Promise<void> {
   const dbs = createdDbs.splice(0);

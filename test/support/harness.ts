@@ -25,6 +25,8 @@ export interface HarnessOptions {
   db?: "pg" | "pglite";
   /** Portals created at login per network (the loopback network has none by default). */
   initialChatCount?: Record<string, number>;
+  /** Runs after the fake homeserver loaded the registration, before the bridge starts (e.g. to load another one). */
+  beforeBoot?: (h: Harness) => void | Promise<void>;
   /** How the fake homeserver pushes transactions (legacy unprefixed paths). */
   push?: PushOptions;
 }
@@ -37,7 +39,8 @@ export class Harness {
   readonly dir = mkdtempSync(join(tmpdir(), "tandem-test-"));
   /** Everything the bridge logged (JSON lines), to check nothing secret is written. */
   logs = "";
-  private dbUri = "";
+  /** The database's postgres:// URI, or "" for PGlite. */
+  dbUri = "";
   private dbDir = "db";
 
   constructor(private readonly opts: HarnessOptions) {}
@@ -68,6 +71,7 @@ export class Harness {
     h.registration.namespaces.users.push({ exclusive: true, regex: "^@loopback[0-9]*_.*:example\\.org$" });
     h.registration.namespaces.aliases.push({ exclusive: true, regex: "^#loopback[0-9]*_.*:example\\.org$" });
     h.hs.setRegistration(h.registration as never);
+    await opts.beforeBoot?.(h);
     await h.boot();
     return h;
   }

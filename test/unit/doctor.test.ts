@@ -13,6 +13,7 @@ import { parseConfig } from "../../src/config/index.js";
 import { isLoopback, runDoctor, unsafeSettings } from "../../src/doctor.js";
 import { openStore } from "../../src/store/index.js";
 import { freePort } from "../support/ports.js";
+import { backends, setReadOnly } from "../support/db.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-doctor-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,6 +83,34 @@ describe("doctor: unsafe settings", () => {
       expect.stringMatching(/metrics\.hostname is 0\.0\.0\.0/), expect.stringMatching(/encryption_key is empty/),
     ]));
     expect(code).toBe(1); // the missing registration and the unreachable homeserver fail it, not the warnings
+  }, 60_000);
+});
+
+// On Postgres only (TANDEM_TEST_PG_URI): PGlite cannot be made read-only from outside the process.
+for (const pg of backends.filter((b) => b.name === "pg")) describe("doctor: the database", () => {
+  it("says whether Postgres takes writes, not just whether it answers (read-only after a failover: FAIL naming it)", async () => {
+    const { uri } = await pg.open();
+    const path = join(dir, "pg.yaml");
+    writeFileSync(path, [
+      "homeserver: { url: 'http://127.0.0.1:9', domain: example.org }",
+      "appservice: { registration: missing.yaml }",
+      `database: { uri: '${uri}' }`,
+      "bridge: { encryption_key: a-key-long-enough }",
+      "slack: { enabled: false }",
+      "telegram: { enabled: false }",
+    ].join("\n"));
+    const run = async () => {
+      const lines: string[] = [];
+      await runDoctor(path, (l) => lines.push(l));
+      return lines.filter((l) => /database/.test(l));
+    };
+    expect(await run()).toEqual([expect.stringMatching(/^ok    database \(postgres\) is reachable, migrated and takes writes; 0 login\(s\)$/)]);
+    await setReadOnly(null as never, uri, true);
+    try {
+      expect(await run()).toEqual([expect.stringMatching(/^FAIL  database answers but does not take writes \(read-only\): .*read-only transaction/)]);
+    } finally {
+      await setReadOnly(null as never, uri, false);
+    }
   }, 60_000);
 });
 

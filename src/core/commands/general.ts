@@ -34,7 +34,8 @@ export function generalCommands(svc: BridgeServices): Command[] {
         `• ${svc.connectors.get(h.network)?.displayName ?? h.network} ${h.name}: ${h.state}${h.message ? ` (${h.message})` : ""}, ` +
         `last message ${ago(h.lastSuccessAt)}, ${h.errors} errors, relayed ${h.relayed.toMatrix} in / ${h.relayed.fromMatrix} out`);
       const depth = await svc.queueDepth();
-      const hs = svc.health.homeserverError ? `Homeserver: unreachable (${svc.health.homeserverError})` : "Homeserver: ok";
+      const board = svc.health;
+      const hs = board.homeserverSetupError ? `Homeserver: ${board.homeserverSetupError}` : board.homeserverError ? `Homeserver: unreachable (${board.homeserverError})` : "Homeserver: ok";
       const backfill = svc.backfillStatus?.(ctx.level === "admin" ? undefined : new Set(mine.map((h) => h.loginId))) ?? [];
       await ctx.reply([lines.length ? "Connections:" : "No connections. Use `login app` (Slack) or `login telegram`.", ...lines,
         ...(backfill.length ? ["Backfill:", ...backfill.map((b) => `• ${b}`)] : []), hs, `Queue depth: ${depth}`].join("\n"));

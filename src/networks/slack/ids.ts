@@ -9,6 +9,7 @@
  *   alias       "slack_<team-domain>_<channel-name>"
  *   FileRef.id  "<file id>|<url_private_download>" (the URL part may be missing)
  */
+import type { ChatDescription, LoginRecord } from "../../core/connector.js";
 import type { ChatRef, MessageRef, UserRef } from "../../core/types.js";
 
 /** Slack ids (team, channel, user, bot) are upper-case letters and digits. */
@@ -99,4 +100,18 @@ export function domainFromUrl(url: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A channel for m.bridge: the workspace is the network, links open Slack's web client (which
+ * needs no workspace domain, so this works from the stored ref alone).
+ */
+export function describeChat(chat: ChatRef, name: string, login?: LoginRecord): ChatDescription {
+  const p = parseChatRef(chat);
+  if (!p) return { key: encodeURIComponent(chat), channel: { id: chat, displayname: name } };
+  return {
+    key: `${p.team}/${p.channel}`,
+    network: { id: p.team, displayname: login?.name || p.team, external_url: `https://app.slack.com/client/${p.team}` },
+    channel: { id: p.channel, displayname: name || p.channel, external_url: `https://app.slack.com/client/${p.team}/${p.channel}` },
+  };
 }

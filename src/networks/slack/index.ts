@@ -4,13 +4,13 @@
  * several workspaces run side by side.
  */
 import type { Config } from "../../config/index.js";
-import type { Connection, EventSink, LoginFlow, LoginRecord, NetworkConnector } from "../../core/connector.js";
+import type { ChatDescription, Connection, EventSink, LoginFlow, LoginRecord, NetworkConnector } from "../../core/connector.js";
 import type { Logger } from "../../core/log.js";
-import type { UserRef } from "../../core/types.js";
+import type { ChatRef, UserRef } from "../../core/types.js";
 import type { ApiOptions } from "./api.js";
 import { SlackConnection, type SocketOptions } from "./connection.js";
 import { DEFAULT_HISTORY_PACE, type HistoryPace } from "./history.js";
-import { ghostLocalpart, userFromGhostLocalpart } from "./ids.js";
+import { describeChat, ghostLocalpart, userFromGhostLocalpart } from "./ids.js";
 import { appLoginFlow } from "./login.js";
 import { Pacer } from "../pacing.js";
 
@@ -50,6 +50,7 @@ const SLACK_MAX_UPLOAD = 1024 * 1024 * 1024;
 export class SlackConnector implements NetworkConnector {
   readonly network = "slack";
   readonly displayName = "Slack";
+  readonly externalUrl = "https://slack.com";
   readonly maxUploadSize = SLACK_MAX_UPLOAD;
   readonly limitations =
     "Slack has no replies, only threads: a Matrix reply is posted in the replied message's thread. " +
@@ -103,6 +104,10 @@ export class SlackConnector implements NetworkConnector {
 
   userFromGhostLocalpart(localpart: string): UserRef | null {
     return userFromGhostLocalpart(localpart);
+  }
+
+  describeChat(chat: ChatRef, name: string, login?: LoginRecord): ChatDescription {
+    return describeChat(chat, name, login);
   }
 }
 

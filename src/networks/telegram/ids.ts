@@ -10,6 +10,7 @@
  * - Ghosts: @telegram_<userid> (negative ids keep their "-", which localparts allow).
  * - Portal aliases: #telegram_<username or id>, lowercase.
  */
+import type { ChatDescription, LoginRecord } from "../../core/connector.js";
 import type { ChatRef, MessageRef, UserRef } from "../../core/types.js";
 
 export const GHOST_PREFIX = "telegram_";
@@ -96,4 +97,22 @@ export function formatSize(bytes: number): string {
     return `${Number.isInteger(mb) ? mb : mb.toFixed(1)} MB`;
   }
   return `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
+/**
+ * A chat for m.bridge: the bot it is bridged through is the network (a private chat's ref names
+ * its bot, so that one is known even after a logout). Chat ids are not links; only the bot's
+ * public username is.
+ */
+export function describeChat(chat: ChatRef, name: string, login?: LoginRecord): ChatDescription {
+  const m = /^(-?\d+)(?:@(\d+))?$/.exec(chat);
+  const chatId = m?.[1] ?? chat;
+  const botId = login?.remoteId ?? m?.[2];
+  const username = login?.name.startsWith("@") ? login.name.slice(1) : undefined;
+  return {
+    // A private chat is one per bot: "<bot>/<user>" keeps two bots' chats with one person apart.
+    key: m?.[2] ? `${m[2]}/${chatId}` : encodeURIComponent(chatId),
+    network: botId ? { id: botId, displayname: login?.name ?? botId, ...(username ? { external_url: `https://t.me/${username}` } : {}) } : undefined,
+    channel: { id: chatId, displayname: name || chatId },
+  };
 }

@@ -3,12 +3,12 @@
  * logged-in bot (grammY, long polling or webhook), ghosts @telegram_<userid>. See docs/telegram.md.
  */
 import type { Config } from "../../config/index.js";
-import type { Connection, EventSink, LoginFlow, LoginRecord, NetworkConnector } from "../../core/connector.js";
+import type { ChatDescription, Connection, EventSink, LoginFlow, LoginRecord, NetworkConnector } from "../../core/connector.js";
 import type { Logger } from "../../core/log.js";
-import type { UserRef } from "../../core/types.js";
+import type { ChatRef, UserRef } from "../../core/types.js";
 import { Pacer } from "../pacing.js";
 import { TelegramConnection, type TelegramSettings } from "./connection.js";
-import { ghostLocalpart, userFromGhostLocalpart } from "./ids.js";
+import { describeChat, ghostLocalpart, userFromGhostLocalpart } from "./ids.js";
 import { telegramLoginFlow } from "./login.js";
 import { WebhookHub } from "./webhook.js";
 
@@ -40,6 +40,7 @@ export interface TelegramConnectorOptions extends Partial<TelegramSettings> {
 export class TelegramConnector implements NetworkConnector {
   readonly network = "telegram";
   readonly displayName = "Telegram";
+  readonly externalUrl = "https://telegram.org";
   readonly limitations = TELEGRAM_LIMITATIONS;
   readonly maxUploadSize: number;
   readonly maxDownloadSize: number;
@@ -72,6 +73,10 @@ export class TelegramConnector implements NetworkConnector {
 
   userFromGhostLocalpart(localpart: string): UserRef | null {
     return userFromGhostLocalpart(localpart);
+  }
+
+  describeChat(chat: ChatRef, name: string, login?: LoginRecord): ChatDescription {
+    return describeChat(chat, name, login);
   }
 }
 

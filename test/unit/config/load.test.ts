@@ -70,7 +70,7 @@ describe("defaults", () => {
         standby_relays_matrix: true,
         login_timeout_seconds: 300,
       },
-      metrics: { enabled: true, hostname: "127.0.0.1", port: 9119 },
+      metrics: { enabled: true, hostname: "127.0.0.1", port: 9119, probe_interval_seconds: 20 },
       logging: { level: "info", format: "pretty" },
     });
   });
@@ -208,7 +208,7 @@ describe("reading the file", () => {
     const overlay = write("overlay.yaml", "logging: { format: json }\nmetrics: { hostname: 0.0.0.0, port: 9200 }\n");
     const config = loadConfig(path, { TANDEM_CONFIG_OVERLAY: overlay, TANDEM_METRICS_PORT: "9300" });
     expect(config.logging).toEqual({ level: "debug", format: "json" });
-    expect(config.metrics).toEqual({ enabled: true, hostname: "0.0.0.0", port: 9300 });
+    expect(config.metrics).toEqual({ enabled: true, hostname: "0.0.0.0", port: 9300, probe_interval_seconds: 20 });
     expect(loadConfig(path, {}, { overlays: [overlay] }).metrics.port).toBe(9200);
   });
 });

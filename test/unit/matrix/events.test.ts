@@ -27,6 +27,27 @@ describe("parseMatrixEvent", () => {
     expect(ev?.kind === "message" ? plainText(ev.doc) : null).toBe("my answer");
   });
 
+  it("keeps a leading quote in a message that is not a reply (only replies carry a fallback)", () => {
+    const plain = parseMatrixEvent({ ...base, type: "m.room.message", content: { msgtype: "m.text", body: "> what she said\n\nI agree" } });
+    expect(plain).toMatchObject({ kind: "message", body: "> what she said\n\nI agree" });
+    expect(plain?.kind === "message" ? plainText(plain.doc) : null).toContain("what she said");
+    // A thread's falling-back in_reply_to is not a reply either.
+    const inThread = parseMatrixEvent({ ...base, type: "m.room.message", content: {
+      msgtype: "m.text", body: "> quoted\n\nin thread",
+      "m.relates_to": { rel_type: "m.thread", event_id: "$root", is_falling_back: true, "m.in_reply_to": { event_id: "$latest" } },
+    } });
+    expect(inThread).toMatchObject({ body: "> quoted\n\nin thread" });
+  });
+
+  it("strips a plain-text reply fallback (no formatted_body) from a reply, in a thread too", () => {
+    const ev = parseMatrixEvent({ ...base, type: "m.room.message", content: {
+      msgtype: "m.text", body: "> <@b:x> original\n> second line\n\nmy answer",
+      "m.relates_to": { rel_type: "m.thread", event_id: "$root", is_falling_back: false, "m.in_reply_to": { event_id: "$orig" } },
+    } });
+    expect(ev).toMatchObject({ kind: "message", replyTo: "$orig", threadRoot: "$root", body: "my answer" });
+    expect(ev?.kind === "message" ? plainText(ev.doc) : null).toBe("my answer");
+  });
+
   it("reads threads and ignores the falling-back reply", () => {
     const ev = parseMatrixEvent({ ...base, type: "m.room.message", content: {
       msgtype: "m.text", body: "in thread",

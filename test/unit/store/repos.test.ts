@@ -63,7 +63,7 @@ describeEachBackend("repos", (backend) => {
     expect(await s.portals.history("!a:x")).toHaveLength(2);
   });
 
-  it("links: add, conflict when linked elsewhere, lookups, remove, moveChat", async () => {
+  it("links: add, conflict when linked elsewhere, lookups, remove, moveChat, rename", async () => {
     const s = await open(backend);
     await s.portals.create({ roomId: "!r1:x", kind: "linked", ownerMxid: null });
     await s.portals.create({ roomId: "!r2:x", kind: "portal", ownerMxid: "@o:x" });
@@ -89,6 +89,9 @@ describeEachBackend("repos", (backend) => {
     await s.links.moveChat("telegram", "-100", "-1001234");
     expect(await s.links.byChat("telegram", "-100")).toBeNull();
     expect(await s.links.byChat("telegram", "-1001234")).toMatchObject({ roomId: "!r1:x", name: "Ops" });
+    await s.links.rename("telegram", "-1001234", "Ops Deck");
+    expect(await s.links.byChat("telegram", "-1001234")).toMatchObject({ roomId: "!r1:x", name: "Ops Deck" });
+    expect(await s.links.byChat("slack", "T1:C1")).toMatchObject({ name: "ops2" }); // only that chat
 
     expect(await s.links.remove("!r1:x", "telegram")).toBe(1);
     expect(await s.links.remove("!r1:x", "telegram")).toBe(0);

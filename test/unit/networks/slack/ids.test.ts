@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  aliasLocalpart, chatRef, domainFromUrl, fileRefId, ghostLocalpart, messageRef, parseChatRef, parseFileRefId,
+  aliasLocalpart, chatRef, describeChat, domainFromUrl, fileRefId, ghostLocalpart, messageRef, parseChatRef, parseFileRefId,
   parseMessageRef, parseUserRef, roomName, tsToMs, userFromGhostLocalpart, userRef,
 } from "../../../../src/networks/slack/ids.js";
 
@@ -51,5 +51,16 @@ describe("slack ids", () => {
     expect(parseFileRefId(fileRefId("F01"))).toEqual({ fileId: "F01" });
     expect(domainFromUrl("https://acme.slack.com/")).toBe("acme");
     expect(domainFromUrl("not a url")).toBeUndefined();
+  });
+
+  it("describes a channel for m.bridge: the workspace as network, web-client links, a state key per channel", () => {
+    const login = { id: "slack:T0001", network: "slack", ownerMxid: "@a:x", remoteId: "T0001", name: "Acme", secrets: {} };
+    expect(describeChat("T0001:C0001", "general", login)).toEqual({
+      key: "T0001/C0001",
+      network: { id: "T0001", displayname: "Acme", external_url: "https://app.slack.com/client/T0001" },
+      channel: { id: "C0001", displayname: "general", external_url: "https://app.slack.com/client/T0001/C0001" },
+    });
+    // Logged out: the team id still names the workspace (the key must not change).
+    expect(describeChat("T0001:C0001", "general")).toMatchObject({ key: "T0001/C0001", network: { id: "T0001", displayname: "T0001" } });
   });
 });

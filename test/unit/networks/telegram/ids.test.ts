@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  aliasLocalpart, chatIdOf, chatRefOf, displayName, formatSize, ghostLocalpart, messageLink, messageRef, parseMessageRef, roomName, userFromGhostLocalpart,
+  aliasLocalpart, chatIdOf, chatRefOf, describeChat, displayName, formatSize, ghostLocalpart, messageLink, messageRef, parseMessageRef, roomName, userFromGhostLocalpart,
 } from "../../../../src/networks/telegram/ids.js";
 import { ReactionStack, toMatrixEmoji, toTelegramEmoji } from "../../../../src/networks/telegram/reactions.js";
 
@@ -103,5 +103,23 @@ describe("telegram reactions", () => {
     s.apply("c", "👍", true);
     expect(s.current("a")).toBeNull();
     expect(s.current("c")).toBe("👍");
+  });
+});
+
+describe("telegram m.bridge description", () => {
+  const bot = { id: "telegram:7001", network: "telegram", ownerMxid: "@a:x", remoteId: "7001", name: "@fleet_bot", secrets: {} };
+
+  it("a group is keyed by its id, with the bot as the network", () => {
+    expect(describeChat("-1001234", "Fleet Ops", bot)).toEqual({
+      key: "-1001234",
+      network: { id: "7001", displayname: "@fleet_bot", external_url: "https://t.me/fleet_bot" },
+      channel: { id: "-1001234", displayname: "Fleet Ops" },
+    });
+    expect(describeChat("-1001234", "Fleet Ops").network).toBeUndefined(); // bot logged out: not known
+  });
+
+  it("a private chat (one per bot) is keyed by bot and user, and names its bot even after a logout", () => {
+    expect(describeChat("42@7001", "Ivan", bot)).toMatchObject({ key: "7001/42", channel: { id: "42", displayname: "Ivan" } });
+    expect(describeChat("42@7001", "Ivan").network).toEqual({ id: "7001", displayname: "7001" });
   });
 });
