@@ -94,6 +94,9 @@ export class World {
     try {
       await store.logins.put({ id: `slack:${TEAM}`, network: "slack", ownerMxid: this.alice.userId, remoteId: TEAM, name: "Bench", secrets: { botToken: this.team.botToken, appToken: this.team.appToken } });
       await store.logins.put({ id: `telegram:${BOT_ID}`, network: "telegram", ownerMxid: this.alice.userId, remoteId: String(BOT_ID), name: "@bench_bot", secrets: { token: this.botToken } });
+      // The bridge registers its bot at start, retrying in the background: a world seeded after a
+      // short first start (the embedded phase) may not have it yet.
+      if (!this.hs.userExists(this.botMxid)) await this.registerGhost(this.botMxid);
       const bot = this.hs.clientFor(this.botMxid);
       let userSeq = 0;
       const usersFor = (): number[] => {
