@@ -1,6 +1,6 @@
 /**
- * The bridge exactly as an operator runs it: `node dist/cli.js start -c <file>`, with no node
- * flags (the README's command; `tandem start` sets its own V8 flags inside, src/heap.ts), the
+ * The bridge exactly as an operator runs it: `node <the CLI's shebang flags> dist/cli.js start -c
+ * <file>` (as `tandem start` and `npm start` run; the V8 flags it sets inside, src/heap.ts, too), the
  * environment without TANDEM_* variables, and the log on stdout. Measured from outside, as an
  * operator's tools would: time from spawn to the appservice port answering and to the
  * "Tandem is running" line (so Node's own start-up and loading the code are included), and the
@@ -12,12 +12,20 @@ import net from "node:net";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+// @ts-expect-error: a plain .mjs script without types
+import { cliNodeFlags } from "../scripts/node-flags.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI = path.join(ROOT, "dist", "cli.js");
 const READY_LINE = "Tandem is running";
-/** Node flags before dist/cli.js: none, as the README starts it; BENCH_OPERATOR_FLAGS tries others (e.g. Docker's --max-semi-space-size=4). */
-export const OPERATOR_FLAGS = (process.env.BENCH_OPERATOR_FLAGS ?? "").split(/\s+/).filter(Boolean);
+/**
+ * Node flags before dist/cli.js: those on its shebang, which `tandem`, `npm start`, the systemd
+ * unit and the Docker image run it with (scripts/node-flags.mjs). BENCH_OPERATOR_FLAGS tries
+ * others ("" for none).
+ */
+export const OPERATOR_FLAGS: string[] = process.env.BENCH_OPERATOR_FLAGS !== undefined
+  ? process.env.BENCH_OPERATOR_FLAGS.split(/\s+/).filter(Boolean)
+  : (cliNodeFlags(path.join(ROOT, "src", "cli.ts")) as string[]);
 
 export interface OperatorStart {
   /** Spawn → the appservice port accepts a connection, ms. */

@@ -1,16 +1,21 @@
 /** The parent's handle on the bridge child process (bench/child.ts): spawn, ask, stop. */
 import { fork, type ChildProcess } from "node:child_process";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+// @ts-expect-error: a plain .mjs script without types
+import { cliNodeFlags } from "../scripts/node-flags.mjs";
 import { buildForBench } from "./build.js";
 import type { ChildReply, ChildRequest, ChildStats, MemSample, StartRequest } from "./child.js";
 import type { World } from "./world.js";
 
 /**
- * Node flags of the bridge process: none, as the README starts it (`node dist/cli.js start`; the
- * V8 flags `tandem start` sets itself, child.ts sets too). The Docker image adds
- * `--max-semi-space-size=4` (NODE_OPTIONS, about 20 MB less RSS): BENCH_NODE_FLAGS measures that.
+ * Node flags of the bridge process: those `tandem start` runs with (src/cli.ts's shebang, passed by
+ * `npm start`, the systemd unit and the Docker image too; the V8 flags it sets itself, child.ts
+ * sets as well). BENCH_NODE_FLAGS measures others ("" for Node's defaults).
  */
-export const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
+export const NODE_FLAGS: string[] = process.env.BENCH_NODE_FLAGS !== undefined
+  ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean)
+  : (cliNodeFlags(fileURLToPath(new URL("../src/cli.ts", import.meta.url))) as string[]);
 
 export interface Ready {
   startBridgeMs: number;

@@ -100,7 +100,7 @@ export function renderText(r: BenchResult): string {
   const out: string[] = [];
   out.push(`Tandem benchmark (${r.mode}) — ${r.startedAt}, ${r.durationSeconds} s`);
   out.push(`machine: ${r.machine.cpus} CPUs (${r.machine.model}), ${r.machine.memoryMB} MB, node ${r.machine.node}, load ${r.machine.load1} at start`);
-  out.push(`database: ${r.database.kind} ${r.database.version} (${r.database.durability})${r.database.warning ? `\n${r.database.warning}` : ""}; bridge process flags: ${r.machine.bridgeNodeFlags || "(none, as the README starts it)"}`);
+  out.push(`database: ${r.database.kind} ${r.database.version} (${r.database.durability})${r.database.warning ? `\n${r.database.warning}` : ""}; bridge process flags: ${r.machine.bridgeNodeFlags || "(none)"}`);
   const e = r.environment;
   if (e) {
     const pg = e.pgRoundTripMs ? `Postgres SELECT 1 p50 ${e.pgRoundTripMs.p50} / p99 ${e.pgRoundTripMs.p99} ms, ` : "";
