@@ -86,15 +86,21 @@ async function main(): Promise<void> {
     directions: {}, memory: {}, ready: {}, budget: [], notes,
   };
   try {
-    if (only.has("relay")) await relayPhase(dbs, result, profileDir);
-    if (only.has("fsync-off")) await fsyncOffPhase(result);
-    if (only.has("ready")) for (const n of SIZE.ready) await readyPhase(dbs, result, n);
-    if (only.has("memory")) await memoryPhase(dbs, result, false);
-    if (only.has("embedded")) {
-      await embeddedPhase(dbs, result, { quick, resultsDir: RESULTS, broken, log, profileDir });
-      await memoryPhase(dbs, result, true);
-    }
-    if (only.has("attack")) await attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log, profileDir);
+    // A phase that fails is reported and the others still run: the table shows what was measured.
+    const phase = async (name: string, run: () => Promise<void>) => {
+      if (!only.has(name)) return;
+      await run().catch((err: unknown) => {
+        broken.push(`${name}: failed: ${err instanceof Error ? err.message : String(err)}`);
+        log(`${name} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      });
+    };
+    await phase("relay", () => relayPhase(dbs, result, profileDir));
+    await phase("fsync-off", () => fsyncOffPhase(result));
+    await phase("ready", async () => { for (const n of SIZE.ready) await readyPhase(dbs, result, n); });
+    await phase("memory", () => memoryPhase(dbs, result, false));
+    await phase("embedded", () => embeddedPhase(dbs, result, { quick, resultsDir: RESULTS, broken, log, profileDir }));
+    await phase("embedded", () => memoryPhase(dbs, result, true));
+    await phase("attack", () => attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log, profileDir));
   } finally {
     await dbs.cleanup();
   }
