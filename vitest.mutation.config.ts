@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 // not mutate, so they could never kill a mutant and would only cost minutes per run.
 export default defineConfig({
   test: {
-    include: ["test/unit/store/queue.test.ts", "test/unit/store/repos.test.ts", "test/unit/core/relay-queue.test.ts"],
+    include: ["test/unit/store/queue.test.ts", "test/unit/store/repos.test.ts", "test/unit/core/{relay-queue,remote-inbound,matrix-outbound}*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },
