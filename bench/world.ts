@@ -69,7 +69,7 @@ export class World {
       database: { uri: db.uri, data_dir: db.dataDir || "db" },
       slack: { api_url: w.slack.apiUrl, conversation_count: 0 },
       telegram: { api_root: w.tg.apiRoot },
-      bridge: { permissions: { "*": "relay", [DOMAIN]: "user" }, encryption_key: ENCRYPTION_KEY },
+      bridge: { permissions: { "*": "relay", [DOMAIN]: "user" }, encryption_key: ENCRYPTION_KEY, download_allowed_origins: new URL(w.slack.apiUrl).origin },
       metrics: { enabled: false },
       logging: { level: logLevel, format: "json" },
     };

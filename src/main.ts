@@ -24,7 +24,7 @@ import { auditRoute } from "./observability/audit-route.js";
 import { statusRoutes } from "./observability/status-page.js";
 import { openStore, secretsPolicyError } from "./store/index.js";
 import type { Store } from "./store/api.js";
-import { createConnectors } from "./networks/index.js";
+import { createConnectors, TOKEN_SHAPES } from "./networks/index.js";
 
 export interface StartOptions {
   config: Config;
@@ -43,6 +43,8 @@ export interface RunningBridge {
   store: Store;
   log: Logger;
   appservice: MatrixAppservice;
+  /** Serves Matrix avatars to Slack (its cache is bounded in bytes). */
+  avatars: AvatarProxy;
   /** Port the metrics server listens on (resolved when configured as 0), or null. */
   metricsPort: number | null;
   stop(): Promise<void>;
@@ -98,7 +100,8 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   appservice.onMember = (roomId, userId) => matrix.forgetMember(roomId, userId);
 
   // Slack shows a Matrix sender's avatar from icon_url, which it fetches from the internet.
-  const avatars = new AvatarProxy(registration.as_token, config.bridge.public_url, matrix, log.child({ component: "avatars" }));
+  const avatars = new AvatarProxy(registration.as_token, config.bridge.public_url, matrix, log.child({ component: "avatars" }),
+    config.bridge.avatar_cache_bytes);
   avatars.mount(appservice.expressApp);
 
   const initialChatCount: Record<string, number> = { slack: config.slack.conversation_count, telegram: 0, ...opts.initialChatCount };
@@ -108,12 +111,14 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
       commandPrefix: config.bridge.command_prefix,
       permissions: config.bridge.permissions ?? {},
       maxFileSize: config.bridge.max_file_size,
+      maxMessageParts: config.bridge.max_message_parts,
       promptTimeoutMs: config.bridge.login_timeout_seconds * 1000,
       initialChatCount,
       // Telegram bots cannot read history; other networks (tests) have none unless a connector offers it.
       backfillCount: { slack: config.slack.enabled ? config.slack.backfill_count : 0 },
       standbyRelaysMatrix: config.bridge.standby_relays_matrix,
       publicAvatarUrl: config.bridge.public_url ? (mxc) => avatars.urlFor(mxc) : undefined,
+      tokenShapes: TOKEN_SHAPES,
     },
   }, opts.core);
 
@@ -159,7 +164,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
 
   let stopped = false;
   return {
-    core, store, log, appservice, metricsPort,
+    core, store, log, appservice, avatars, metricsPort,
     async stop() {
       if (stopped) return;
       stopped = true;

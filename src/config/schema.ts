@@ -149,6 +149,16 @@ const bridge = z.object({
     .describe("Prefix for bot commands in rooms other than the DM with the bot. Default \"!tandem\"."),
   max_file_size: count(1).default(52_428_800)
     .describe("Largest file, in bytes, bridged in either direction; larger files become a notice. Default 52428800 (50 MB)."),
+  download_allowed_origins: z.string()
+    .refine((s) => s.split(/[\s,]+/).filter(Boolean).every((o) => isUrl(o, ["http:", "https:"]) && new URL(o).pathname === "/"), {
+      error: 'must be origins like "https://files.example.org http://127.0.0.1:8080" (scheme, host, port; no path), or ""',
+    })
+    .default("")
+    .describe("Extra origins files and avatars may be downloaded from, separated by spaces, for Slack-compatible test servers and mirrors (a Telegram Bot API server is telegram.api_root, allowed already). Default \"\": Slack downloads come only over https from Slack's own file hosts (slack.com, slack-gov.com, slack-files.com, slack-edge.com, and gravatar.com for avatars) at public addresses; origins listed here are trusted at any address, loopback included."),
+  avatar_cache_bytes: count(0).default(33_554_432)
+    .describe("Most bytes of Matrix avatars the bridge keeps in memory to serve to Slack (bridge.public_url). Default 33554432 (32 MB); the least recently served go first."),
+  max_message_parts: count(1).default(10)
+    .describe("Most messages one long message is split into on the way out (and events on the way into Matrix); the rest of the text is sent as a text file. Default 10."),
   encryption_key: z.string().default("")
     .describe("Key that encrypts login secrets at rest; keep it out of the file with env TANDEM_ENCRYPTION_KEY. Default \"\": secrets are stored in plain text. Changing it makes stored logins unreadable."),
   public_url: httpUrl({ empty: true }).overwrite(stripTrailingSlash).default("")

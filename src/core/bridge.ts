@@ -28,6 +28,7 @@ import { Permissions } from "./permissions.js";
 import { PortalDirectory } from "./portals.js";
 import { RelayQueue, type RelayQueueOptions } from "./relay-queue.js";
 import { RemoteInbound } from "./remote-inbound.js";
+import { TokenGuard } from "./token-guard.js";
 
 /** How long done relay-queue items are kept (their source keys dedup redeliveries meanwhile). */
 const QUEUE_KEEP_MS = 7 * 24 * 3600_000;
@@ -53,6 +54,7 @@ export class BridgeCore implements BridgeServices {
   private readonly remote: RemoteInbound;
   private readonly outbound: MatrixOutbound;
   private readonly linker: RoomLinker;
+  private readonly tokens: TokenGuard;
   /** Management room id → the user it belongs to (the DM with the bot). */
   private readonly managementRooms = new Map<string, string>();
   private sweeper: NodeJS.Timeout | null = null;
@@ -64,6 +66,7 @@ export class BridgeCore implements BridgeServices {
   constructor(readonly deps: CoreDeps, opts: BridgeCoreOptions = {}) {
     const { store, matrix, log, options } = deps;
     this.permissions = new Permissions(options.permissions);
+    this.tokens = new TokenGuard(options.tokenShapes ?? [], matrix, log.child({ component: "tokens" }));
     this.portals = new PortalDirectory(store, matrix, log.child({ component: "portals" }));
     this.ghosts = new GhostManager(store, matrix, log.child({ component: "ghosts" }));
     const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
@@ -78,9 +81,10 @@ export class BridgeCore implements BridgeServices {
     this.backfill = new Backfill(deps, this.portals, this.loginManager, (p, id) => this.remote.importPast(p, id), opts.backfill);
     this.remote.beforeLive = (roomId, ev) => this.backfill.beforeLive(roomId, ev);
     this.portals.onCreated = (link) => this.backfill.onPortalCreated(link);
+    this.linker.onLinked = (link) => this.backfill.onLinked(link);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.queue.onStoreHealth = (error) => { deps.health.databaseError = error; };
-    this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }));
+    this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }), (s) => this.tokens.mask(s));
     this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this),
       ...(opts.extraCommands?.(this) ?? []));
   }
@@ -156,14 +160,17 @@ export class BridgeCore implements BridgeServices {
       if (ev.kind === "invite") { later.push(() => this.onInvite(ev)); continue; }
       if (ev.kind === "membership") { later.push(() => this.onMembership(ev)); continue; }
       if (this.deps.matrix.isBridgeUser(ev.sender)) continue; // our own echo
+      const token = this.tokens.carriesToken(ev);
       if (ev.kind === "message" && ev.msgtype !== "file") {
         const isMgmt = this.managementRooms.get(ev.roomId) === ev.sender;
         // In the DM with the bot everything is a command; elsewhere only prefixed text (or an open prompt).
         if (isMgmt || this.registry.isCommand(ev.body, false, ev.roomId, ev.sender)) {
-          later.push(() => this.runCommand(ev, isMgmt));
+          later.push(() => this.runCommand(ev, isMgmt, token));
           continue;
         }
       }
+      // A token is never relayed, whoever sent it and wherever; the bot removes it from the room.
+      if (token) { later.push(() => this.tokens.scrub(ev)); continue; }
       if (!this.portals.portal(ev.roomId)) continue;
       relay.push({ lane: matrixLane(ev.roomId), sourceKey: `m:${ev.eventId}`, payload: { t: "matrix", receivedAt, event: ev } satisfies MatrixPayload });
     }
@@ -171,14 +178,20 @@ export class BridgeCore implements BridgeServices {
     for (const fn of later) void fn().catch((err) => this.deps.log.error("matrix event handling failed", { error: String(err) }));
   }
 
-  private async runCommand(ev: Extract<MatrixInbound, { kind: "message" }>, isMgmt: boolean): Promise<void> {
+  /** `token`: the message carries a token; one the command did not take (and redact) as a secret is scrubbed after. */
+  private async runCommand(ev: Extract<MatrixInbound, { kind: "message" }>, isMgmt: boolean, token: boolean): Promise<void> {
     const { matrix } = this.deps;
+    let redacted = false;
     await this.registry.handle({
       roomId: ev.roomId, sender: ev.sender, eventId: ev.eventId, body: ev.body, isManagementRoom: isMgmt,
       level: this.permissions.levelOf(ev.sender),
       reply: (text, html) => this.notice(ev.roomId, text, html),
-      redact: (eventId) => matrix.redact(ev.roomId, matrix.botMxid, eventId, `tandem-redact-${randomUUID()}`, "Contained a secret"),
+      redact: async (eventId) => {
+        await matrix.redact(ev.roomId, matrix.botMxid, eventId, `tandem-redact-${randomUUID()}`, "Contained a secret");
+        if (eventId === ev.eventId) redacted = true;
+      },
     });
+    if (token && !redacted) await this.tokens.scrub(ev);
   }
 
   private async onInvite(ev: Extract<MatrixInbound, { kind: "invite" }>): Promise<void> {
@@ -236,6 +249,14 @@ export class BridgeCore implements BridgeServices {
     const roomId = p.t === "matrix" ? p.event.roomId : this.portals.linkForChat(p.network, p.event.chat)?.roomId;
     if (!roomId) return;
     const why = err instanceof TandemError && err.userMessage ? err.userMessage : err instanceof Error ? err.message : String(err);
+    // Reactions a network cannot show (an emoji it has no name for) come in clusters: one notice per
+    // message says so, the rest are only logged (the queue logged this one already).
+    if (p.t === "matrix" && p.event.kind === "reaction") {
+      const key = `reaction-failed:${p.event.target}`;
+      if (await this.deps.store.kv.get(key)) return;
+      await this.deps.store.kv.set(key, "1");
+      return this.notice(roomId, `A reaction could not be delivered: ${why}. Further reactions to this message that cannot be delivered are not announced.`);
+    }
     const what = p.t === "matrix" ? "A Matrix message could not be delivered" : `A ${this.connectorName(p.network)} message could not be bridged`;
     await this.notice(roomId, `${what}: ${why}`);
   }
@@ -276,13 +297,10 @@ export class BridgeCore implements BridgeServices {
     const chats = await conn.listChats(this.deps.options.initialChatCount[login.network] ?? 0);
     let created = 0;
     for (const chat of chats) {
-      const link = this.portals.linkForChat(login.network, chat);
-      if (link) {
-        await this.deps.matrix.invite(link.roomId, login.ownerMxid).catch(() => undefined);
-        continue;
-      }
-      await this.portals.createPortal(connector, conn, login.id, login.ownerMxid, chat);
-      created++;
+      // A room made meanwhile by someone else (a live message, `link`) counts as existing: invite to it.
+      const { link, created: made } = await this.portals.ensurePortal(connector, conn, login.id, login.ownerMxid, chat);
+      if (made) created++;
+      else await this.deps.matrix.invite(link.roomId, login.ownerMxid).catch(() => undefined);
     }
     return created;
   }
@@ -291,10 +309,8 @@ export class BridgeCore implements BridgeServices {
     return this.deps.matrix.powerLevel(roomId, mxid);
   }
 
-  async linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
-    const row = await this.linker.link(roomId, network, input, by, isAdmin);
-    await this.backfill.onLinked(row).catch((err) => this.deps.log.warn("backfill not started", { roomId, error: String(err) }));
-    return row;
+  linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
+    return this.linker.link(roomId, network, input, by, isAdmin);
   }
 
   backfillNote(roomId: string, network: string): string | undefined {
@@ -317,8 +333,9 @@ export class BridgeCore implements BridgeServices {
 
   async notice(roomId: string, text: string, html?: string): Promise<void> {
     const { matrix } = this.deps;
-    const content: Record<string, unknown> = { msgtype: "m.notice", body: text };
-    if (html) Object.assign(content, { format: "org.matrix.custom.html", formatted_body: html });
+    // Whatever a notice quotes back (a command, a chat name, an error), it never quotes a token.
+    const content: Record<string, unknown> = { msgtype: "m.notice", body: this.tokens.mask(text) };
+    if (html) Object.assign(content, { format: "org.matrix.custom.html", formatted_body: this.tokens.mask(html) });
     await matrix.sendEvent(roomId, matrix.botMxid, "m.room.message", content, `tandem-notice-${randomUUID()}`);
   }
 

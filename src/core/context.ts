@@ -14,6 +14,8 @@ export interface CoreOptions {
   permissions: Record<string, Exclude<Level, "none">>;
   /** Largest file bridged in either direction, bytes. */
   maxFileSize: number;
+  /** Most Matrix events one remote message becomes; the rest of its text goes as a text file. Default 10. */
+  maxMessageParts?: number;
   /** Multi-step command prompts expire after this long. */
   promptTimeoutMs: number;
   /** Chats turned into portals at login / `sync`, per network. */
@@ -24,6 +26,8 @@ export interface CoreOptions {
   standbyRelaysMatrix?: boolean;
   /** Public, signed URL for a Matrix avatar (for Slack icon_url); undefined when not served. */
   publicAvatarUrl?: (mxc: string) => string | undefined;
+  /** What network credentials look like: a Matrix message carrying one is redacted, never relayed (token-guard.ts). */
+  tokenShapes?: readonly RegExp[];
 }
 
 export interface CoreDeps {

@@ -4,6 +4,7 @@
  * commands stay thin.
  */
 import type { CutoverPhase, PortalLinkRow } from "../store/api.js";
+import { StoreError } from "../store/db.js";
 import type { Connection, NetworkConnector } from "./connector.js";
 import type { CoreDeps } from "./context.js";
 import { CommandError } from "./errors.js";
@@ -12,6 +13,9 @@ import type { PortalDirectory } from "./portals.js";
 import { plainDoc } from "../formatting/ast.js";
 
 export class RoomLinker {
+  /** Told in the chat's turn once a room was linked (the bridge starts its backfill); may throw. */
+  onLinked?: (link: PortalLinkRow) => Promise<void>;
+
   constructor(private readonly deps: CoreDeps, private readonly portals: PortalDirectory, private readonly logins: LoginManager) {}
 
   async link(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
@@ -24,24 +28,41 @@ export class RoomLinker {
     if (!conn) throw new CommandError(`Your ${connector.displayName} login ${login.name} is not connected right now; try again shortly.`);
     const chat = await conn.resolveChat(input.trim());
     if (!chat) throw new CommandError(`${connector.displayName} has no chat "${input}" that ${login.name} can see.`);
-    const existing = this.portals.linkForChat(network, chat);
-    if (existing) {
-      if (existing.roomId === roomId) return existing;
-      throw new CommandError(`That ${connector.displayName} chat is already bridged to ${existing.alias ?? existing.roomId}. Unlink it there first.`);
-    }
-    if (this.portals.linksOfRoom(roomId).some((l) => l.network === network)) {
-      throw new CommandError(`This room is already linked to a ${connector.displayName} chat; unlink ${network} first.`);
-    }
-    // Ghosts join a private room by the bot's invite: without that power the link would relay nothing.
-    const botPower = await this.deps.matrix.powerLevel(roomId, this.deps.matrix.botMxid);
-    if (botPower < 50) throw new CommandError(`I need power level 50 in this room to invite the ${connector.displayName} users' ghosts (I have ${botPower}). Raise it, then link again.`);
-    const info = await conn.chatInfo(chat);
-    if (!this.portals.portal(roomId)) {
-      await this.portals.addPortal({ roomId, kind: "linked", ownerMxid: null, phase: "parallel", createdAt: new Date() });
-    }
-    const link = await this.portals.addLink({ roomId, network, chat, loginId: login.id, name: info.name, alias: null });
-    await this.portals.bridgeInfo?.write(link); // clients show the room as bridged (one entry per linked chat)
-    return link;
+    // In the chat's turn: a portal being made for it right now (the login's first sync, a live
+    // message) is finished first, and then found here, instead of the chat ending up in two rooms.
+    return this.portals.withChat(network, chat, async () => {
+      const existing = this.portals.linkForChat(network, chat);
+      if (existing) {
+        if (existing.roomId === roomId) return existing;
+        throw this.alreadyBridged(connector, existing);
+      }
+      if (this.portals.linksOfRoom(roomId).some((l) => l.network === network)) {
+        throw new CommandError(`This room is already linked to a ${connector.displayName} chat; unlink ${network} first.`);
+      }
+      // Ghosts join a private room by the bot's invite: without that power the link would relay nothing.
+      const botPower = await this.deps.matrix.powerLevel(roomId, this.deps.matrix.botMxid);
+      if (botPower < 50) throw new CommandError(`I need power level 50 in this room to invite the ${connector.displayName} users' ghosts (I have ${botPower}). Raise it, then link again.`);
+      const info = await conn.chatInfo(chat);
+      if (!this.portals.portal(roomId)) {
+        await this.portals.addPortal({ roomId, kind: "linked", ownerMxid: null, phase: "parallel", createdAt: new Date() });
+      }
+      let row: PortalLinkRow;
+      try {
+        row = await this.portals.addLink({ roomId, network, chat, loginId: login.id, name: info.name, alias: null });
+      } catch (err) {
+        // Another bridge process linked the chat meanwhile (the store's unique link said no).
+        const theirs = err instanceof StoreError && err.code === "store.conflict" ? await this.deps.store.links.byChat(network, chat) : null;
+        if (theirs) throw this.alreadyBridged(connector, theirs);
+        throw err;
+      }
+      await this.portals.bridgeInfo?.write(row); // clients show the room as bridged (one entry per linked chat)
+      await this.onLinked?.(row).catch((err) => this.deps.log.warn("backfill not started", { roomId, error: String(err) }));
+      return row;
+    });
+  }
+
+  private alreadyBridged(connector: NetworkConnector, existing: PortalLinkRow): CommandError {
+    return new CommandError(`That ${connector.displayName} chat is already bridged to ${existing.alias ?? existing.roomId}. Unlink it there first.`);
   }
 
   /** Change a room's phase and say so on both sides. Returns false when nothing changed. */

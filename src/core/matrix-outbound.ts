@@ -7,6 +7,7 @@
 import type { Doc, Inline } from "../formatting/ast.js";
 import { mapInlines } from "../formatting/ast.js";
 import type { PortalLinkRow, QueueItem } from "../store/api.js";
+import { ChangeAuthority } from "./authority.js";
 import type { Connection, NetworkConnector, OutboundFile, OutboundMessage } from "./connector.js";
 import type { CoreDeps } from "./context.js";
 import { Deferred, MatrixError, RemoteError } from "./errors.js";
@@ -28,6 +29,8 @@ interface Target {
 }
 
 export class MatrixOutbound {
+  private readonly authority: ChangeAuthority;
+
   constructor(
     private readonly deps: CoreDeps,
     private readonly portals: PortalDirectory,
@@ -38,7 +41,9 @@ export class MatrixOutbound {
     private readonly onRelayed?: (timing: RelayTiming) => void,
     /** Whether a remote message of the room is being bridged in right now. */
     private readonly remoteBusy: (roomId: string) => boolean = () => false,
-  ) {}
+  ) {
+    this.authority = new ChangeAuthority(deps.store, deps.matrix, deps.log.child({ component: "authority" }));
+  }
 
   async apply(item: QueueItem, p: MatrixPayload): Promise<void> {
     const ev = p.event;
@@ -46,6 +51,11 @@ export class MatrixOutbound {
     // Our own ghosts and bot only go out as explicit fan-out items, never from a transaction echo.
     if (isBridgeUser && !p.origin) return;
     if (!isBridgeUser && !this.permissions.allows(ev.sender, "relay")) return this.refuse(ev);
+    // Nobody changes someone else's message on the remote side (a fan-out was changed there by its author).
+    if (!p.origin && (ev.kind === "edit" || ev.kind === "redaction")) {
+      const refusal = await this.authority.refusal(ev);
+      if (refusal) return this.authority.notify(ev, refusal);
+    }
     const targets = this.targets(ev.roomId, p.origin);
     switch (ev.kind) {
       case "message": return this.message(targets, ev, p, item.tries > 1);

@@ -2,9 +2,15 @@
  * The portal directory: which Matrix room stands for which remote chat(s), cached in
  * memory over the store (every relayed event asks, so it must not cost a query), and
  * portal-room creation.
+ *
+ * One room per chat: creating a portal, `link` and starting a backfill take the chat's turn
+ * (`withChat`), and look again once they have it. Across processes the store's unique
+ * (network, chat) link decides: the loser adopts the winner's room.
  */
 import type { PortalLinkRow, PortalRow, Store } from "../store/api.js";
+import { StoreError } from "../store/db.js";
 import { describeLink, type BridgeInfoWriter } from "./bridge-info.js";
+import { ChatTurns } from "./chat-turns.js";
 import type { Connection, NetworkConnector } from "./connector.js";
 import type { Logger } from "./log.js";
 import type { MatrixPort } from "./matrix-port.js";
@@ -16,6 +22,7 @@ export class PortalDirectory {
   private readonly portals = new Map<string, PortalRow>();
   private readonly byChatKey = new Map<string, PortalLinkRow>();
   private readonly byRoomId = new Map<string, PortalLinkRow[]>();
+  private readonly turns = new ChatTurns();
 
   /** Told after a portal room was created (the bridge starts its backfill); failures are logged, not thrown. */
   onCreated?: (link: PortalLinkRow) => Promise<void>;
@@ -45,13 +52,49 @@ export class PortalDirectory {
     return this.byRoomId.get(roomId) ?? [];
   }
 
-  /** Create the portal room for a remote chat, invite its owner, record the link. */
+  /**
+   * Run `fn` in the chat's turn: nothing else that may create or link a room for this chat runs
+   * meanwhile (portal creation, `link`, backfill start). Not re-entrant: `fn` must not call
+   * createPortal for the same chat.
+   */
+  withChat<T>(network: string, chat: ChatRef, fn: () => Promise<T>): Promise<T> {
+    return this.turns.run(network, chat, fn);
+  }
+
+  /** Turns running or waiting for this chat (1 while a portal is being made, more when others wait for it). */
+  turnsFor(network: string, chat: ChatRef): number {
+    return this.turns.pending(network, chat);
+  }
+
+  /**
+   * The chat's room: the linked one, else a new portal room, made once however many callers
+   * (a live event, `sync`, another login) ask at the same time. Invites the owner, records the
+   * link, starts the backfill.
+   */
   async createPortal(
     connector: NetworkConnector, connection: Connection, loginId: string, ownerMxid: string, chat: ChatRef,
     ghostMxids: string[] = [],
   ): Promise<PortalLinkRow> {
+    return (await this.ensurePortal(connector, connection, loginId, ownerMxid, chat, ghostMxids)).link;
+  }
+
+  /** createPortal, also saying whether this call made the room (`sync` counts and invites by it). */
+  ensurePortal(
+    connector: NetworkConnector, connection: Connection, loginId: string, ownerMxid: string, chat: ChatRef,
+    ghostMxids: string[] = [],
+  ): Promise<{ link: PortalLinkRow; created: boolean }> {
     const existing = this.linkForChat(connector.network, chat);
-    if (existing) return existing;
+    if (existing) return Promise.resolve({ link: existing, created: false });
+    return this.withChat(connector.network, chat, async () => {
+      const linked = this.linkForChat(connector.network, chat);
+      if (linked) return { link: linked, created: false };
+      return this.makePortal(connector, connection, loginId, ownerMxid, chat, ghostMxids);
+    });
+  }
+
+  private async makePortal(
+    connector: NetworkConnector, connection: Connection, loginId: string, ownerMxid: string, chat: ChatRef, ghostMxids: string[],
+  ): Promise<{ link: PortalLinkRow; created: boolean }> {
     const info = await connection.chatInfo(chat);
     let avatarMxc: string | undefined;
     if (info.avatar) {
@@ -75,11 +118,37 @@ export class PortalDirectory {
       bridgeInfo: bridge.content,
     });
     await this.addPortal({ roomId, kind: "portal", ownerMxid, phase: "parallel", createdAt: new Date() });
-    const link = await this.addLink({ roomId, network: connector.network, chat, loginId, name: info.name, alias: alias ?? null });
+    let link: PortalLinkRow;
+    try {
+      link = await this.addLink({ roomId, network: connector.network, chat, loginId, name: info.name, alias: alias ?? null });
+    } catch (err) {
+      const theirs = err instanceof StoreError && err.code === "store.conflict" ? await this.store.links.byChat(connector.network, chat) : null;
+      if (!theirs) throw err;
+      return { link: await this.adopt(theirs, roomId), created: false };
+    }
     await this.bridgeInfo?.remember(roomId, bridge); // it went in with the room: the start-up check need not send it
     this.log.info("portal created", { network: connector.network, roomId, alias });
     await this.onCreated?.(link).catch((err) => this.log.warn("backfill not started", { roomId, error: String(err) }));
-    return link;
+    return { link, created: true };
+  }
+
+  /**
+   * Another process linked the chat while this one made a room for it: theirs stands (the
+   * store's unique link), ours is given up so nothing is ever relayed into it.
+   */
+  private async adopt(theirs: PortalLinkRow, ours: string): Promise<PortalLinkRow> {
+    this.log.warn("portal made twice across processes; keeping the linked one", { network: theirs.network, roomId: theirs.roomId, dropped: ours });
+    if (!this.portals.has(theirs.roomId)) {
+      const portal = await this.store.portals.get(theirs.roomId);
+      if (portal) this.portals.set(portal.roomId, portal);
+    }
+    this.cacheLink(theirs);
+    if (this.linksOfRoom(ours).length === 0) {
+      await this.store.portals.delete(ours);
+      this.portals.delete(ours);
+      await this.matrix.leave(ours, this.matrix.botMxid).catch((err) => this.log.warn("could not leave a dropped portal room", { roomId: ours, error: String(err) }));
+    }
+    return theirs;
   }
 
   async addPortal(row: PortalRow): Promise<void> {
@@ -131,6 +200,8 @@ export class PortalDirectory {
   }
 
   private cacheLink(l: PortalLinkRow): void {
+    const old = this.byChatKey.get(chatKey(l.network, l.chat));
+    if (old) this.byRoomId.set(old.roomId, this.linksOfRoom(old.roomId).filter((x) => x !== old));
     this.byChatKey.set(chatKey(l.network, l.chat), l);
     const list = this.byRoomId.get(l.roomId) ?? [];
     list.push(l);

@@ -9,20 +9,39 @@ import { plainText } from "../formatting/ast.js";
 import type { Connection, NetworkConnector } from "./connector.js";
 import type { MatrixFileInfo } from "./matrix-port.js";
 import type { CoreDeps } from "./context.js";
-import { RemoteError } from "./errors.js";
+import { isRetryable, RemoteError, TandemError } from "./errors.js";
 import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
 import { matrixLane, type MatrixPayload, type RelayTiming, type RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
-import { renderPartsForMatrix, withMention, type Mentions } from "./render.js";
+import { renderCappedForMatrix, withMention, type Mentions } from "./render.js";
 import type { FileRef, RemoteEvent } from "./types.js";
 import type { NewQueueItem, PortalLinkRow } from "../store/api.js";
+
+/** The text past the last allowed event of a long message goes in a file of this name. */
+const OVERFLOW_FILE_NAME = "message-continued.txt";
 
 type Of<K extends RemoteEvent["kind"]> = Extract<RemoteEvent, { kind: K }>;
 
 const MSGTYPE_FOR_FILE: Record<FileRef["kind"], string> = {
   image: "m.image", sticker: "m.image", video: "m.video", audio: "m.audio", voice: "m.audio", file: "m.file",
 };
+
+/**
+ * Tries of one file download before its message is dead-lettered (with a notice in the room).
+ * With the queue's backoff (0.5 s doubling) and the connectors' stall limits (30 s of silence), a
+ * host that is down holds its chat's lane for a few minutes at most, not the queue's ~3 hours.
+ */
+export const DOWNLOAD_ATTEMPTS = 5;
+
+/** A retryable download failure on its last try becomes permanent, saying what failed. */
+function downloadGiveUp(err: unknown, file: FileRef, attempts: number): unknown {
+  if (!isRetryable(err) || attempts + 1 < DOWNLOAD_ATTEMPTS) return err;
+  const why = err instanceof TandemError && err.userMessage ? err.userMessage : err instanceof Error ? err.message : String(err);
+  return new RemoteError("download_failed", `${file.name}: gave up after ${DOWNLOAD_ATTEMPTS} tries: ${err instanceof Error ? err.message : String(err)}`, {
+    retryable: false, cause: err, userMessage: `the file ${file.name} could not be downloaded after ${DOWNLOAD_ATTEMPTS} tries (${why})`,
+  });
+}
 
 export class RemoteInbound {
   constructor(
@@ -83,7 +102,7 @@ export class RemoteInbound {
     return this.portals.createPortal(connector, conn, login.id, login.ownerMxid, chat);
   }
 
-  private async message(item: { id: number | string }, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
+  private async message(item: { id: number | string; attempts?: number }, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
     const { store, matrix } = this.deps;
     if (conn.isOwnUser(ev.sender)) return; // our own post echoed back: the message map has it
     if ((await store.messages.byRemote(p.network, ev.ref)).length > 0) return; // duplicate
@@ -118,7 +137,8 @@ export class RemoteInbound {
     let waitedMs = 0; // on the homeserver's answers (for the fan-out's timing)
     if (ev.msg.doc.length > 0 || !ev.msg.files?.length) {
       // Text too large for one Matrix event goes as several, in order (parts 0…n-1).
-      const pieces = renderPartsForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals);
+      // At most max_message_parts events: past that, the rest of the text is one text file.
+      const { pieces, rest } = renderCappedForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals, this.deps.options.maxMessageParts ?? 10);
       for (const [i, piece] of pieces.entries()) {
         const content: Record<string, unknown> = {
           msgtype: ev.msg.emote ? "m.emote" : ev.msg.notice ? "m.notice" : "m.text", ...piece, ...relation.content,
@@ -131,9 +151,19 @@ export class RemoteInbound {
         if (i === 0) this.onRelayed?.({ from: p.network, to: "matrix", receivedAt: p.receivedAt, issuedAt, doneAt });
       }
       part = Math.max(1, pieces.length);
+      if (rest !== undefined) {
+        const data = Buffer.from(rest);
+        const mxc = await matrix.uploadMedia(data, "text/plain", OVERFLOW_FILE_NAME);
+        const content = {
+          msgtype: "m.file", body: OVERFLOW_FILE_NAME, filename: OVERFLOW_FILE_NAME, url: mxc,
+          info: { mimetype: "text/plain", size: data.length }, ...relation.content, "m.mentions": mentionsOf({}),
+        };
+        record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(part), ev.at), part, undefined, true);
+        part++;
+      }
     }
     for (const file of ev.msg.files ?? []) {
-      const { content, info } = await this.fileContent(conn, file, connector.maxDownloadSize);
+      const { content, info } = await this.fileContent(conn, file, connector.maxDownloadSize, item.attempts ?? 0);
       Object.assign(content, relation.content, { "m.mentions": mentionsOf({}) });
       record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(part), ev.at), part, info);
       part++;
@@ -145,14 +175,14 @@ export class RemoteInbound {
   }
 
   /** Send a file into Matrix, or a notice with its name and link when it is too large. */
-  private async fileContent(conn: Connection, file: FileRef, networkLimit = Infinity): Promise<{ content: Record<string, unknown>; info?: MatrixFileInfo }> {
+  private async fileContent(conn: Connection, file: FileRef, networkLimit: number | undefined, attempts: number): Promise<{ content: Record<string, unknown>; info?: MatrixFileInfo }> {
     const { matrix, options } = this.deps;
     const caption = file.caption && file.caption.length > 0 ? plainText(file.caption) : undefined;
-    const limit = Math.min(options.maxFileSize, networkLimit);
+    const limit = Math.min(options.maxFileSize, networkLimit ?? Infinity);
     if (file.size !== undefined && file.size > limit) {
       return { content: this.tooLarge(file) };
     }
-    const dl = await conn.download(file);
+    const dl = await conn.download(file).catch((err: unknown) => { throw downloadGiveUp(err, file, attempts); });
     if (dl.data.length > limit) return { content: this.tooLarge(file) };
     // Nothing to upload (and the media client refuses an empty body): say what it was.
     if (dl.data.length === 0) return { content: { msgtype: "m.notice", body: `File ${file.name} is empty (0 bytes)` } };
@@ -215,8 +245,8 @@ export class RemoteInbound {
     if (!original) return; // edit of a message we never bridged
     const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
     // An edit is one event: the first piece of a text too long for one (the rest is cut, with a mark).
-    const pieces = renderPartsForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals, 25_000);
-    const rendered = pieces.length > 1 ? { ...pieces[0]!, body: `${pieces[0]!.body} […]` } : pieces[0]!;
+    const { pieces, rest } = renderCappedForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals, 2, 25_000);
+    const rendered = pieces.length > 1 || rest !== undefined ? { ...pieces[0]!, body: `${pieces[0]!.body} […]` } : pieces[0]!;
     const content = {
       msgtype: "m.text",
       body: `* ${rendered.body}`,

@@ -2,7 +2,7 @@
  * Turning core messages into Matrix event content and back-references: mentions of remote
  * users become pills to their ghosts, chat mentions become links to portal rooms.
  */
-import { plainDoc, type Doc } from "../formatting/ast.js";
+import { plainDoc, plainText, type Doc } from "../formatting/ast.js";
 import { docToHtml } from "../formatting/html.js";
 import type { NetworkConnector } from "./connector.js";
 import type { MatrixPort } from "./matrix-port.js";
@@ -107,6 +107,42 @@ export function renderPartsForMatrix(
   return out;
 }
 
+/**
+ * renderPartsForMatrix with at most `maxParts` pieces: past that, the first `maxParts - 1` and
+ * the rest of the text (for a file). A text longer than `maxParts` full events is not rendered
+ * with its formatting at all: rendering megabytes blocks the event loop for seconds (a 10 MB
+ * paragraph took 5 s, long enough for Socket Mode to drop), so it goes as plain text slices.
+ */
+export function renderCappedForMatrix(
+  doc: Doc, connectors: ReadonlyMap<string, NetworkConnector>, matrix: MatrixPort, portals: PortalDirectory, maxParts: number,
+  maxBytes = MATRIX_CONTENT_MAX_BYTES,
+): { pieces: Rendered[]; rest?: string } {
+  const keep = Math.max(0, maxParts - 1);
+  const text = plainText(doc);
+  if (text.length > maxParts * maxBytes) {
+    // Each event holds fewer characters than maxBytes: this cannot fit, and only the head is sliced.
+    let end = keep * maxBytes;
+    if (/[\uD800-\uDBFF]/.test(text[end - 1] ?? "")) end--; // never split a surrogate pair
+    const slices = sliceText(text.slice(0, end), maxBytes).slice(0, keep);
+    const used = slices.reduce((n, s) => n + s.length, 0);
+    return { pieces: slices.map((body) => ({ body, "m.mentions": {} })), rest: text.slice(used) };
+  }
+  const all = renderPartsForMatrix(doc, connectors, matrix, portals, maxBytes);
+  if (all.length <= maxParts) return { pieces: all };
+  return { pieces: all.slice(0, keep), rest: all.slice(keep).map((r) => r.body).join("\n\n") };
+}
+
+/** Bytes one code point takes inside a JSON string (UTF-8, escapes included), as JSON.stringify writes it. */
+function jsonBytes(ch: string): number {
+  const c = ch.codePointAt(0)!;
+  if (c === 0x22 || c === 0x5c || c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d) return 2;
+  if (c < 0x20) return 6;
+  if (c < 0x80) return 1;
+  if (c < 0x800) return 2;
+  if (c >= 0xd800 && c <= 0xdfff) return 6; // a lone surrogate is escaped
+  return c < 0x10000 ? 3 : 4;
+}
+
 /** Plain text in slices whose JSON (escapes included) fits in `maxBytes` as an event's body. */
 function sliceText(text: string, maxBytes: number): string[] {
   const chars = [...text]; // whole code points: never split a surrogate pair
@@ -116,9 +152,9 @@ function sliceText(text: string, maxBytes: number): string[] {
   while (i < chars.length) {
     let n = Math.min(chars.length - i, Math.max(1, Math.floor(budget / 6))); // 6 bytes: the largest JSON escape of one unit
     let used = 0;
-    for (let k = 0; k < n; k++) used += Buffer.byteLength(JSON.stringify(chars[i + k]!)) - 2;
+    for (let k = 0; k < n; k++) used += jsonBytes(chars[i + k]!);
     // Grow while it fits (most text is 1–3 bytes a character).
-    while (i + n < chars.length && used + Buffer.byteLength(JSON.stringify(chars[i + n]!)) - 2 <= budget) used += Buffer.byteLength(JSON.stringify(chars[i + n++]!)) - 2;
+    while (i + n < chars.length && used + jsonBytes(chars[i + n]!) <= budget) used += jsonBytes(chars[i + n++]!);
     // Prefer to cut at a line break or a space in the last tenth of the slice.
     if (i + n < chars.length) {
       const floor = Math.floor(n * 0.9);

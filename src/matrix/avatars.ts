@@ -9,6 +9,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Application, Request, Response } from "express";
 import type { MatrixPort } from "../core/matrix-port.js";
 import type { Logger } from "../core/log.js";
+import { AvatarCache } from "./avatar-cache.js";
 
 const PATH = "/_tandem/avatar";
 /** Avatars are small images; a larger file behind an avatar URL is not served (nor held in the cache). */
@@ -17,9 +18,11 @@ const MXC = /^mxc:\/\/([^/]+)\/([A-Za-z0-9_-]+)$/;
 
 export class AvatarProxy {
   private readonly key: Buffer;
-  private readonly cache = new Map<string, { data: Buffer; mime: string; at: number }>();
+  /** Served avatars, bounded in bytes (bridge.avatar_cache_bytes). */
+  readonly cache: AvatarCache;
 
-  constructor(secret: string, private readonly publicUrl: string, private readonly matrix: MatrixPort, private readonly log: Logger) {
+  constructor(secret: string, private readonly publicUrl: string, private readonly matrix: MatrixPort, private readonly log: Logger, cacheBytes: number) {
+    this.cache = new AvatarCache(cacheBytes);
     this.key = createHmac("sha256", "tandem-avatar-url").update(secret).digest();
   }
 
@@ -54,7 +57,6 @@ export class AvatarProxy {
         if (!/^image\//.test(dl.mime)) { res.status(404).send("not an image"); return; }
         hit = { data: dl.data, mime: dl.mime, at: Date.now() };
         this.cache.set(mxc, hit);
-        if (this.cache.size > 500) this.cache.delete(this.cache.keys().next().value!);
       }
       // An image/svg+xml avatar opened directly must not run scripts on the bridge's public origin.
       res.set({

@@ -15,6 +15,8 @@ const enc = encodeURIComponent;
 /** Events that make a room "have messages" for backfill. */
 const MESSAGE_TYPES = new Set(["m.room.message", "m.sticker", "m.room.encrypted"]);
 const HAS_MESSAGES_PAGES = 5;
+/** Pauses while a room behind one of our aliases is still being created (about 3 s in all; see portalBehind). */
+const ALIAS_SETTLE_WAITS_MS = [50, 100, 200, 400, 800, 1600];
 
 /**
  * Display names and avatars of Matrix senders are asked for on every message going out; they are
@@ -143,12 +145,36 @@ export class AppservicePort implements MatrixPort {
     throw toMatrixError({ errcode: "M_ROOM_IN_USE", statusCode: 400, error: `no free alias for ${base}` }, "create room");
   }
 
-  /** The room an alias of ours points at, if it carries our m.bridge state for `stateKey`. */
+  /**
+   * The room an alias of ours points at, if it carries our m.bridge state for `stateKey`. A room
+   * whose state cannot be read yet, or has no m.bridge of any chat yet, is being created right
+   * now (Synapse reserves the alias before it writes the room's first events): it is looked at
+   * again for a few seconds, so a portal made at the same moment elsewhere is reused, not
+   * doubled as `_2`. A room bridging another chat is not ours at once.
+   */
   private async portalBehind(alias: string, stateKey: string): Promise<string | null> {
     const res = await this.bridge.getIntent().matrixClient.doRequest("GET", `/_matrix/client/v3/directory/room/${enc(alias)}`);
     const roomId = (res as { room_id?: unknown } | null)?.room_id;
     if (typeof roomId !== "string" || !roomId.startsWith("!")) return null;
-    return (await this.getState(roomId, "m.bridge", stateKey)) ? roomId : null;
+    for (const wait of [...ALIAS_SETTLE_WAITS_MS, null]) {
+      const keys = await this.bridgeKeysOf(roomId);
+      if (keys?.has(stateKey)) return roomId;
+      if ((keys && keys.size > 0) || wait === null) return null;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    return null;
+  }
+
+  /** The state keys of a room's m.bridge events, or null while its state cannot be read (the bot is not in it yet). */
+  private async bridgeKeysOf(roomId: string): Promise<Set<string> | null> {
+    try {
+      const state = (await this.bridge.getIntent().matrixClient.getRoomState(roomId)) as Array<{ type?: unknown; state_key?: unknown }>;
+      return new Set(state.filter((e) => e.type === "m.bridge" && typeof e.state_key === "string").map((e) => e.state_key as string));
+    } catch (err) {
+      const code = errcodeOf(err);
+      if (code === "M_FORBIDDEN" || code === "M_NOT_FOUND") return null;
+      throw err;
+    }
   }
 
   async invite(roomId: string, mxid: string): Promise<void> {

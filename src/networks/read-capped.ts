@@ -3,7 +3,7 @@
  * answer has none, and a wrong one is possible; without a cap, `arrayBuffer()` would hold a
  * file of any size in memory before any limit was looked at.
  */
-import type { RemoteError } from "../core/errors.js";
+import { RemoteError } from "../core/errors.js";
 
 /** The body, if it is at most `max` bytes; otherwise stops reading and throws `tooLarge()`. */
 export async function readCapped(res: Response, max: number, tooLarge: () => RemoteError): Promise<Buffer> {
@@ -17,7 +17,15 @@ export async function readCapped(res: Response, max: number, tooLarge: () => Rem
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch (err) {
+      // The connection broke or stalled mid-body: a network failure, worth another try.
+      if (err instanceof RemoteError) throw err;
+      throw new RemoteError("network", `download cut off: ${err instanceof Error ? err.message : String(err)}`, { retryable: true, cause: err });
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > max) {

@@ -46,3 +46,31 @@ describe("signed public avatar URLs", () => {
     expect((await fetch(otherMedia)).status).toBe(404);
   });
 });
+
+describe("the avatar cache is bounded in bytes (bridge.avatar_cache_bytes)", () => {
+  const MB = 1024 * 1024;
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await Harness.start({
+      connectors: () => [new LoopbackConnector(new LoopbackNetwork())],
+      config: { bridge: { public_url: "https://bridge.example.org", avatar_cache_bytes: 4 * MB } },
+    });
+  });
+  afterAll(async () => { await h?.stop(); });
+
+  it("40 large avatars served one after another stay under the cap, and each is served whole", async () => {
+    const alice = h.user("alice");
+    for (let i = 0; i < 40; i++) {
+      const image = Buffer.concat([PNG, Buffer.alloc(MB, i)]); // a 1 MB "picture"
+      const mxc = await alice.upload(image, "image/png", `big-${i}.png`);
+      const url = h.bridge.avatars.urlFor(mxc)!.replace("https://bridge.example.org", h.config.appservice.address);
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer()).equals(image)).toBe(true);
+      expect(h.bridge.avatars.cache.bytes).toBeLessThanOrEqual(4 * MB);
+    }
+    // The most recent ones are kept (least recently served go first).
+    expect(h.bridge.avatars.cache.size).toBe(3);
+  });
+});

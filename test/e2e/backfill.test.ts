@@ -57,7 +57,7 @@ describe("Slack backfill", () => {
     lb.addAccount("lb-token", "acct", "Loop");
     lb.addChat("fleet", "fleet");
     h = await Harness.start({
-      config: { slack: { api_url: slack.apiUrl, ...slackConfig }, telegram: { enabled: false } },
+      config: { slack: { api_url: slack.apiUrl, ...slackConfig }, telegram: { enabled: false }, bridge: { download_allowed_origins: new URL(slack.apiUrl).origin } },
       connectors: (x) => [
         createSlackConnector(x.config, silentLogger, { history: pace, socket: { startTimeoutMs: 5000 } }),
         new LoopbackConnector(lb, "loopback"),
@@ -92,9 +92,10 @@ describe("Slack backfill", () => {
     slack.userPosts(team, "C0001", "U0001", "live during backfill");
 
     await waitUntil(() => ghostMessages(room).length >= 31, 20_000, "backfill and the live message");
-    await sleep(300);
+    slack.userPosts(team, "C0001", "U0001", "sentinel"); // once it is in, anything doubled would be too
+    await waitUntil(() => ghostMessages(room).some((e) => body(e) === "sentinel"), 10_000, "the sentinel");
     const got = ghostMessages(room);
-    expect(got.map(body)).toEqual([...past.map((p) => p.text), "live during backfill"]);
+    expect(got.map(body)).toEqual([...past.map((p) => p.text), "live during backfill", "sentinel"]);
     // Original timestamps (the appservice ts parameter).
     past.forEach((p, i) => expect(got[i]!.origin_server_ts).toBe(Math.round(Number(p.ts) * 1000)));
     // Thread relations point at the root's event.
@@ -137,8 +138,9 @@ describe("Slack backfill", () => {
     expect(ghostMessages(room)).toHaveLength(0); // collected, not imported yet
     await h.restart();
     await waitUntil(async () => (await job())?.state === "done", 20_000, "backfill done after the restart");
-    await sleep(300);
-    expect(ghostMessages(room).map(body)).toEqual(past.map((p) => p.text));
+    slack.userPosts(team, "C0001", "U0001", "sentinel");
+    await waitUntil(() => ghostMessages(room).some((e) => body(e) === "sentinel"), 10_000, "the sentinel");
+    expect(ghostMessages(room).map(body)).toEqual([...past.map((p) => p.text), "sentinel"]);
     expect(historyCalls("C0001")).toHaveLength(3); // page 3 only after the restart
   });
 
@@ -162,18 +164,18 @@ describe("Slack backfill", () => {
     expect(await h.command(alice, room, "!tandem link loopback fleet")).toMatch(/Linked this room to Loopback fleet/);
     expect(await h.command(alice, room, "!tandem link slack #ops")).toMatch(/Linked this room to Slack ops[\s\S]*Importing the last 50 Slack messages/);
     await waitUntil(() => ghostMessages(room).length >= ops.length, 15_000, "backfill into the linked room");
-    await sleep(500);
-    expect(ghostMessages(room).map(body)).toEqual(ops.map((p) => p.text));
-    expect(lb.sent("fleet")).toHaveLength(0); // history is never relayed to the other links
+    // The live message is the sentinel: its fan-out follows any of the history's on the room's lane.
     slack.userPosts(team, "C0002", "U0001", "live in ops");
     await waitUntil(() => lb.sent("fleet").some((m) => m.text === "live in ops"), 10_000, "live fan-out");
-    expect(lb.sent("fleet")).toHaveLength(1);
+    expect(ghostMessages(room).map(body)).toEqual([...ops.map((p) => p.text), "live in ops"]);
+    expect(lb.sent("fleet").map((m) => m.text)).toEqual(["live in ops"]); // history is never relayed to the other links
 
     const busy = await linkable("Busy");
     await alice.sendText(busy, "we already talk here");
     expect(await h.command(alice, busy, "!tandem link slack #busy")).toMatch(/not imported: this room already has messages/);
-    await sleep(800);
-    expect(ghostMessages(busy)).toHaveLength(0);
+    slack.userPosts(team, "C0003", "U0001", "live in busy");
+    await waitUntil(() => ghostMessages(busy).length > 0, 10_000, "the live message");
+    expect(ghostMessages(busy).map(body)).toEqual(["live in busy"]);
     expect(historyCalls("C0003")).toHaveLength(0);
   });
 
@@ -183,11 +185,10 @@ describe("Slack backfill", () => {
     await login();
     await waitUntil(() => !!h.hs.roomByAlias("#slack_acme_general:example.org"), 10_000, "portal");
     const room = h.hs.roomByAlias("#slack_acme_general:example.org")!;
-    await sleep(1000);
-    expect(ghostMessages(room)).toHaveLength(0);
-    expect(historyCalls("C0001")).toHaveLength(0);
-    expect(await h.command(alice, dm, "status")).not.toMatch(/Backfill/);
     slack.userPosts(team, "C0001", "U0001", "still live");
     await waitUntil(() => ghostMessages(room).some((e) => body(e) === "still live"), 10_000, "live message");
+    expect(ghostMessages(room).map(body)).toEqual(["still live"]);
+    expect(historyCalls("C0001")).toHaveLength(0);
+    expect(await h.command(alice, dm, "status")).not.toMatch(/Backfill/);
   });
 });

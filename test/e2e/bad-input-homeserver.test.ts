@@ -68,9 +68,10 @@ describe("a homeserver that answers garbage", () => {
     proxy.mode = "pass";
     for (const t of texts) await h.hs.waitForEvent({ room_id: portal, sender: IVAN, content: { body: t } }, { timeoutMs: 20_000 });
     await waitUntil(async () => (await health()).code === 200, 10_000, "/health ok again");
-    await new Promise((r) => setTimeout(r, 300));
+    await lb.post("ops", "ivan", `${mode} sentinel`); // behind them on the chat's lane: a double would be in by now
+    await h.hs.waitForEvent({ room_id: portal, sender: IVAN, content: { body: `${mode} sentinel` } }, { timeoutMs: 20_000 });
     const got = h.messages(portal, IVAN).map(body).filter((b) => b.startsWith(mode));
-    expect(got).toEqual(texts); // once each, in order
+    expect(got).toEqual([...texts, `${mode} sentinel`]); // once each, in order
     expect(await h.bridge.store.queue.deadItems(10)).toEqual([]);
   });
 
@@ -96,7 +97,8 @@ describe("a homeserver that answers garbage", () => {
     await alice.sendText(portal, "from matrix during the trouble");
     await waitUntil(() => lb.sent("ops").some((m) => m.text === "from matrix during the trouble"), 20_000, "Matrix → loopback");
     proxy.mode = "pass";
-    await new Promise((r) => setTimeout(r, 500));
+    await alice.sendText(portal, "sentinel after the trouble");
+    await waitUntil(() => lb.sent("ops").some((m) => m.text === "sentinel after the trouble"), 20_000, "the sentinel");
     expect(lb.sent("ops").filter((m) => m.text === "from matrix during the trouble")).toHaveLength(1);
     expect(h.logs).toMatch(/will retry/);
   });

@@ -38,7 +38,10 @@ describe("Slack: bad input", () => {
     slack.addUser(team, { id: "U0001", name: "carol", real_name: "Carol Danvers", display_name: "Carol" });
     slack.addUser(team, { id: "U0009", name: "eve", real_name: EVIL, display_name: EVIL });
     slack.addChannel(team, { id: "C0001", name: "general", members: ["U0001", "U0009"], botMember: true, topic: `<b>${EVIL}</b>` });
-    h = await Harness.start({ config: { slack: { api_url: slack.apiUrl, conversation_count: 10, backfill_count: 0 }, telegram: { enabled: false } } });
+    h = await Harness.start({ config: {
+      slack: { api_url: slack.apiUrl, conversation_count: 10, backfill_count: 0 }, telegram: { enabled: false },
+      bridge: { download_allowed_origins: new URL(slack.apiUrl).origin }, // the fake's files are on loopback
+    } });
     alice = h.user("alice");
     await alice.setDisplayName("<!channel> *Alice* <https://evil.example|x>");
     const dm = await h.dm(alice);

@@ -88,8 +88,10 @@ describe("core end to end (loopback network)", () => {
     await net.push([event]);
     await net.push([event]);
     await h.hs.waitForEvent({ room_id: portalRoom, content: { body: "once" } });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(h.messages(portalRoom, "@loopback_ivan:example.org").length).toBe(before + 1);
+    // A sentinel on the same chat's lane: once it is in, a second "once" would be too.
+    await net.post("ops", "ivan", "after the duplicate");
+    await h.hs.waitForEvent({ room_id: portalRoom, content: { body: "after the duplicate" } });
+    expect(h.messages(portalRoom, "@loopback_ivan:example.org").map((e) => e.content.body).slice(before)).toEqual(["once", "after the duplicate"]);
   });
 
   it("sends a Matrix reply back out with the reply target mapped", async () => {
@@ -156,7 +158,8 @@ describe("core end to end (loopback network)", () => {
     net.failSends.push(new RemoteError("ratelimited", "slow down", { retryable: true, retryAfterMs: 100 }));
     await alice.sendText(portalRoom, "eventually");
     await waitUntil(() => net.sent("ops").some((m) => m.text === "eventually"), 10_000, "retried send");
-    await new Promise((r) => setTimeout(r, 300));
+    await alice.sendText(portalRoom, "after eventually"); // a sentinel on the room's lane
+    await waitUntil(() => net.sent("ops").some((m) => m.text === "after eventually"), 10_000, "the sentinel");
     expect(net.sent("ops").filter((m) => m.text === "eventually")).toHaveLength(1);
   });
 

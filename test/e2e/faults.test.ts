@@ -22,6 +22,7 @@ import { FakeTelegram, type BotHandle } from "../fakes/telegram.js";
 import { freePort } from "../support/bridge-process.js";
 import { countChat } from "../support/crash-scenario.js";
 import { Harness, waitUntil } from "../support/harness.js";
+import { requireTool } from "../support/required-tools.js";
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,6 +57,7 @@ class World {
     w.tg.addChat({ id: PRIVATE, type: "private", members: [w.bot.id] });
     w.h = await Harness.start({ config: {
       slack: { api_url: w.slack.apiUrl }, telegram: { api_root: w.tg.apiRoot }, ...(database ? { database } : {}),
+      bridge: { download_allowed_origins: new URL(w.slack.apiUrl).origin }, // the fake's files are on loopback
     } });
     w.alice = w.h.user("alice");
     const dm = await w.h.dm(w.alice);
@@ -105,11 +107,15 @@ class World {
       .filter((x): x is string => !!x).map(Number);
   }
 
-  /** Waits until 1..n arrived, then checks exactly once and in order. */
-  async expectAll(what: string, n: number, arrived: () => number[], timeoutMs = 30_000): Promise<void> {
+  /**
+   * Waits until 1..n arrived, then sends n+1 the same way (`send`) as a sentinel on the same lane:
+   * once it is in, a late duplicate of 1..n would be too. Then checks exactly once and in order.
+   */
+  async expectAll(what: string, n: number, arrived: () => number[], send: (i: number) => unknown, timeoutMs = 30_000): Promise<void> {
     await waitUntil(() => new Set(arrived()).size >= n, timeoutMs, `${n} ${what} messages`).catch(() => undefined);
-    await sleep(300); // a duplicate would show up now
-    expect(countChat(what, n, arrived()), what).toEqual({ chat: what, sent: n, delivered: n, lost: 0, duplicated: 0, reordered: 0 });
+    await send(n + 1);
+    await waitUntil(() => arrived().includes(n + 1), timeoutMs, `${what} sentinel`).catch(() => undefined);
+    expect(countChat(what, n + 1, arrived()), what).toEqual({ chat: what, sent: n + 1, delivered: n + 1, lost: 0, duplicated: 0, reordered: 0 });
   }
 
   async stop(): Promise<void> {
@@ -142,8 +148,8 @@ describe("faults: homeserver, Socket Mode, Telegram storms", () => {
       await sleep(Math.max(0, 6000 - (Date.now() - downAt))); // down ~6 s
       expect(w.inMatrix(w.rooms.slack, tag)).toEqual([]);
       w.hs.down = false;
-      await w.expectAll(`${tag} slack→matrix`, 30, () => w.inMatrix(w.rooms.slack, tag));
-      await w.expectAll(`${tag} telegram→matrix`, 30, () => w.inMatrix(w.rooms.group, tag));
+      await w.expectAll(`${tag} slack→matrix`, 30, () => w.inMatrix(w.rooms.slack, tag), (i) => w.slack.userPosts(w.team, "C0001", "U0001", `${tag} ${i}`));
+      await w.expectAll(`${tag} telegram→matrix`, 30, () => w.inMatrix(w.rooms.group, tag), (i) => w.tg.userSends(GROUP, POSTER, { text: `${tag} ${i}` }));
       await waitUntil(async () => (await w.health()).status === "ok", 10_000, "/health ok again");
     }, 60_000);
 
@@ -155,8 +161,9 @@ describe("faults: homeserver, Socket Mode, Telegram storms", () => {
       body: JSON.stringify({ events: [w.hs.event(eventId)] }),
     });
     expect(res.status).toBe(200);
-    await sleep(1000);
-    expect(w.inTelegram(PRIVATE, "replayed")).toEqual([1]);
+    await w.alice.sendText(w.rooms.private, "replayed 2"); // a sentinel behind the replay on the room's lane
+    await waitUntil(() => w.inTelegram(PRIVATE, "replayed").includes(2), 10_000, "the sentinel on Telegram");
+    expect(w.inTelegram(PRIVATE, "replayed")).toEqual([1, 2]);
   });
 
   it("Socket Mode dropped mid-traffic: reconnects, nothing lost or doubled, in order", async () => {
@@ -166,7 +173,7 @@ describe("faults: homeserver, Socket Mode, Telegram storms", () => {
       if (i === 20) w.slack.dropConnections();
       await sleep(10);
     }
-    await w.expectAll("socket-drop slack→matrix", 60, () => w.inMatrix(w.rooms.slack, "drop"));
+    await w.expectAll("socket-drop slack→matrix", 60, () => w.inMatrix(w.rooms.slack, "drop"), (i) => w.slack.userPosts(w.team, "C0001", "U0001", `drop ${i}`));
     expect(w.slack.connectionsOpened).toBeGreaterThan(opened);
     await waitUntil(async () => (await w.health()).status === "ok", 10_000, "reconnected");
   }, 60_000);
@@ -175,7 +182,7 @@ describe("faults: homeserver, Socket Mode, Telegram storms", () => {
     const before = w.slack.calls.length;
     w.slack.rateLimitNext("chat.postMessage", 2, 2);
     for (let i = 1; i <= 10; i++) await w.alice.sendText(w.rooms.slack, `limited ${i}`);
-    await w.expectAll("ratelimited matrix→slack", 10, () => w.inSlack("C0001", "limited"), 30_000);
+    await w.expectAll("ratelimited matrix→slack", 10, () => w.inSlack("C0001", "limited"), (i) => w.alice.sendText(w.rooms.slack, `limited ${i}`), 30_000);
     const calls = w.slack.calls.slice(before).filter((c) => c.method === "chat.postMessage");
     expect(calls.slice(0, 2).map((c) => c.status)).toEqual([429, 429]);
     expect(calls[2]!.at - calls[1]!.at, "the retry waited Retry-After (2 s)").toBeGreaterThanOrEqual(1900);
@@ -191,7 +198,7 @@ describe("faults: homeserver, Socket Mode, Telegram storms", () => {
       w.tg.userSends(GROUP, POSTER, { text: `poll ${i}` });
       await sleep(50);
     }
-    await w.expectAll("getUpdates-storm telegram→matrix", 20, () => w.inMatrix(w.rooms.group, "poll"), 40_000);
+    await w.expectAll("getUpdates-storm telegram→matrix", 20, () => w.inMatrix(w.rooms.group, "poll"), (i) => w.tg.userSends(GROUP, POSTER, { text: `poll ${i}` }), 40_000);
     // The poll held when the storm was set up returned the first update; the next calls got 429, 502, 502.
     const calls = w.tg.calls("getUpdates").slice(before);
     expect(calls.length).toBeGreaterThanOrEqual(4);
@@ -203,9 +210,9 @@ describe("faults: homeserver, Socket Mode, Telegram storms", () => {
     w.tg.failNext("sendMessage", 3, { status: 502 });
     w.tg.failNext("sendMessage", 2, { error_code: 429, retry_after: 2 });
     for (let i = 1; i <= 20; i++) await w.alice.sendText(w.rooms.private, `send ${i}`);
-    await w.expectAll("sendMessage-storm matrix→telegram", 20, () => w.inTelegram(PRIVATE, "send"), 40_000);
+    await w.expectAll("sendMessage-storm matrix→telegram", 20, () => w.inTelegram(PRIVATE, "send"), (i) => w.alice.sendText(w.rooms.private, `send ${i}`), 40_000);
     const calls = w.tg.calls("sendMessage").slice(before);
-    expect(calls.length).toBe(20 + 5);
+    expect(calls.length).toBe(20 + 5 + 1); // the sentinel too
     // The second 429 is call 5: the next call waited for retry_after.
     expect(calls[5]!.at - calls[4]!.at).toBeGreaterThanOrEqual(1900);
   }, 60_000);
@@ -217,7 +224,7 @@ function pgBin(): string | null {
   return null;
 }
 
-describe.runIf(!!process.env.TANDEM_TEST_PG_URI && pgBin())("faults: Postgres restarted", () => {
+describe.runIf(requireTool("PostgreSQL (TANDEM_TEST_PG_URI and pg_ctl)", !!process.env.TANDEM_TEST_PG_URI && !!pgBin(), "export TANDEM_TEST_PG_URI=$(scripts/pg-test-server.sh)"))("faults: Postgres restarted", () => {
   let w: World;
   let env: NodeJS.ProcessEnv;
   let dataDir = "";
@@ -257,8 +264,8 @@ describe.runIf(!!process.env.TANDEM_TEST_PG_URI && pgBin())("faults: Postgres re
     await server(); // starts it again with the same data and options
     await tgIn;
     await matrixOut;
-    await w.expectAll("pg telegram→matrix", 20, () => w.inMatrix(w.rooms.group, "pg"), 60_000);
-    await w.expectAll("pg matrix→telegram", 20, () => w.inTelegram(PRIVATE, "pg"), 60_000);
+    await w.expectAll("pg telegram→matrix", 20, () => w.inMatrix(w.rooms.group, "pg"), (i) => w.tg.userSends(GROUP, POSTER, { text: `pg ${i}` }), 60_000);
+    await w.expectAll("pg matrix→telegram", 20, () => w.inTelegram(PRIVATE, "pg"), (i) => w.alice.sendText(w.rooms.private, `pg ${i}`), 60_000);
     await waitUntil(async () => (await w.health()).status === "ok", 20_000, "/health ok again");
   }, 120_000);
 });

@@ -55,7 +55,9 @@ describe("linked rooms across two networks, and cutover", () => {
     expect(ev.sender).toBe("@loopback_ivan:example.org");
     await waitUntil(() => b.sent("fleet").some((m) => m.text === "engine two is hot"), 10_000, "fan-out to network b");
     expect(b.sent("fleet").find((m) => m.text === "engine two is hot")!.senderName).toBe("Ivan Petrov (Loopback)");
-    await new Promise((r) => setTimeout(r, 300));
+    // A sentinel from Matrix, after the fan-out on the room's lane: once ops has it, an echo would be there too.
+    await admin.sendText(room, "sentinel after engine");
+    await waitUntil(() => a.sent("ops").some((m) => m.text === "sentinel after engine"), 10_000, "the sentinel in ops");
     expect(a.sent("ops").filter((m) => m.text === "engine two is hot")).toHaveLength(0); // no echo to its source
     expect(h.messages(room).filter((e) => body(e) === "engine two is hot")).toHaveLength(1);
   });
@@ -105,7 +107,8 @@ describe("linked rooms across two networks, and cutover", () => {
     await a.post("ops", "ivan", "anyone there?");
     await a.post("ops", "ivan", "hello?");
     await waitUntil(() => a.sent("ops").some((m) => /on standby: please use the Matrix room/.test(m.text)), 10_000, "standby answer");
-    await new Promise((r) => setTimeout(r, 300));
+    // In standby nothing comes out of the chat to serve as a sentinel: wait for the queue to be empty instead.
+    await waitUntil(async () => (await h.bridge.store.queue.depth()) === 0, 10_000, "both posts applied");
     expect(a.sent("ops").filter((m) => /on standby: please use/.test(m.text))).toHaveLength(1);
     expect(h.messages(room).filter((e) => /anyone there|hello\?/.test(body(e)))).toHaveLength(0);
     expect(h.messages(room).length).toBeGreaterThanOrEqual(before);
@@ -128,7 +131,7 @@ describe("linked rooms across two networks, and cutover", () => {
     expect(await h.command(admin, room, "!tandem unlink loopback2")).toBe("Unlinked Loopback2 fleet.");
     await admin.sendText(room, "after unlink");
     await waitUntil(() => a.sent("ops").some((m) => m.text === "after unlink"), 10_000, "a still linked");
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(async () => (await h.bridge.store.queue.depth()) === 0, 10_000, "every delivery of it done");
     expect(b.sent("fleet").some((m) => m.text === "after unlink")).toBe(false);
   });
 });

@@ -26,7 +26,7 @@ describe("outbound pacing (Slack)", () => {
     slack.addChannel(team, { id: "C0002", name: "random", members: ["U0001"], botMember: true });
     // Slack's limit with a little room over the bridge's own bucket (1/s, bursts of 4).
     slack.postLimit(1, 5);
-    h = await Harness.start({ config: { slack: { api_url: slack.apiUrl, backfill_count: 0 }, telegram: { enabled: false } } });
+    h = await Harness.start({ config: { slack: { api_url: slack.apiUrl, backfill_count: 0 }, telegram: { enabled: false }, bridge: { download_allowed_origins: new URL(slack.apiUrl).origin } } });
     alice = h.user("alice");
     const dm = await h.dm(alice);
     expect(await h.command(alice, dm, `login app ${team.botToken} ${team.appToken}`)).toMatch(/^Logged in to Slack workspace Acme/);

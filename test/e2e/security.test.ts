@@ -23,7 +23,6 @@ import { freePort, Harness, waitUntil } from "../support/harness.js";
 import { LoopbackConnector, LoopbackNetwork } from "../support/loopback.js";
 
 const body = (e: ClientEvent) => String((e.content as { body?: unknown }).body);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TOKEN_A = "lb-alice-secret-token-0001";
 const TOKEN_B = "lb-bob-secret-token-0002";
 
@@ -180,7 +179,8 @@ describe("security: permissions, logins of others, listeners, secrets", () => {
     await nora.sendText(portal, "hello again from nora");
     const notice = await h.waitForBot(portal, /@nora:example\.org: you are not allowed to relay/);
     expect(notice.content).toMatchObject({ msgtype: "m.notice" });
-    await sleep(800);
+    await alice.sendText(portal, "sentinel from alice"); // behind nora's messages on the room's lane
+    await waitUntil(() => lb.sent("ops").some((m) => m.text === "sentinel from alice"), 10_000, "the sentinel");
     expect(botSaid().slice(before).map(body)).toEqual([notice.content.body]); // one notice, no command answers
     expect(lb.sent("ops").filter((m) => /nora/.test(m.text) || /^!tandem/.test(m.text))).toEqual([]);
   });

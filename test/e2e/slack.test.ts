@@ -48,7 +48,7 @@ describe("Slack end to end", () => {
     slack.addChannel(team, { id: "D0004", is_im: true, user: "U0001" });
     slack.addChannel(team, { id: "C0009", name: "elsewhere", members: ["U0001"] });
     h = await Harness.start({ config: {
-      slack: { api_url: slack.apiUrl, conversation_count: 10 }, telegram: { enabled: false }, bridge: { max_file_size: 4096, public_url: "https://bridge.example.org" },
+      slack: { api_url: slack.apiUrl, conversation_count: 10 }, telegram: { enabled: false }, bridge: { max_file_size: 4096, public_url: "https://bridge.example.org", download_allowed_origins: new URL(slack.apiUrl).origin },
     } });
     alice = h.user("alice");
     await alice.setAvatarUrl(await alice.upload(PNG, "image/png", "alice.png"));
@@ -154,7 +154,9 @@ describe("Slack end to end", () => {
     expect(m).toMatchObject({ bot_id: team.botId, metadata: { event_type: "tandem_matrix_event", event_payload: { event_id: eventId } } });
     await waitUntil(async () => (await h.bridge.store.messages.byEvent(eventId)).length > 0, 5000, "message map row");
     expect((await h.bridge.store.messages.byEvent(eventId))[0]!.remoteRef).toBe(`T0001:C0001:${m.ts}`);
-    await sleep(300);
+    // Slack delivered the post's echo before answering it; a message posted after it is a sentinel on the same lane.
+    slack.userPosts(team, "C0001", "U0001", "after the echo");
+    await h.hs.waitForEvent({ room_id: general, sender: CAROL, content: { body: "after the echo" } });
     expect(h.messages(general).filter((e) => body(e).includes("hi from"))).toHaveLength(1);
   });
   it("a Matrix reply or thread message becomes a Slack thread reply; a Slack thread becomes m.thread", async () => {
@@ -187,7 +189,8 @@ describe("Slack end to end", () => {
     await alice.redact(general, id);
     await slack.waitFor(() => !slack.message(team, "C0001", m.ts), 5000, "chat.delete");
     expect(slack.calls.filter((c) => c.method === "chat.update" || c.method === "chat.delete").map((c) => c.method)).toEqual(["chat.update", "chat.delete"]);
-    await sleep(300);
+    slack.userPosts(team, "C0001", "U0001", "after the edit echoes"); // a sentinel behind the echoes
+    await h.hs.waitForEvent({ room_id: general, sender: CAROL, content: { body: "after the edit echoes" } });
     expect(h.hs.timeline(general).filter((e) => e.sender.startsWith("@slack_") && (e.type === "m.room.redaction" || JSON.stringify(e.content).includes("typo")))).toEqual([]);
   });
 
@@ -195,10 +198,15 @@ describe("Slack end to end", () => {
     const r1 = await alice.react(general, carolEvent.event_id, "👍");
     await slack.waitFor(() => slack.reactions(team, "C0001", carolTs).length > 0, 5000, "reactions.add");
     const r2 = await bob.react(general, carolEvent.event_id, "👍");
-    await sleep(400);
+    /** A Matrix message after it on the room's lane: once Slack has it, the reaction change before it is done. */
+    const settle = async (text: string) => {
+      await alice.sendText(general, text);
+      await slackText("C0001", text);
+    };
+    await settle("sentinel after bob's reaction");
     expect(slack.reactions(team, "C0001", carolTs)).toEqual([{ name: "+1", users: [team.botUserId], count: 1 }]);
     await alice.redact(general, r1);
-    await sleep(400);
+    await settle("sentinel after alice's unreaction");
     expect(slack.reactions(team, "C0001", carolTs)).toHaveLength(1);
     await bob.redact(general, r2);
     await slack.waitFor(() => slack.reactions(team, "C0001", carolTs).length === 0, 5000, "reactions.remove");

@@ -11,9 +11,10 @@ import type { StatusJson } from "../../src/observability/status-page.js";
 import type { FakeMatrixClient } from "../fakes/homeserver.js";
 import { Harness } from "../support/harness.js";
 import { LoopbackConnector, LoopbackNetwork } from "../support/loopback.js";
+import { requireTool } from "../support/required-tools.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
+const hasChromium = requireTool("Chromium", existsSync(CHROMIUM), "apt-get install -y chromium");
 if (!hasChromium) console.warn(`status page browser test skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
 const ROOM_NAME = `Fleet <b>Ops</b> <img src=x onerror="window.__xss=1">`;

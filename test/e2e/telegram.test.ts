@@ -222,7 +222,8 @@ describe("Telegram end to end", () => {
     tg.failNext("sendMessage", 2, { error_code: 429, retry_after: 1 });
     await alice.sendText(portal, "through the storm");
     await tg.waitFor(() => fromBot(GROUP).some((m) => m.text === "alice: through the storm"), 15_000, "delivery after 429s");
-    await new Promise((r) => setTimeout(r, 300));
+    await alice.sendText(portal, "after the storm"); // a sentinel on the room's lane
+    await tg.waitFor(() => fromBot(GROUP).some((m) => m.text === "alice: after the storm"), 15_000, "the sentinel");
     expect(fromBot(GROUP).filter((m) => m.text === "alice: through the storm")).toHaveLength(1);
   });
 

@@ -93,6 +93,11 @@ export class HomeserverCore {
   readonly media = new Map<string, MediaRecord>();
   readonly allEvents: ClientEvent[] = [];
   readonly eventListeners = new Set<(ev: ClientEvent) => void>();
+  /**
+   * Awaited between reserving a new room (its id and alias) and writing its events, as Synapse
+   * creates the alias before the room's first event. Unset: createRoom is all at once.
+   */
+  beforeRoomBuilt: ((roomId: string) => Promise<void>) | undefined;
   ns: Namespaces | undefined;
   private readonly byId = new Map<string, ClientEvent>();
   private readonly meta = new Map<string, EventMeta>();
@@ -293,7 +298,18 @@ export class HomeserverCore {
   // -------------------------------------------------------------------------------------------
   // createRoom
 
-  createRoom(req: Requester, body: JsonObject): string {
+  async createRoom(req: Requester, body: JsonObject): Promise<string> {
+    const room = this.reserveRoom(req, body);
+    await this.beforeRoomBuilt?.(room.roomId);
+    room.build();
+    return room.roomId;
+  }
+
+  /**
+   * Checks a createRoom request and reserves its room id and alias (the alias resolves from now
+   * on, to a room nobody can read yet); `build` writes the room's events.
+   */
+  private reserveRoom(req: Requester, body: JsonObject): { roomId: string; build(): void } {
     const creator = req.userId;
     const visibility = body["visibility"] ?? "private";
     if (visibility !== "public" && visibility !== "private") throw invalidParam("visibility must be 'public' or 'private'");
@@ -334,6 +350,16 @@ export class HomeserverCore {
       typing: new Set(),
     };
     this.rooms.set(room.roomId, room);
+    if (alias) this.aliases.set(alias, { roomId: room.roomId, creator });
+    return { roomId: room.roomId, build: () => this.buildRoom(room, req, body, { alias, preset, invite: invite as string[], version, initialState }) };
+  }
+
+  private buildRoom(
+    room: RoomRecord, req: Requester, body: JsonObject,
+    o: { alias: string | undefined; preset: string; invite: string[]; version: string; initialState: unknown[] },
+  ): void {
+    const { alias, preset, invite, version, initialState } = o;
+    const creator = req.userId;
     const opts: AppendOptions = { viaAppservice: req.isAppservice };
     const send = (type: string, content: JsonObject, stateKey = ""): void => {
       this.append(room, { type, sender: creator, content, state_key: stateKey }, opts);
@@ -344,10 +370,7 @@ export class HomeserverCore {
     if (preset === "trusted_private_chat") for (const u of invite) (pl["users"] as JsonObject)[u] = 100;
     Object.assign(pl, (body["power_level_content_override"] as JsonObject | undefined) ?? {});
     send("m.room.power_levels", pl);
-    if (alias) {
-      this.aliases.set(alias, { roomId: room.roomId, creator });
-      send("m.room.canonical_alias", { alias });
-    }
+    if (alias) send("m.room.canonical_alias", { alias });
     const initial = initialState as JsonObject[];
     const inInitial = (type: string): boolean => initial.some((s) => s["type"] === type && (s["state_key"] ?? "") === "");
     const presetState: Array<[string, JsonObject]> = [
@@ -362,7 +385,6 @@ export class HomeserverCore {
     for (const target of invite) {
       this.appendMember(room, creator, target, "invite", { ...(body["is_direct"] === true ? { is_direct: true } : {}) }, opts);
     }
-    return room.roomId;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -491,6 +513,23 @@ export class HomeserverCore {
       { ...opts, viaAppservice: req.isAppservice },
     );
     applyRedaction(target, redaction);
+    return redaction.event_id;
+  }
+
+  /**
+   * A redaction that arrives over federation. Room v3+ event auth accepts a member's redaction
+   * of any event into the room; servers only apply it if the sender may redact that event
+   * (power level `redact`, or their own event), and push it to appservices either way.
+   */
+  federatedRedaction(roomId: string, sender: string, eventId: string, content: JsonObject = {}): string {
+    const room = this.room(roomId);
+    this.requireJoined(room, sender);
+    const target = this.byId.get(eventId);
+    if (!target || target.room_id !== roomId) throw notFound("Event not found.");
+    const pl = this.powerLevels(room);
+    this.requireLevel(room, sender, eventLevel(pl, "m.room.redaction", false), "redact");
+    const redaction = this.append(room, { type: "m.room.redaction", sender, content, redacts: eventId });
+    if (target.sender === sender || userLevel(pl, sender) >= pl.redact) applyRedaction(target, redaction);
     return redaction.event_id;
   }
 

@@ -301,7 +301,7 @@ export class Router {
     c("GET", "presence/:userId/status", () => ({ presence: "online" }));
 
     // --- Rooms
-    c("POST", "createRoom", (ctx) => ({ room_id: core.createRoom(ctx.req, ctx.json()) }));
+    c("POST", "createRoom", async (ctx) => ({ room_id: await core.createRoom(ctx.req, ctx.json()) }));
     const join = (ctx: Ctx): unknown => {
       const body = ctx.json();
       const extra = typeof body["reason"] === "string" ? { reason: body["reason"] } : {};

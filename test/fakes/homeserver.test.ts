@@ -209,6 +209,23 @@ describe("FakeHomeserver", () => {
     expect(hs.members(roomId)[bob.userId]).toBe("leave");
   });
 
+  it("holdRoomCreation: the alias is taken and resolves before the room can be read, as in Synapse", async () => {
+    const alice = hs.createUser("alice");
+    const bob = hs.createUser("bob");
+    const hold = hs.holdRoomCreation();
+    const creating = alice.createRoom({ room_alias_name: "slow", name: "Slow" });
+    await hold.arrived();
+    const roomId = hold.waiting[0]!;
+    expect(hs.roomByAlias("#slow:example.org")).toBe(roomId);
+    await expectMatrixError(bob.createRoom({ room_alias_name: "slow" }), 400, "M_ROOM_IN_USE");
+    await expectMatrixError(alice.request("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`), 403, "M_FORBIDDEN");
+    hold.release();
+    expect(await creating).toBe(roomId);
+    expect(hs.stateContent(roomId, "m.room.name")).toEqual({ name: "Slow" });
+    expect(hs.members(roomId)[alice.userId]).toBe("join");
+    expect(await alice.createRoom({ room_alias_name: "quick" })).toBe(hs.roomByAlias("#quick:example.org")); // not held any more
+  });
+
   it("createRoom with an alias; M_ROOM_IN_USE; directory; exclusive aliases", async () => {
     const alice = hs.createUser("alice");
     const bob = hs.createUser("bob");

@@ -58,6 +58,16 @@ export interface WaitOptions {
   since?: number;
 }
 
+/** Room creations held half-way (see FakeHomeserver.holdRoomCreation). */
+export interface RoomCreationHold {
+  /** Room ids reserved and waiting, in arrival order. */
+  readonly waiting: readonly string[];
+  /** Resolves once `n` creations have arrived since the hold began. */
+  arrived(n?: number): Promise<void>;
+  /** Build the held rooms, answer their requests, and stop holding. */
+  release(): void;
+}
+
 export interface MediaContent {
   data: Buffer;
   contentType: string;
@@ -124,6 +134,15 @@ export class FakeHomeserver {
   // Test-facing API
 
   /**
+   * A redaction by `sender` as another server would send it: accepted into the room whatever
+   * its target (room v3+ auth rules), applied only when the room's power levels allow it, and
+   * pushed to the appservice either way. (The client API refuses such a redaction.)
+   */
+  federatedRedaction(roomId: string, sender: string, eventId: string, reason?: string): string {
+    return this.core.federatedRedaction(roomId, sender, eventId, reason ? { reason } : {});
+  }
+
+  /**
    * Loads (or replaces) the AS registration. As Synapse, the sender_localpart user is not created:
    * the appservice registers it (`m.login.application_service`); until then it can authenticate
    * but has no profile.
@@ -135,6 +154,37 @@ export class FakeHomeserver {
 
   get registration(): AppserviceRegistration | undefined {
     return this.core.ns ? structuredClone(this.core.ns.reg) : undefined;
+  }
+
+  /**
+   * Slow room creation, as Synapse does it: each createRoom from now on reserves its room id and
+   * alias at once (the alias resolves, `M_ROOM_IN_USE` for anyone else), then waits for
+   * `release()` before writing the room's first events and answering. Meanwhile nobody can read
+   * the room (not even its creator: 403). Only one hold at a time.
+   */
+  holdRoomCreation(): RoomCreationHold {
+    if (this.core.beforeRoomBuilt) throw new Error("FakeHomeserver: room creation is already held");
+    const waiting: string[] = [];
+    const gates: Array<() => void> = [];
+    const watchers: Array<{ n: number; resolve: () => void }> = [];
+    let count = 0;
+    let released = false;
+    this.core.beforeRoomBuilt = (roomId) => {
+      if (released) return Promise.resolve();
+      waiting.push(roomId);
+      count++;
+      for (const w of watchers.filter((x) => count >= x.n)) w.resolve();
+      return new Promise<void>((resolve) => gates.push(resolve));
+    };
+    return {
+      waiting,
+      arrived: (n = 1) => (count >= n ? Promise.resolve() : new Promise<void>((resolve) => watchers.push({ n, resolve }))),
+      release: () => {
+        released = true;
+        this.core.beforeRoomBuilt = undefined;
+        for (const open of gates.splice(0)) open();
+      },
+    };
   }
 
   /** The AS bot's user id (`@<sender_localpart>:<domain>`). */

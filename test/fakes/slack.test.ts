@@ -217,6 +217,19 @@ describe("Socket Mode", () => {
     expect(slack.envelopes.some((e) => e.event.text === "unseen")).toBe(false);
   });
 
+  it("hold: an event reaches the socket while conversations.list is still unanswered", async () => {
+    const hold = slack.hold("conversations.list");
+    const listing = web(team.botToken).conversations.list({ types: "public_channel" });
+    let answered = false;
+    void listing.then(() => { answered = true; });
+    await hold.arrived();
+    const ts = slack.userPosts(team.id, "C0001", "U0001", "while listing");
+    await slack.waitForEnvelope((e) => e.ts === ts, { acked: true });
+    expect(answered).toBe(false);
+    hold.release();
+    expect((await listing).channels?.some((c) => c.id === "C0001")).toBe(true);
+  });
+
   it("an unacked envelope is redelivered with retry_attempt 1, reason timeout", async () => {
     skipFirstAck.add("please retry");
     const ts = slack.userPosts(team.id, "C0001", "U0002", "please retry");

@@ -52,6 +52,14 @@ export interface ApiCall {
 
 const idOf = (r: IdRef): string => (typeof r === "string" ? r : r.id);
 
+/** Web API calls of one method held before they are answered (see FakeSlack.hold). */
+export interface MethodHold {
+  /** Resolves once `n` calls have arrived since the hold began. */
+  arrived(n?: number): Promise<void>;
+  /** Answer the held calls (with the state as it is then) and stop holding. */
+  release(): void;
+}
+
 export class FakeSlack {
   /** "http://127.0.0.1:PORT" */
   readonly baseUrl: string;
@@ -65,6 +73,7 @@ export class FakeSlack {
   /** chat.postMessage's per-channel limit, when enforced (postLimit()): a token bucket per channel. */
   private postBucket: { perSecond: number; burst: number; channels: Map<string, { tokens: number; at: number }> } | null = null;
   private readonly echoLeadMs: number;
+  private readonly holds = new Map<string, (call: ApiCall) => Promise<void>>();
 
   private constructor(
     private readonly server: Server,
@@ -123,6 +132,30 @@ export class FakeSlack {
     await this.hub.close();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /**
+   * Hold every call of a Web API method until `release()`: a slow Slack, so that events can be
+   * delivered on the socket while, say, conversations.list is still being answered (Slack sends
+   * events as they happen, whatever the app is waiting for).
+   */
+  hold(method: string): MethodHold {
+    if (this.holds.has(method)) throw new Error(`FakeSlack: ${method} is already held`);
+    const gates: Array<() => void> = [];
+    const watchers: Array<{ n: number; resolve: () => void }> = [];
+    let count = 0;
+    this.holds.set(method, () => {
+      count++;
+      for (const w of watchers.filter((x) => count >= x.n)) w.resolve();
+      return new Promise<void>((resolve) => gates.push(resolve));
+    });
+    return {
+      arrived: (n = 1) => (count >= n ? Promise.resolve() : new Promise<void>((resolve) => watchers.push({ n, resolve }))),
+      release: () => {
+        this.holds.delete(method);
+        for (const open of gates.splice(0)) open();
+      },
+    };
   }
 
   // ================================================================ workspace setup
@@ -442,6 +475,7 @@ export class FakeSlack {
     headers["x-oauth-scopes"] = [...token.scopes].join(",");
     if (!(def.tokens ?? ["bot"]).includes(token.kind)) return reply(200, { ok: false, error: "not_allowed_token_type" });
 
+    await this.holds.get(method)?.(call);
     const ctx: ApiContext = {
       store: this.store, team: this.store.team(token.teamId), token, params, accepted: [],
       wsUrl: this.baseUrl.replace(/^http/, "ws"), echoLeadMs: this.echoLeadMs,

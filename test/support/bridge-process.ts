@@ -115,7 +115,11 @@ export class BridgeProcess {
       database: { uri, data_dir: join(bp.dir, "data") },
       slack: opts.slack ? { enabled: true, api_url: opts.slack.apiUrl } : { enabled: false },
       telegram: opts.telegram ? { enabled: true, api_root: opts.telegram.apiRoot } : { enabled: false },
-      bridge: { permissions: { "*": "relay", [opts.hs.domain]: "user", [`@admin:${opts.hs.domain}`]: "admin" }, encryption_key: "test-encryption-key-0123456789" },
+      bridge: {
+        permissions: { "*": "relay", [opts.hs.domain]: "user", [`@admin:${opts.hs.domain}`]: "admin" }, encryption_key: "test-encryption-key-0123456789",
+        // The fake Slack serves files and avatars on loopback: allowed only by this setting.
+        ...(opts.slack ? { download_allowed_origins: new URL(opts.slack.apiUrl).origin } : {}),
+      },
       metrics: { enabled: true, hostname: "127.0.0.1", port: metricsPort },
       logging: { level: "info", format: "json" },
     };

@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, describe } from "vitest";
 import type { Store, StoreOptions } from "../../src/store/api.js";
 import { embeddedDbPath } from "../../src/store/db.js";
 import { openStore } from "../../src/store/store.js";
+import { requireTool } from "./required-tools.js";
 
 export interface TestBackend {
   name: "pglite" | "pg";
@@ -98,6 +99,7 @@ if (backends.length === 0) throw new Error(`TANDEM_TEST_BACKENDS=${ONLY!.join(",
 
 /** describe.each over the backends: titles "pglite: <name>" and "pg: <name>". */
 export function describeEachBackend(name: string, fn: (backend: TestBackend) => void): void {
+  requireTool("PostgreSQL for the store suites (TANDEM_TEST_PG_URI)", PG_URI !== "", "export TANDEM_TEST_PG_URI=$(scripts/pg-test-server.sh)");
   describe.each(backends.map((b) => [b.name, b] as const))(`%s: ${name}`, (_name, backend) => {
     if (backend.name === "pglite") beforeAll(makeTemplate); // first initdb takes seconds: do it under the hook timeout
     fn(backend);

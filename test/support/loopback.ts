@@ -37,6 +37,10 @@ export class LoopbackNetwork {
   failSends: Array<RemoteError> = [];
   /** While set, file downloads wait for it (keeps a remote chat's queue lane busy). */
   holdDownloads: Promise<void> | null = null;
+  /** While set, every file download fails with this error (a file host that is down). */
+  downloadFailure: RemoteError | null = null;
+  /** File downloads asked for so far. */
+  downloadCalls = 0;
 
   addAccount(token: string, account: string, name: string): void {
     this.tokens.set(token, { account, name });
@@ -62,6 +66,11 @@ export class LoopbackNetwork {
 
   nextRef(chat: string): string {
     return `${chat}/${++this.seq}`;
+  }
+
+  /** A remote user edits their message `ref`; resolves once the bridge has durably queued it. */
+  async editPost(chat: string, user: string, ref: string, text: string): Promise<void> {
+    await this.sink().push([{ kind: "edit", key: `edit:${ref}:${++this.seq}`, chat, at: Date.now(), target: ref, sender: user, msg: { doc: plainDoc(text) } }]);
   }
 
   /** A remote user posts; resolves once the bridge has durably queued it. */
@@ -137,7 +146,9 @@ class LoopbackConnection implements Connection {
   }
 
   async download(file: FileRef) {
+    this.net.downloadCalls++;
     await this.net.holdDownloads;
+    if (this.net.downloadFailure) throw this.net.downloadFailure;
     const data = this.net.files.get(file.id);
     if (!data) throw new RemoteError("file_not_found", "no such file", { retryable: false });
     return { data, mime: file.mime, name: file.name };

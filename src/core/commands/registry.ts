@@ -60,7 +60,13 @@ export class CommandRegistry {
   private readonly commands = new Map<string, Command>();
   private readonly prompts = new Map<string, Prompt>();
 
-  constructor(private readonly prefix: string, private readonly promptTimeoutMs: number, private readonly log: Logger) {}
+  constructor(
+    private readonly prefix: string,
+    private readonly promptTimeoutMs: number,
+    private readonly log: Logger,
+    /** Hides secrets in what is quoted back; applied before clipping, which would cut a token beyond recognition. */
+    private readonly mask: (s: string) => string = (s) => s,
+  ) {}
 
   add(...cmds: Command[]): void {
     for (const c of cmds) {
@@ -110,7 +116,7 @@ export class CommandRegistry {
       const args = words.slice(two ? 2 : 1);
       if (!cmd || !levelAtLeast(msg.level, cmd.level)) {
         const hint = msg.isManagementRoom ? "help" : `${this.prefix} help`;
-        await msg.reply(`Unknown command \`${clip(words.slice(0, 2).join(" "))}\`. Say \`${hint}\` to see what you can use.`);
+        await msg.reply(`Unknown command \`${clip(this.mask(words.slice(0, 2).join(" ")))}\`. Say \`${hint}\` to see what you can use.`);
         return;
       }
       if (cmd.dmOnly && !msg.isManagementRoom) {
@@ -154,13 +160,16 @@ export class CommandRegistry {
     const key = `${msg.roomId}|${msg.sender}`;
     const prompt = this.prompts.get(key);
     if (!prompt) return false;
-    if (Date.now() > prompt.expires) {
-      this.prompts.delete(key);
-      await msg.reply("That prompt timed out; start the command again.");
-      return msg.body.trim().toLowerCase() !== "cancel" ? false : true;
-    }
     const value = msg.body.trim();
     const step = prompt.steps[prompt.index]!;
+    if (Date.now() > prompt.expires) {
+      this.prompts.delete(key);
+      // A secret that comes too late is still a secret: removed, and never read as a command (which would echo it).
+      const lateSecret = step.secret && (!step.pattern || step.pattern.test(value));
+      if (lateSecret) await msg.redact(msg.eventId).catch(() => msg.reply("I could not remove your message; please delete it yourself, it contains a secret."));
+      await msg.reply("That prompt timed out; start the command again.");
+      return lateSecret || value.toLowerCase() === "cancel";
+    }
     if (step.secret) await msg.redact(msg.eventId).catch(() => msg.reply("I could not remove your message; please delete it yourself, it contains a secret."));
     if (value.toLowerCase() === "cancel") {
       this.prompts.delete(key);

@@ -43,6 +43,10 @@ export interface SlackConnectionOptions {
   socket: SocketOptions;
   maxFileSize: number;
   shareTimeoutMs: number;
+  /** bridge.download_allowed_origins, parsed. */
+  trustedOrigins: ReadonlySet<string>;
+  /** bridge.max_message_parts: most posts one message becomes. */
+  maxMessageParts: number;
   /** How long to spend looking up mention names before converting a message. */
   nameLookupMs: number;
   /** Pace of backfill reads (conversations.history / conversations.replies). */
@@ -87,8 +91,8 @@ export class SlackConnection implements Connection {
     this.appToken = login.secrets.appToken ?? "";
     this.api = new SlackApi(botToken, opts.api, (err) => this.reportBadCredentials(err.message));
     this.directory = new SlackDirectory(this.api, this.team);
-    this.files = new SlackFiles(this.api, botToken, { apiUrl: opts.api.apiUrl, maxFileSize: opts.maxFileSize, shareTimeoutMs: opts.shareTimeoutMs });
-    this.outbound = new SlackOutbound(this.api, this.files, this.team, opts.pacer);
+    this.files = new SlackFiles(this.api, botToken, { apiUrl: opts.api.apiUrl, maxFileSize: opts.maxFileSize, shareTimeoutMs: opts.shareTimeoutMs, trustedOrigins: opts.trustedOrigins });
+    this.outbound = new SlackOutbound(this.api, this.files, this.team, opts.pacer, opts.maxMessageParts);
     this.past = new SlackHistory(this.api, this.directory, this.team, opts.history, opts.nameLookupMs);
   }
 

@@ -1,6 +1,7 @@
 /**
  * Files both ways. Downloads use url_private with the bot token (only ever sent to Slack's own
- * hosts) and refuse HTML answers: Slack answers an unauthorised file request with its sign-in
+ * hosts), only from Slack's file hosts (guarded-fetch.ts: https, public addresses) or the
+ * origins the operator listed, and refuse HTML answers: Slack answers an unauthorised file request with its sign-in
  * page, which must never be bridged as the file. Uploads use the v2 flow
  * (files.getUploadURLExternal → POST the bytes → files.completeUploadExternal); Slack does not
  * say where the file was shared, so the message ts comes from our own file_share echo or, failing
@@ -12,9 +13,19 @@ import type { FileRef } from "../../core/types.js";
 import type { SlackApi } from "./api.js";
 import { parseFileRefId } from "./ids.js";
 import { readCapped } from "../read-capped.js";
+import { guardedFetch, type DownloadPolicy, type GuardedFetchOptions } from "../guarded-fetch.js";
 
 /** Slack serves avatars up to 1024 px; anything much larger is not an avatar. */
 const MAX_AVATAR_BYTES = 10 * 1024 * 1024;
+
+/** Slack's file hosts: files.slack.com, the workspace's <name>.slack.com, GovSlack, public file links. */
+const FILE_HOSTS = /(^|\.)(slack\.com|slack-gov\.com|slack-files\.com)$/;
+/** Profile pictures: Slack's CDN, and Gravatar for people without an uploaded picture. */
+const AVATAR_HOSTS = /(^|\.)(slack\.com|slack-gov\.com|slack-edge\.com|gravatar\.com)$/;
+/** A whole file download; a silent connection gives up much sooner (guarded-fetch.ts). */
+const DOWNLOAD_TIMEOUT_MS = 120_000;
+/** Avatars are fetched while a message waits for its ghost: a slow picture host must not hold it. */
+const AVATAR_TIMEOUT = { timeoutMs: 30_000, idleMs: 10_000 };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -23,6 +34,8 @@ export interface FilesOptions {
   maxFileSize: number;
   /** How long to look for the message an uploaded file landed in. */
   shareTimeoutMs: number;
+  /** Origins the operator allowed downloads from besides Slack's own hosts (bridge.download_allowed_origins). */
+  trustedOrigins: ReadonlySet<string>;
 }
 
 interface Waiter {
@@ -35,14 +48,20 @@ export class SlackFiles {
   /** Shares seen before anyone asked (file id → ts), kept briefly. */
   private readonly seen = new Map<string, { ts: string; at: number }>();
 
-  constructor(private readonly api: SlackApi, private readonly botToken: string, private readonly opts: FilesOptions) {}
+  private readonly filePolicy: DownloadPolicy;
+  private readonly avatarPolicy: DownloadPolicy;
+
+  constructor(private readonly api: SlackApi, private readonly botToken: string, private readonly opts: FilesOptions) {
+    this.filePolicy = { isNetworkHost: (h) => FILE_HOSTS.test(h), trustedOrigins: opts.trustedOrigins };
+    this.avatarPolicy = { isNetworkHost: (h) => AVATAR_HOSTS.test(h), trustedOrigins: opts.trustedOrigins };
+  }
 
   /** Only Slack's hosts (or the configured API host, for test servers) ever see the bot token. */
   private mayAuthorize(url: URL): boolean {
     const api = new URL(this.opts.apiUrl);
     if (url.origin === api.origin) return true;
     if (url.protocol !== "https:") return false;
-    return /(^|\.)slack\.com$|(^|\.)slack-files\.com$|(^|\.)slack-edge\.com$/.test(url.hostname);
+    return /(^|\.)(slack\.com|slack-gov\.com|slack-files\.com|slack-edge\.com)$/.test(url.hostname);
   }
 
   async download(file: FileRef): Promise<{ data: Buffer; mime: string; name: string }> {
@@ -55,10 +74,10 @@ export class SlackFiles {
     }
     const target = new URL(source);
     const headers: Record<string, string> = this.mayAuthorize(target) ? { Authorization: `Bearer ${this.botToken}` } : {};
-    const res = await this.fetch(target, headers, "file download");
+    const { res, redirected } = await this.fetch(target, this.filePolicy, { headers, timeoutMs: DOWNLOAD_TIMEOUT_MS, what: "file download" });
     const type = res.headers.get("content-type") ?? "";
     const isHtml = /^text\/html/i.test(type);
-    if (isHtml && (res.redirected || !/^text\/html/i.test(file.mime))) {
+    if (isHtml && (redirected || !/^text\/html/i.test(file.mime))) {
       await res.body?.cancel().catch(() => undefined);
       throw new RemoteError("file_auth", `Slack answered ${fileId} with a web page (sign-in redirect)`, {
         retryable: false, userMessage: "Slack did not let the bridge download the file (check the files:read scope)",
@@ -70,7 +89,7 @@ export class SlackFiles {
   }
 
   async downloadAvatar(avatar: string): Promise<{ data: Buffer; mime: string }> {
-    const res = await this.fetch(new URL(avatar), {}, "avatar download");
+    const { res } = await this.fetch(new URL(avatar), this.avatarPolicy, { ...AVATAR_TIMEOUT, what: "avatar download" });
     const mime = (res.headers.get("content-type") ?? "image/png").split(";")[0]!.trim();
     if (!mime.startsWith("image/")) {
       await res.body?.cancel().catch(() => undefined);
@@ -80,13 +99,10 @@ export class SlackFiles {
     return { data, mime };
   }
 
-  private async fetch(url: URL, headers: Record<string, string>, what: string): Promise<Response> {
-    let res: Response;
-    try {
-      res = await fetch(url, { headers, signal: AbortSignal.timeout(120_000) });
-    } catch (err) {
-      throw new RemoteError("network", `${what}: ${err instanceof Error ? err.message : String(err)}`, { retryable: true, cause: err });
-    }
+  private async fetch(url: URL, policy: DownloadPolicy, opts: GuardedFetchOptions): Promise<{ res: Response; redirected: boolean }> {
+    const what = opts.what;
+    const got = await guardedFetch(url, policy, opts);
+    const res = got.res;
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
@@ -94,7 +110,7 @@ export class SlackFiles {
         retryable, userMessage: retryable ? undefined : `Slack answered HTTP ${res.status} for the file`,
       });
     }
-    return res;
+    return got;
   }
 
   /** Upload files into a channel (and thread); resolves with the ts of the message they landed in. */

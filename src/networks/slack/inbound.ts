@@ -6,8 +6,8 @@
  * The bridge's own posts come back over Socket Mode (before chat.postMessage even returns):
  * anything carrying our bot user, bot id or app id is dropped here, first.
  */
-import { normalizeDoc, type Doc } from "../../formatting/ast.js";
-import { mrkdwnToDoc, slackEmojiToUnicode, slackMessageToDoc, type SlackParseOptions } from "../../formatting/slack.js";
+import { normalizeDoc, plainDoc, type Doc } from "../../formatting/ast.js";
+import { hasRichText, mrkdwnToDoc, slackEmojiToUnicode, slackMessageToDoc, type SlackParseOptions } from "../../formatting/slack.js";
 import type { FileKind, FileRef, RemoteEvent, UserInfo } from "../../core/types.js";
 import { chatRef, fileRefId, messageRef, roomName, tsToMs, userRef } from "./ids.js";
 
@@ -174,9 +174,20 @@ function newMessage(ev: Obj, ctx: InboundContext, channel: string): RemoteEvent[
   }];
 }
 
+/**
+ * Slack caps a message at 40,000 characters. A longer text (a misbehaving app, an emulator) is not
+ * parsed as mrkdwn: parsing 10 MB held the event loop for 6-8 s before the envelope's ack, and
+ * Socket Mode dropped the connection. It arrives as plain text.
+ */
+const MAX_PARSED_TEXT = 200_000;
+
 /** rich_text blocks when present, else the mrkdwn text, else what bots put in other blocks and attachments. */
 function docOf(m: Obj, ctx: InboundContext, emote = false): Doc {
   const opts = parseOpts(ctx);
+  const raw = str(m.text) ?? "";
+  if (raw.length > MAX_PARSED_TEXT && !hasRichText(m.blocks)) {
+    return plainDoc(raw.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&"));
+  }
   const doc = emote ? mrkdwnToDoc(str(m.text) ?? "", opts) : slackMessageToDoc({ text: str(m.text), blocks: m.blocks }, opts);
   if (doc.length > 0) return doc;
   const parts: string[] = [];

@@ -13,6 +13,7 @@ import { DEFAULT_HISTORY_PACE, type HistoryPace } from "./history.js";
 import { describeChat, ghostLocalpart, userFromGhostLocalpart } from "./ids.js";
 import { appLoginFlow } from "./login.js";
 import { Pacer } from "../pacing.js";
+import { parseOrigins } from "../guarded-fetch.js";
 
 /** Tuning knobs; the defaults are for production, tests pass small timings. */
 export interface SlackConnectorOptions {
@@ -85,6 +86,8 @@ export class SlackConnector implements NetworkConnector {
       socket: { ...DEFAULT_SOCKET, ...this.opts.socket },
       maxFileSize: this.config.bridge.max_file_size,
       shareTimeoutMs: this.opts.shareTimeoutMs ?? 10_000,
+      trustedOrigins: parseOrigins(this.config.bridge.download_allowed_origins),
+      maxMessageParts: this.config.bridge.max_message_parts,
       nameLookupMs: this.opts.nameLookupMs ?? 2000,
       pacer: this.pacer,
       history: {

@@ -19,6 +19,8 @@ export const OPTIONAL_SCOPES = ["channels:join", "emoji:read", "im:write", "pins
 
 const MANIFEST = "config/slack-app-manifest.yaml";
 const TOKEN_RE = /^x(?:oxb|app)-\S+$/;
+/** Slack tokens as they may appear inside any text (bot, user, refresh… `xox?-`, app-level `xapp-`), for scrubbing rooms. */
+export const SLACK_TOKEN_SHAPES: readonly RegExp[] = [/xox[a-z]-[A-Za-z0-9-]{6,}/, /xapp-[A-Za-z0-9-]{6,}/];
 
 function loginErrorFor(err: RemoteError, which: "bot" | "app", apiUrl: string): LoginError {
   const where = which === "bot"

@@ -12,6 +12,7 @@ import type { OutboundMessage } from "../../core/connector.js";
 import { RemoteError } from "../../core/errors.js";
 import type { ChatRef, MessageRef } from "../../core/types.js";
 import { Pacer, SLACK_CHANNEL } from "../pacing.js";
+import { capParts, OVERFLOW_FILE_NAME } from "../overflow.js";
 import { ALREADY_DONE, type SlackApi } from "./api.js";
 import type { SlackFiles } from "./files.js";
 import { messageRef, parseChatRef, parseMessageRef, parseUserRef } from "./ids.js";
@@ -40,6 +41,8 @@ export class SlackOutbound {
     private readonly team: string,
     /** Paces posts to about 1 a second per channel (none: rely on 429 + Retry-After). */
     private readonly pacer?: Pacer,
+    /** Most posts one message becomes (bridge.max_message_parts); the rest goes as a text file. */
+    private readonly maxParts = 10,
   ) {}
 
   /** Doc → mrkdwn: pills of this workspace's users become <@U…>, its channels <#C…>; others stay names. */
@@ -129,7 +132,7 @@ export class SlackOutbound {
       if (threadTs) this.noteThread(ts, threadTs);
       return [...(msg.doc.length > 0 ? [ref] : []), ...msg.files.map(() => ref)];
     }
-    const chunks = splitText(text || " ", MAX_TEXT);
+    const { parts: chunks, rest } = capParts(splitText(text || " ", MAX_TEXT), this.maxParts, "\n"); // splitText drops the line break it cuts at
     const refs: MessageRef[] = [];
     if (msg.maybeSent) {
       // An earlier try may have posted (some of) it before a crash: take those instead of posting again.
@@ -150,7 +153,20 @@ export class SlackOutbound {
       if (threadTs) this.noteThread(r.ts, threadTs);
       refs.push(messageRef(this.team, r.channel ?? channel, r.ts));
     }
+    if (rest !== undefined) refs.push(await this.sendRest(channel, threadTs, msg, rest, refs.length === 0));
     return refs;
+  }
+
+  /** The text past the last allowed post, as one text file in the same place (not found again after a crash: at least once). */
+  private async sendRest(channel: string, threadTs: string | undefined, msg: OutboundMessage, rest: string, first: boolean): Promise<MessageRef> {
+    if (!first) await this.pace(channel, false);
+    const who = `*${escapeMrkdwn(this.username(msg).replace(/[*_~`]/g, ""))}*`;
+    const data = Buffer.from(rest.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&"));
+    const ts = await this.files.upload(channel, [{ name: OVERFLOW_FILE_NAME, mime: "text/plain", kind: "file", data }], {
+      threadTs, comment: `${who}: the rest of the message (too long for ${this.maxParts} Slack messages)`,
+    });
+    if (threadTs) this.noteThread(ts, threadTs);
+    return messageRef(this.team, channel, ts);
   }
 
   /**

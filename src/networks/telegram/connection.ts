@@ -42,6 +42,8 @@ export interface TelegramSettings {
   webhookSecret: string;
   maxDownloadSize: number;
   maxUploadSize: number;
+  /** bridge.max_message_parts: most messages one message becomes. */
+  maxMessageParts?: number;
   /** Long-poll timeout in seconds. Default 30. */
   pollTimeoutSeconds: number;
   /** Backoff between failed polls: doubles from initialMs up to maxMs. */
@@ -85,7 +87,7 @@ export class TelegramConnection implements Connection {
     this.bot.catch((err) => this.log.warn("update handler failed", { error: err.message }));
     this.lookups = new TelegramLookups(this.bot.api, { apiRoot: settings.apiRoot, token, maxDownloadSize: settings.maxDownloadSize, botId: this.botId }, log);
     this.outbound = new TelegramOutbound({
-      api: this.bot.api, botId: this.botId, log, maxUploadSize: settings.maxUploadSize,
+      api: this.bot.api, botId: this.botId, log, maxUploadSize: settings.maxUploadSize, maxParts: settings.maxMessageParts,
       isForum: (id) => this.lookups.isForum(id),
       pacer,
       onMoved: (from, to) => this.sink.push([{ kind: "chat-moved", key: `moved:${from}:${to}`, chat: chatRef(from), at: Date.now(), to: chatRef(to) }]),

@@ -90,6 +90,7 @@ export function telegramSettings(config: Config, overrides: Partial<TelegramSett
     webhookSecret: t.webhook_secret,
     maxDownloadSize: t.max_download_size,
     maxUploadSize: t.max_upload_size,
+    maxMessageParts: config.bridge.max_message_parts,
     pollTimeoutSeconds: 30,
     backoff: { initialMs: 1000, maxMs: 60_000 },
     requestTimeoutSeconds: 300,

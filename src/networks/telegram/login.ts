@@ -11,6 +11,11 @@ import { networkReason } from "./errors.js";
 
 /** "123456789:AA…" as BotFather hands them out. */
 export const TOKEN_PATTERN = /^\d+:[A-Za-z0-9_-]{30,}$/;
+/**
+ * The same inside any text, for scrubbing rooms. Not after a digit: a long run of digits
+ * without a colon is then tried once, not from each of its positions (quadratic).
+ */
+export const TELEGRAM_TOKEN_SHAPE = /(?<!\d)\d+:[A-Za-z0-9_-]{30,}/;
 
 export const PRIVACY_WARNING =
   "Privacy mode is on for this bot: in groups it only sees commands, replies to its own messages and messages " +

@@ -17,11 +17,12 @@ import type { Chat, ChatFullInfo, User } from "grammy/types";
 import type { Logger } from "../../core/log.js";
 import { RemoteError } from "../../core/errors.js";
 import type { ChatInfo, ChatRef, FileRef, UserInfo, UserRef } from "../../core/types.js";
-import { isGrammyError, migratedTo, networkReason, toRemoteError } from "./errors.js";
+import { isGrammyError, migratedTo, networkReason, scrubToken, toRemoteError } from "./errors.js";
 import { aliasLocalpart, chatIdOf, chatRef, chatRefOf, displayName, formatSize, roomName, userIdOf } from "./ids.js";
 import { chatKindOf, chatTitle } from "./inbound.js";
 import { largestPhoto } from "./media.js";
 import { readCapped } from "../read-capped.js";
+import { guardedFetch, type DownloadPolicy } from "../guarded-fetch.js";
 
 export interface LookupSettings {
   apiRoot: string;
@@ -33,6 +34,19 @@ export interface LookupSettings {
 
 const MAX_PEOPLE = 10_000;
 const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+const OFFICIAL_API = "https://api.telegram.org";
+
+/**
+ * Files come from the configured Bot API root only. The official server's address is checked like
+ * any network host (public addresses only); a self-hosted one is where the operator said it is,
+ * often on loopback, so its origin is trusted as configured.
+ */
+function filePolicy(apiRoot: string): DownloadPolicy {
+  const origin = new URL(apiRoot).origin;
+  return origin === OFFICIAL_API
+    ? { isNetworkHost: (h) => h === "api.telegram.org", trustedOrigins: new Set() }
+    : { isNetworkHost: () => false, trustedOrigins: new Set([origin]) };
+}
 /** Profile photos are at most 640 px; anything much larger is not one. */
 const MAX_AVATAR_BYTES = 10 * 1024 * 1024;
 
@@ -40,7 +54,11 @@ export class TelegramLookups {
   private readonly people = new Map<number, { name: string; isBot: boolean }>();
   private readonly forum = new Map<number, boolean>();
 
-  constructor(private readonly api: Api, private readonly settings: LookupSettings, private readonly log: Logger) {}
+  private readonly policy: DownloadPolicy;
+
+  constructor(private readonly api: Api, private readonly settings: LookupSettings, private readonly log: Logger) {
+    this.policy = filePolicy(settings.apiRoot);
+  }
 
   /**
    * Remember names (and forum flags) an update shows. Returns the ids whose name changed since
@@ -181,12 +199,17 @@ export class TelegramLookups {
         throw new RemoteError("file_unavailable", `cannot read ${path} from the local Bot API server: ${networkReason(err)}`, { retryable: false, cause: err });
       }
     }
-    const url = `${this.settings.apiRoot}/file/bot${this.settings.token}/${path.split("/").map(encodeURIComponent).join("/")}`;
+    const segments = path.split("/");
+    // A file_path climbing out of /file/bot<token>/ is not a file of this bot.
+    if (segments.some((p) => p === "." || p === "..")) throw new RemoteError("file_unavailable", "getFile gave a file_path with . or ..", { retryable: false });
+    const url = new URL(`${this.settings.apiRoot}/file/bot${this.settings.token}/${segments.map(encodeURIComponent).join("/")}`);
     let res: Response;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+      res = (await guardedFetch(url, this.policy, { timeoutMs: DOWNLOAD_TIMEOUT_MS, what: "Telegram file download" })).res;
     } catch (err) {
-      throw new RemoteError("network", `Telegram file download failed: ${networkReason(err)}`, { retryable: true });
+      // The URL carries the bot token: no cause (it may quote the URL), and a scrubbed message.
+      const e = err instanceof RemoteError ? err : new RemoteError("network", networkReason(err), { retryable: true });
+      throw new RemoteError(e.code, `Telegram file download failed: ${scrubToken(e.message)}`, { retryable: e.retryable, userMessage: e.userMessage });
     }
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);

@@ -19,6 +19,7 @@ import { isGrammyError, migratedTo, toRemoteError } from "./errors.js";
 import { CAPTION_LIMIT, fieldFor, methodFor, planMessage, renderText } from "./format.js";
 import { chatIdOf, chatRefOf, formatSize, messageRef, parseMessageRef } from "./ids.js";
 import { ReactionStack, toTelegramEmoji } from "./reactions.js";
+import { capParts, OVERFLOW_FILE_NAME } from "../overflow.js";
 
 export interface OutboundDeps {
   api: Api;
@@ -32,6 +33,8 @@ export interface OutboundDeps {
   onMoved(from: number, to: number): Promise<void>;
   /** Waits for Telegram's send limits (about 30 messages/s per bot, 20/min per group). */
   pacer?: Pacer;
+  /** Most messages one message becomes (bridge.max_message_parts); the rest goes as a text file. */
+  maxParts?: number;
 }
 
 type Placement = { reply_parameters?: ReplyParameters; message_thread_id?: number };
@@ -64,7 +67,9 @@ export class TelegramOutbound {
         });
       }
     }
-    const { texts, captions } = planMessage(msg);
+    const planned = planMessage(msg);
+    const { captions } = planned;
+    const { parts: texts, rest } = capParts(planned.texts, this.deps.maxParts ?? 10, "");
     const placement = await this.placement(chatId, msg);
     const refs: MessageRef[] = [];
     let target = chatId;
@@ -80,6 +85,10 @@ export class TelegramOutbound {
     };
     for (const html of texts) {
       await run("sendMessage", (id) => this.deps.api.sendMessage(id, html, { parse_mode: "HTML", ...placement }));
+    }
+    if (rest !== undefined) {
+      const file = new InputFile(Buffer.from(htmlToText(rest)), OVERFLOW_FILE_NAME);
+      await run("sendDocument", (id) => this.deps.api.sendDocument(id, file, { caption: "The rest of the message", ...placement }));
     }
     for (const [i, f] of (msg.files ?? []).entries()) {
       const method = methodFor(f);
@@ -248,4 +257,9 @@ function causeOf(err: unknown): unknown {
 
 function dims(f: { width?: number; height?: number }): Record<string, number> {
   return { ...(f.width ? { width: f.width } : {}), ...(f.height ? { height: f.height } : {}) };
+}
+
+/** A part's Telegram HTML as the plain text it shows (for the overflow file). */
+function htmlToText(html: string): string {
+  return html.replace(/<[^>]*>/g, "").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
 }

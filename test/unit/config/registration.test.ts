@@ -14,6 +14,7 @@ import {
   writeRegistration,
 } from "../../../src/config/registration.js";
 import type { Config } from "../../../src/config/schema.js";
+import { requireTool } from "../../support/required-tools.js";
 
 let dir: string;
 beforeEach(() => {
@@ -91,7 +92,7 @@ describe("buildRegistration", () => {
 });
 
 /** PyYAML (Synapse's parser), when this machine has it. */
-const pyyaml = spawnSync("python3", ["-c", "import yaml"]).status === 0;
+const pyyaml = requireTool("PyYAML", spawnSync("python3", ["-c", "import yaml"]).status === 0, "apt-get install -y python3-yaml");
 
 describe("writeRegistration / readRegistration", () => {
   it.skipIf(!pyyaml)("parses the same in PyYAML, the parser Synapse uses", () => {

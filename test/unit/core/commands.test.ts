@@ -5,8 +5,8 @@ import { CommandError } from "../../../src/core/errors.js";
 import { silentLogger } from "../../../src/core/log.js";
 import type { Level } from "../../../src/core/permissions.js";
 
-function harness(promptTimeoutMs = 60_000) {
-  const reg = new CommandRegistry("!tandem", promptTimeoutMs, silentLogger);
+function harness(promptTimeoutMs = 60_000, mask?: (s: string) => string) {
+  const reg = new CommandRegistry("!tandem", promptTimeoutMs, silentLogger, mask);
   const replies: string[] = [];
   const redacted: string[] = [];
   let n = 0;
@@ -93,6 +93,26 @@ describe("command registry", () => {
     await new Promise((r) => setTimeout(r, 60));
     expect(await send("echo late")).toBe("late");
     expect((await send("zzz")) ?? "").toMatch(/Unknown command/);
+  });
+
+  it("an answer to a secret step after the timeout is still removed, and not read (or echoed) as a command", async () => {
+    const { reg, send, replies, redacted } = harness(30);
+    reg.add(login, echo);
+    await send("login demo a1"); // $e1: asks for B, a secret
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await send("b-late-secret")).toMatch(/That prompt timed out/);
+    expect(redacted).toEqual(["$e2"]);
+    expect(replies.join("\n")).not.toContain("b-late");
+    expect(await send("echo after")).toBe("after"); // sentinel: the prompt is gone, commands run
+    expect(redacted).toEqual(["$e2"]);
+  });
+
+  it("quotes input back only through the mask, applied before clipping (a clipped token would not be recognised)", async () => {
+    const { reg, send } = harness(60_000, (s) => s.replace(/tok-[a-z0-9]{30,}/g, "<token removed>"));
+    reg.add(echo);
+    const reply = await send(`oops tok-${"a1".repeat(30)}`);
+    expect(reply).toMatch(/Unknown command `oops <token removed>`/);
+    expect(reply).not.toContain("a1a1");
   });
 
   it("refuses DM-only commands outside the DM", async () => {

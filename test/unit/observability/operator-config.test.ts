@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { alertRules, dashboard, metricNames, PROMETHEUS_SYNTHETIC } from "../../support/promql.js";
+import { requireTool } from "../../support/required-tools.js";
 
 describe("metricNames (PromQL)", () => {
   it("finds metric names and skips functions, labels, ranges, grouping, keywords and numbers", () => {
@@ -50,7 +51,7 @@ describe("Prometheus alert rules", () => {
 
   // promtool (Debian package `prometheus`) checks the syntax and runs the rules against
   // synthetic series: each alert fires when it should, with its annotations rendered.
-  const promtool = spawnSync("promtool", ["--version"]).status === 0;
+  const promtool = requireTool("promtool", spawnSync("promtool", ["--version"]).status === 0, "apt-get install -y prometheus");
   it.skipIf(!promtool)("pass promtool check rules and the unit tests in test/fixtures (skipped: promtool not installed)", () => {
     const run = (...args: string[]) => spawnSync("promtool", args, { cwd: fileURLToPath(new URL("../../../", import.meta.url)), encoding: "utf8" });
     const check = run("check", "rules", "config/prometheus-alerts.yaml");

@@ -1,5 +1,7 @@
 // What the connector asks of the Web API (as the fake received it), the errors it maps, and the
 // workspace directory: chat and user info, listing, resolving, downloads.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connection, OutboundMessage } from "../../../../src/core/connector.js";
 import { Deferred, RemoteError } from "../../../../src/core/errors.js";
@@ -149,6 +151,25 @@ describe("Matrix → Slack requests", () => {
     expect(splitText("y".repeat(25), 10)).toEqual(["y".repeat(10), "y".repeat(10), "y".repeat(5)]);
   });
 
+  it("a message longer than max_message_parts posts sends its first parts and the rest as one text file", async () => {
+    const { conn: capped } = await connect(slack, team, undefined, { config: { bridge: { max_message_parts: 2 } } });
+    try {
+      const posts = () => slack.calls.filter((c) => c.method === "chat.postMessage").length;
+      const before = posts();
+      const long = Array.from({ length: 4 }, (_, i) => `${String(i)}`.repeat(39_000)).join("\n"); // 4 parts of Slack's size, with a < and &
+      const refs = await capped.send(chat(), text(`${long}\n<&>`));
+      expect(refs).toHaveLength(2);
+      expect(posts() - before).toBe(1);
+      const file = slack.files().find((f) => f.name === "message-continued.txt")!;
+      expect(file).toBeDefined();
+      const first = slack.message(team, "C0001", tsOf(refs[0]!))!.text ?? "";
+      expect(first).toBe("0".repeat(39_000));
+      expect(file.data.toString()).toBe(`${"1".repeat(39_000)}\n${"2".repeat(39_000)}\n${"3".repeat(39_000)}\n<&>`);
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it("pacing: 1 post/s per channel after a burst of 4; a far slot is Deferred before anything is posted, a split message's later part waits", async () => {
     // A workspace of its own, so the other tests' listings stay as they are.
     const own = slack.createTeam({ id: "T0042", name: "Paced", domain: "paced" });
@@ -231,5 +252,35 @@ describe("the workspace directory", () => {
     const of = slack.message(other, "C0009", ots)!.files![0] as { id: string; url_private: string };
     const err = await conn.download({ id: `${of.id}|${of.url_private}`, name: "pic.png", mime: "image/png", kind: "image" }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "file_auth", retryable: false });
+  });
+
+  it("download: a URL off Slack's file hosts (the bridge's own status page on loopback) is refused, never fetched", async () => {
+    const asked: string[] = [];
+    const local = http.createServer((req, res) => { asked.push(req.url ?? ""); res.end('{"status":"ok"}'); });
+    await new Promise<void>((r) => local.listen(0, "127.0.0.1", r));
+    try {
+      const status = `http://127.0.0.1:${(local.address() as AddressInfo).port}/status.json`;
+      for (const url of [status, status.replace("http:", "https:"), "https://files.slack.com.evil.example/f", "https://10.0.0.1/f"]) {
+        const err = await conn.download({ id: `F0EVIL|${url}`, name: "status.json", mime: "application/json", kind: "file" }).catch((e: unknown) => e);
+        expect(err, url).toMatchObject({ code: "download_refused", retryable: false });
+      }
+      await expect(conn.downloadAvatar(status)).rejects.toMatchObject({ code: "download_refused" });
+      expect(asked).toEqual([]);
+    } finally {
+      await new Promise((r) => local.close(r));
+    }
+  });
+
+  it("download: the fake's loopback origin is allowed only by bridge.download_allowed_origins, never by default", async () => {
+    const { conn: strict } = await connect(slack, team, undefined, { config: { bridge: { download_allowed_origins: "" } } });
+    try {
+      const ts = slack.userPosts(team, "C0001", "U0001", "another file", { files: [{ name: "pic.png", data: PNG }] });
+      const f = slack.message(team, "C0001", ts)!.files![0] as { id: string; url_private_download: string };
+      const ref = { id: `${f.id}|${f.url_private_download}`, name: "pic.png", mime: "image/png", kind: "image" as const };
+      await expect(strict.download(ref)).rejects.toMatchObject({ code: "download_refused", retryable: false });
+      expect((await conn.download(ref)).data.equals(PNG)).toBe(true);
+    } finally {
+      await strict.stop();
+    }
   });
 });

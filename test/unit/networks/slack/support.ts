@@ -12,6 +12,8 @@ export function configFor(slack: FakeSlack, extra: Record<string, Record<string,
     homeserver: { url: "http://127.0.0.1:9", domain: "example.org" },
     slack: { api_url: slack.apiUrl },
     ...extra,
+    // The fake serves files and avatars on loopback: allowed only because the test says so.
+    bridge: { download_allowed_origins: new URL(slack.apiUrl).origin, ...extra.bridge },
   }, {}, { baseDir: tmpdir() });
 }
 
@@ -60,8 +62,10 @@ export function loginFor(team: TeamHandle): LoginRecord {
 }
 
 /** Pacing is off unless asked for: these tests send straight to the connection, without the relay queue that defers. */
-export async function connect(slack: FakeSlack, team: TeamHandle, sink = new RecordingSink(), opts: { pacing?: boolean } = {}): Promise<{ conn: Connection; sink: RecordingSink }> {
-  const connector = createSlackConnector(configFor(slack), silentLogger, {
+export async function connect(
+  slack: FakeSlack, team: TeamHandle, sink = new RecordingSink(), opts: { pacing?: boolean; config?: Record<string, Record<string, unknown>> } = {},
+): Promise<{ conn: Connection; sink: RecordingSink }> {
+  const connector = createSlackConnector(configFor(slack, opts.config), silentLogger, {
     pacing: opts.pacing ?? false, webRetries: 0, socket: { reconnectBaseMs: 50, reconnectMaxMs: 200, startTimeoutMs: 3000 }, shareTimeoutMs: 2000,
   });
   const conn = await connector.connect(loginFor(team), sink);

@@ -18,7 +18,10 @@ class RecordingSink implements EventSink {
   /** Each push first awaits this (tests hold the queue with it). */
   gate: Promise<void> = Promise.resolve();
   failures = 0;
+  /** Pushes begun (an update handed to the core, queued or not yet). */
+  pushes = 0;
   async push(events: RemoteEvent[]): Promise<void> {
+    this.pushes++;
     await this.gate;
     if (this.failures > 0) {
       this.failures--;
@@ -174,7 +177,7 @@ describe("telegram connection: polling", () => {
     let never!: Promise<void>;
     sink.gate = never = new Promise(() => undefined); // the queue hangs: the next update is never queued
     tg.userSends(GROUP, IVAN, { text: "in flight" });
-    await new Promise((r) => setTimeout(r, 200)); // handed to us, stuck in the queue
+    await tg.waitFor(() => sink.pushes === 2); // handed to us, stuck in the queue
     await first.stop();
     void never;
     expect(sink.state).toBe("stopped");

@@ -58,6 +58,17 @@ describe("telegram lookups", () => {
     expect((err as RemoteError).userMessage).toMatch(/big\.iso.*\(5 KB\).*larger than the 1 KB.*https:\/\/t\.me\/fleetops\/9/);
   });
 
+  it("files come only from the configured Bot API root: a file_path climbing out of /file/bot<token>/ is refused", async () => {
+    const api = new Api(bot.token, { apiRoot: tg.apiRoot });
+    api.config.use(async (prev, method, payload, signal) => {
+      if (method === "getFile") return { ok: true, result: { file_id: "x", file_unique_id: "x", file_path: "documents/../../../status.json" } } as never;
+      return prev(method, payload, signal);
+    });
+    const sly = new TelegramLookups(api, { apiRoot: tg.apiRoot, token: bot.token, maxDownloadSize: 1024, botId: bot.id }, silentLogger);
+    await expect(sly.download({ id: "x", name: "status.json", mime: "application/json", kind: "file" }))
+      .rejects.toMatchObject({ code: "file_unavailable", retryable: false, message: "getFile gave a file_path with . or .." });
+  });
+
   it("getFile's own 'file is too big' becomes the same permanent error", async () => {
     const big = new TelegramLookups(new Api(bot.token, { apiRoot: tg.apiRoot }), { apiRoot: tg.apiRoot, token: bot.token, maxDownloadSize: 100 * 1024 * 1024, botId: bot.id }, silentLogger);
     tg.userSends(GROUP, IVAN, { document: { data: Buffer.alloc(21 * 1024 * 1024), file_name: "huge.bin" } });

@@ -130,6 +130,23 @@ describe("telegram outbound", () => {
     expect(tg.message(GROUP, idOf(voice[0]!))!.caption).toBe("alice");
   });
 
+  it("a message longer than max_message_parts messages sends its first parts and the rest as one text file", async () => {
+    const capped = new TelegramOutbound({
+      api, botId: bot.id, log: silentLogger, maxUploadSize: 50 * 1024 * 1024, maxParts: 3,
+      isForum: async () => false, onMoved: async () => undefined,
+    });
+    const long = Array.from({ length: 20_000 }, (_, n) => `w${n}`).join(" "); // about 30 parts of 4,096
+    const refs = await capped.send(String(GROUP), msg({ doc: [p(long)] }));
+    expect(refs).toHaveLength(3);
+    expect(tg.calls("sendMessage")).toHaveLength(2);
+    const doc = tg.message(GROUP, idOf(refs[2]!))!.document!;
+    expect(doc.file_name).toBe("message-continued.txt");
+    const sentTexts = tg.messages(GROUP).filter((m) => m.from?.id === bot.id && m.text).map((m) => m.text!);
+    const rest = tg.file(doc.file_id)!.data.toString();
+    // Nothing lost: the two messages and the file hold the whole text.
+    expect(`${sentTexts.join(" ")} ${rest}`.replace(/\s+/g, " ").trim()).toBe(`alice: ${long}`);
+  });
+
   it("refuses files over max_upload_size without calling Telegram", async () => {
     const err = await rejection(out.send(String(GROUP), msg({ files: [{ name: "big.bin", mime: "application/octet-stream", kind: "file", data: Buffer.alloc(2000) }] })));
     expect(err).toMatchObject({ code: "file_too_large", retryable: false });

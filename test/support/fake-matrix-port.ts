@@ -1,0 +1,143 @@
+/**
+ * An in-memory homeserver behind the core's MatrixPort, for core unit tests: rooms with their
+ * timelines, ghosts' profiles, joins, and what a real homeserver guarantees that the core
+ * relies on (a repeated txnId from the same sender answers the first event, not a new one).
+ * Faults are scripted per call: `failSends` fails the next sends before or after the event was
+ * made (the answer lost: a crash between send and commit), and `holdCreateRoom` keeps room
+ * creations waiting until released.
+ */
+import type { CreateRoomOptions, MatrixPort } from "../../src/core/matrix-port.js";
+import { MatrixError } from "../../src/core/errors.js";
+
+export interface SentEvent {
+  roomId: string;
+  eventId: string;
+  sender: string;
+  type: string;
+  content: Record<string, unknown>;
+  txnId: string;
+  ts?: number;
+}
+
+/** "before": refused, nothing made; "after": made, but the answer is lost; "none": answered. */
+export type SendFault = "before" | "after" | "none";
+
+export class FakeMatrixPort implements MatrixPort {
+  readonly botMxid: string;
+  readonly domain = "example.org";
+  readonly events: SentEvent[] = [];
+  readonly rooms: Array<CreateRoomOptions & { roomId: string; alias?: string }> = [];
+  readonly profiles = new Map<string, { displayName?: string; avatarMxc?: string }>();
+  readonly calls: Array<{ op: string; args: unknown[] }> = [];
+  readonly joined = new Set<string>();
+  readonly left: Array<{ roomId: string; mxid: string }> = [];
+  readonly uploads: string[] = [];
+  /** Faults for the next sendEvent calls, in order. */
+  failSends: SendFault[] = [];
+  /** While set, createRoom waits for it. */
+  holdCreateRoom: Promise<void> | null = null;
+  private readonly txns = new Map<string, string>();
+  private seq = 0;
+
+  constructor(private readonly roomIdPrefix = "!r", botLocalpart = "bot") {
+    this.botMxid = `@${botLocalpart}:example.org`;
+  }
+
+  ghostMxid(localpart: string): string {
+    return `@${localpart}:example.org`;
+  }
+
+  isBridgeUser(mxid: string): boolean {
+    return mxid === this.botMxid || /^@(loopback|net)[0-9]*_/.test(mxid);
+  }
+
+  async ensureGhost(localpart: string, profile: { displayName?: string; avatarMxc?: string }): Promise<string> {
+    this.calls.push({ op: "ensureGhost", args: [localpart, profile] });
+    const mxid = this.ghostMxid(localpart);
+    this.profiles.set(mxid, { ...this.profiles.get(mxid), ...Object.fromEntries(Object.entries(profile).filter(([, v]) => v !== undefined)) });
+    return mxid;
+  }
+
+  async uploadMedia(_data: Buffer, _mime: string, name: string): Promise<string> {
+    this.uploads.push(name);
+    return `mxc://example.org/m${++this.seq}`;
+  }
+
+  async downloadMedia(): Promise<{ data: Buffer; mime: string }> {
+    return { data: Buffer.from("file"), mime: "application/octet-stream" };
+  }
+
+  async createRoom(opts: CreateRoomOptions): Promise<{ roomId: string; alias?: string }> {
+    this.calls.push({ op: "createRoom", args: [opts.stateKey] });
+    await this.holdCreateRoom;
+    const roomId = `${this.roomIdPrefix}${++this.seq}:example.org`;
+    const alias = opts.aliasLocalpart ? `#${opts.aliasLocalpart}:example.org` : undefined;
+    this.rooms.push({ ...opts, roomId, alias });
+    return { roomId, alias };
+  }
+
+  async invite(roomId: string, mxid: string): Promise<void> {
+    this.calls.push({ op: "invite", args: [roomId, mxid] });
+  }
+
+  async join(roomId: string, mxid: string): Promise<void> {
+    this.calls.push({ op: "join", args: [roomId, mxid] });
+    this.joined.add(`${roomId}|${mxid}`);
+  }
+
+  async leave(roomId: string, mxid: string): Promise<void> {
+    this.left.push({ roomId, mxid });
+  }
+
+  async sendEvent(roomId: string, sender: string, type: string, content: Record<string, unknown>, txnId: string, ts?: number): Promise<string> {
+    const fault = this.failSends.shift();
+    if (fault === "before") throw new MatrixError("M_UNKNOWN", "send refused (scripted)", { retryable: true });
+    // Transaction ids are scoped to the sender (the access token and user), as the spec says.
+    const key = `${sender}\u0000${txnId}`;
+    let eventId = this.txns.get(key);
+    if (!eventId) {
+      eventId = `$e${++this.seq}`;
+      this.txns.set(key, eventId);
+      this.events.push({ roomId, eventId, sender, type, content, txnId, ts });
+    }
+    if (fault === "after") throw new MatrixError("M_UNKNOWN", "the answer was lost (scripted)", { retryable: true });
+    return eventId;
+  }
+
+  async redact(roomId: string, sender: string, eventId: string, txnId: string): Promise<void> {
+    this.calls.push({ op: "redact", args: [roomId, sender, eventId, txnId] });
+  }
+
+  async setState(roomId: string, sender: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<void> {
+    this.calls.push({ op: "setState", args: [roomId, sender, type, stateKey, content] });
+  }
+
+  async getState(): Promise<Record<string, unknown> | null> {
+    return null;
+  }
+
+  async displayName(_roomId: string, mxid: string): Promise<string> {
+    return this.profiles.get(mxid)?.displayName ?? mxid.slice(1, mxid.indexOf(":"));
+  }
+
+  async avatarOf(): Promise<string | null> {
+    return null;
+  }
+
+  async joinedMembers(): Promise<string[]> {
+    return [];
+  }
+
+  async powerLevel(): Promise<number> {
+    return 100;
+  }
+
+  /** Messages (m.room.message) in a room, oldest first. */
+  messages(roomId: string): SentEvent[] {
+    return this.events.filter((e) => e.roomId === roomId && e.type === "m.room.message");
+  }
+
+  count(op: string): number {
+    return this.calls.filter((c) => c.op === op).length;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Matrix → remote (core/matrix-outbound.ts) through the whole core, judged by what reaches each
+ * linked chat: a failure on one target is retried without doubling the message on the target
+ * that already has it, and a Matrix event delivered again after its queue row was pruned is not
+ * sent again. "Nothing more arrived" is proved by a sentinel sent after it on the same room lane.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { RemoteError } from "../../../src/core/errors.js";
+import { backends, storeOpener } from "../../support/db.js";
+import { coreRig, linkBoth, matrixMessage, until, type CoreRig } from "../../support/core-rig.js";
+
+const open = storeOpener();
+const texts = (rig: CoreRig, net: "a" | "b") => rig[net].sent(net === "a" ? "ops" : "fleet").map((m) => m.text);
+
+describe("MatrixOutbound", () => {
+  let rig: CoreRig;
+  afterEach(async () => { await rig?.stop(); });
+
+  /** Send a sentinel from Matrix and wait until both chats have it: everything before it on the lane is done. */
+  async function settle(name: string): Promise<void> {
+    await matrixMessage(rig, name);
+    await until(() => texts(rig, "a").includes(name) && texts(rig, "b").includes(name), `sentinel ${name} on both chats`);
+  }
+
+  it("a send failing on the second target is retried there; the first target keeps its one copy", async () => {
+    rig = await coreRig(await open(backends[0]!));
+    await linkBoth(rig);
+    rig.b.failSends.push(new RemoteError("timeout", "the network dropped it", { retryable: true }));
+    await matrixMessage(rig, "deploy at noon");
+    await until(() => texts(rig, "b").includes("deploy at noon"), "the retry to reach the second chat");
+    await settle("sentinel");
+    expect(texts(rig, "a")).toEqual(["deploy at noon", "sentinel"]);
+    expect(texts(rig, "b")).toEqual(["deploy at noon", "sentinel"]);
+  });
+
+  it("a permanent failure on one target does not keep the message from the other", async () => {
+    rig = await coreRig(await open(backends[0]!));
+    await linkBoth(rig);
+    rig.b.failSends.push(new RemoteError("msg_too_long", "too long for the network", { retryable: false }));
+    await matrixMessage(rig, "only where it fits");
+    await settle("sentinel");
+    expect(texts(rig, "a")).toEqual(["only where it fits", "sentinel"]);
+    expect(texts(rig, "b")).toEqual(["sentinel"]);
+  });
+
+  it("a Matrix event delivered again after its queue row was pruned is not sent again", async () => {
+    rig = await coreRig(await open(backends[0]!));
+    await linkBoth(rig);
+    const ev = await matrixMessage(rig, "once only");
+    await until(() => texts(rig, "a").includes("once only") && texts(rig, "b").includes("once only"), "first delivery");
+    // The queue keeps done rows a week for dedup; after that only the message map knows.
+    await until(async () => (await rig.store.queue.depth()) === 0, "queue drained");
+    expect(await rig.store.queue.prune(new Date(Date.now() + 60_000))).toBeGreaterThan(0);
+    await rig.core.onMatrixEvents([ev]); // the homeserver retries the old transaction
+    await settle("sentinel");
+    expect(texts(rig, "a")).toEqual(["once only", "sentinel"]);
+    expect(texts(rig, "b")).toEqual(["once only", "sentinel"]);
+  });
+
+  it("a fan-out of a remote message goes to the other chat only, once, even when it had to retry", async () => {
+    rig = await coreRig(await open(backends[0]!));
+    await linkBoth(rig);
+    rig.b.failSends.push(new RemoteError("timeout", "the network dropped it", { retryable: true }));
+    await rig.a.post("ops", "ivan", "from ops");
+    await until(() => texts(rig, "b").includes("from ops"), "fan-out to fleet");
+    await settle("sentinel");
+    expect(texts(rig, "a")).toEqual(["sentinel"]); // never back to where it came from
+    expect(texts(rig, "b")).toEqual(["from ops", "sentinel"]);
+  });
+});
