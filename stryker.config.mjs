@@ -1,8 +1,9 @@
 // Mutation testing of the relay path (`npm run mutation`): the durable queue and its workers,
 // both relay directions and the message map. The run fails below an 85 % mutation score.
-// The store suites run on PostgreSQL when TANDEM_TEST_PG_URI is set (a test there takes ~0.5 s
+// The suites run on PostgreSQL when TANDEM_TEST_PG_URI is set (a test there takes ~0.5 s
 // against 3-6 s on a fresh PGlite), else on PGlite; the test runners inherit this.
 process.env.TANDEM_TEST_BACKENDS ??= process.env.TANDEM_TEST_PG_URI ? "pg" : "pglite";
+if (process.env.TANDEM_TEST_BACKENDS === "pg") process.env.TANDEM_TEST_DB ??= "pg"; // the e2e harness's choice
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
