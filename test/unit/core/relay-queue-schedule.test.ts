@@ -130,4 +130,43 @@ describeEachBackend("relay queue schedule", (backend) => {
     expect(q.counts.done).toBe(1);
     expect(q.isBusy("s")).toBe(false);
   });
+
+  it("at most `concurrency` lanes run at once; lanes left waiting start when a worker frees, not at the next poll", async () => {
+    const store = await open(backend);
+    const waiting = new Map<string, () => void>(); // source key → let its handler finish
+    const done: string[] = [];
+    let running = 0;
+    let most = 0;
+    // A poll an hour away: only a freed worker (or a kick) can start the waiting lanes.
+    const q = new RelayQueue(store, async (item: QueueItem) => {
+      most = Math.max(most, ++running);
+      await new Promise<void>((r) => waiting.set(item.sourceKey, r));
+      running--;
+      done.push(item.sourceKey);
+    }, async () => undefined, silentLogger, { concurrency: 2, pollMs: 60 * MINUTE });
+    await store.queue.enqueue(["a", "b", "c", "d"].map((lane) => ({ lane, sourceKey: `${lane}1`, payload: {} })));
+    q.start();
+    await until(() => waiting.size === 2);
+    expect(q.lanesInFlight).toBe(2);
+    // A lane enqueued to while every worker is busy waits for one.
+    await store.queue.enqueue([{ lane: "e", sourceKey: "e1", payload: {} }]);
+    q.kick(["e"]);
+    expect(q.isBusy("e")).toBe(false);
+    // An item enqueued to a busy lane is taken by that lane's worker.
+    await store.queue.enqueue([{ lane: "a", sourceKey: "a2", payload: {} }]);
+    q.kick(["a"]);
+    while (done.length < 6) {
+      await until(() => waiting.size > 0);
+      const [key, release] = [...waiting][0]!;
+      waiting.delete(key);
+      const before = done.length;
+      release();
+      await until(() => done.length > before);
+    }
+    await q.stop();
+    expect(most).toBe(2);
+    expect([...done].sort()).toEqual(["a1", "a2", "b1", "c1", "d1", "e1"]);
+    expect(done.indexOf("a1")).toBeLessThan(done.indexOf("a2"));
+    expect(await store.queue.depth()).toBe(0);
+  });
 });
