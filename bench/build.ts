@@ -61,6 +61,9 @@ export function buildForBench(): string {
   // Node resolves "type": "module" from the nearest package.json.
   const pkg = path.join(OUT, "package.json");
   if (!fs.existsSync(pkg)) fs.writeFileSync(pkg, JSON.stringify({ type: "module" }) + "\n");
+  // The embedded database's template is found at ../../dist/ from src/store: the build's own.
+  const dist = path.join(OUT, "dist");
+  if (!fs.existsSync(dist)) fs.symlinkSync(path.join(ROOT, "dist"), dist);
   if (n > 0) process.stderr.write(`bench: compiled ${n} changed file(s) into ${path.relative(ROOT, OUT)}\n`);
   return path.join(OUT, "bench", "child.js");
 }

@@ -12,7 +12,7 @@ import type { RelayTiming } from "../src/core/bridge.js";
 import { createLogger } from "../src/observability/log.js";
 import { createSlackConnector } from "../src/networks/slack/index.js";
 import { createTelegramConnector } from "../src/networks/telegram/index.js";
-import { tuneHeap } from "../src/heap.js";
+import { tuneEmbeddedWasm, tuneHeap } from "../src/heap.js";
 
 export interface StartRequest {
   type: "start";
@@ -40,6 +40,8 @@ export interface ChildStats {
   added: Record<string, number[]>;
   /** Same keys: outgoing call round trip (doneAt − issuedAt), ms. */
   roundTrip: Record<string, number[]>;
+  /** Same keys: bridge-added time to the outgoing call's answer (doneAt − receivedAt, less waits), ms. */
+  answered: Record<string, number[]>;
   statements: number;
   queue: { done: number; retried: number; dead: number };
   mem: MemSample;
@@ -75,6 +77,7 @@ const cpuMs = () => {
 let bridge: RunningBridge | null = null;
 let added: Record<string, number[]> = {};
 let roundTrip: Record<string, number[]> = {};
+let answered: Record<string, number[]> = {};
 let memMax = mem();
 
 function onRelayed(t: RelayTiming): void {
@@ -82,6 +85,7 @@ function onRelayed(t: RelayTiming): void {
   // A fan-out's time waiting for the homeserver's answer to its first hop is not the bridge's.
   (added[key] ??= []).push(t.issuedAt - t.receivedAt - (t.waitedMs ?? 0));
   (roundTrip[key] ??= []).push(t.doneAt - t.issuedAt);
+  (answered[key] ??= []).push(t.doneAt - t.receivedAt - (t.waitedMs ?? 0));
 }
 
 /** The histogram records each timer tick's interval, resolution included: subtracted below. */
@@ -109,6 +113,7 @@ async function start(req: StartRequest): Promise<void> {
     createTelegramConnector(config, log.child({ network: "telegram" }), { pacing: req.pacing }),
   ];
   tuneHeap(); // as `tandem start` does
+  if (!config.database.uri) tuneEmbeddedWasm();
   const t0 = performance.now();
   bridge = await startBridge({
     config, registration: req.registration, logStream: stream, connectors,
@@ -161,7 +166,7 @@ async function handle(req: ChildRequest): Promise<void> {
     case "stats": {
       const b = bridge!;
       send({
-        type: "stats", added, roundTrip, statements: b.store.db.statementCount, queue: { ...b.core.queue.counts }, mem: mem(), memMax: { ...memMax },
+        type: "stats", added, roundTrip, answered, statements: b.store.db.statementCount, queue: { ...b.core.queue.counts }, mem: mem(), memMax: { ...memMax },
         states: b.core.health.all().map((h) => `${h.network}:${h.state}`), cpuMs: cpuMs(),
         loopDelay: {
           p50: Math.max(0, loop.percentile(50) / 1e6 - LOOP_RESOLUTION_MS),
@@ -174,6 +179,7 @@ async function handle(req: ChildRequest): Promise<void> {
         loop.reset();
         added = {};
         roundTrip = {};
+        answered = {};
         memMax = mem();
       }
       return;

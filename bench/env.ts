@@ -5,7 +5,9 @@
  * The bridge makes three database round trips between receiving a message and sending it on, so
  * when these are slow (other processes competing for the CPUs), bridge-added latency is too.
  */
+import fs from "node:fs";
 import http from "node:http";
+import path from "node:path";
 import { performance } from "node:perf_hooks";
 import os from "node:os";
 import pg from "pg";
@@ -16,6 +18,28 @@ export interface Environment {
   load1: number;
   pgRoundTripMs: Pcts | null;
   httpRoundTripMs: Pcts;
+  /** One 8 kB write + fdatasync in the temp folder (where the durable Postgres keeps its WAL): the floor of a durable commit. */
+  diskSyncMs: Pcts;
+}
+
+/** What a durable commit waits for at least: an 8 kB write made durable, `n` times. */
+export function measureDiskSync(n = 50): Pcts {
+  const file = path.join(os.tmpdir(), `tandem-bench-fsync-${process.pid}`);
+  const fd = fs.openSync(file, "w");
+  const block = Buffer.alloc(8192, 1);
+  const t: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = performance.now();
+      fs.writeSync(fd, block, 0, block.length, 0);
+      fs.fdatasyncSync(fd);
+      t.push(performance.now() - s);
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
+  return rounded(pcts(t));
 }
 
 /** One round trip every 10 ms, as the bridge makes them under moderate load (back to back they are faster). */
@@ -51,7 +75,7 @@ export async function measureEnvironment(db: DbTarget, homeserverUrl: string, n 
     t.push(performance.now() - s);
   }
   agent.destroy();
-  return { load1: round(os.loadavg()[0]!, 2), pgRoundTripMs: pgRt, httpRoundTripMs: rounded(pcts(t)) };
+  return { load1: round(os.loadavg()[0]!, 2), pgRoundTripMs: pgRt, httpRoundTripMs: rounded(pcts(t)), diskSyncMs: measureDiskSync() };
 }
 
 const rounded = (p: Pcts): Pcts => ({ n: p.n, p50: round(p.p50, 2), p95: round(p.p95, 2), p99: round(p.p99, 2), max: round(p.max, 2) });

@@ -1,7 +1,11 @@
 /**
- * The benchmark's database: a real Postgres from scripts/pg-test-server.sh (a throwaway cluster on
- * 127.0.0.1 with fsync off), one fresh database per scenario, dropped at the end. When no Postgres
- * can be started, the embedded PGlite is used instead, with a warning (its numbers are not the budget's).
+ * The benchmark's databases: a real, durable Postgres (commits wait for the disk, as in
+ * production) from scripts/pg-test-server.sh with PGTEST_DURABLE=1 on its own port
+ * (BENCH_PG_PORT, default 55433; or TANDEM_BENCH_PG_URI), one fresh database per scenario, dropped
+ * at the end. A second, fsync-off cluster (TANDEM_TEST_PG_URI or the script's default) serves only
+ * the labelled "fsync off" comparison line. When no Postgres can be started, the embedded PGlite
+ * is used instead, with a warning (its numbers are not the budget's). The embedded phase always
+ * gets PGlite data directories (freshEmbedded).
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -29,26 +33,52 @@ export class BenchDatabases {
 
   private constructor(readonly serverUri: string | null, readonly warning: string | null) {}
 
-  /** Start (or find) the test Postgres; null server means PGlite fallback. */
+  /** Start (or find) the durable Postgres; null server means PGlite fallback. */
   static async open(): Promise<BenchDatabases> {
-    const explicit = process.env.TANDEM_BENCH_PG_URI ?? process.env.TANDEM_TEST_PG_URI;
-    const uri = explicit || (await startTestServer().catch((err: unknown) => {
+    const uri = process.env.TANDEM_BENCH_PG_URI || (await startTestServer({ PGTEST_DURABLE: "1", PGTEST_PORT: process.env.BENCH_PG_PORT ?? "55433", PGTEST_DIR: "/tmp/tandem-pg-bench" }).catch((err: unknown) => {
       process.stderr.write(`bench: could not start Postgres: ${err instanceof Error ? err.message : String(err)}\n`);
       return null;
     }));
-    if (uri) {
-      try {
-        const c = new pg.Client({ connectionString: uri });
-        await c.connect();
-        await c.end();
-        return new BenchDatabases(uri, null);
-      } catch (err) {
-        process.stderr.write(`bench: Postgres at ${uri} is not usable: ${String(err)}\n`);
-      }
-    }
+    const usable = uri ? await BenchDatabases.usable(uri) : null;
+    if (usable) return new BenchDatabases(usable, null);
     const warning = "WARNING: no Postgres available; running on embedded PGlite. These numbers are not comparable with the budget (which is for Postgres).";
     process.stderr.write(`bench: ${warning}\n`);
     return new BenchDatabases(null, warning);
+  }
+
+  /** The fsync-off cluster for the labelled comparison line (null when none can be had). */
+  static async openFsyncOff(): Promise<BenchDatabases | null> {
+    const uri = process.env.TANDEM_TEST_PG_URI || (await startTestServer({}).catch(() => null));
+    const usable = uri ? await BenchDatabases.usable(uri) : null;
+    return usable ? new BenchDatabases(usable, null) : null;
+  }
+
+  private static async usable(uri: string): Promise<string | null> {
+    try {
+      const c = new pg.Client({ connectionString: uri });
+      await c.connect();
+      await c.end();
+      return uri;
+    } catch (err) {
+      process.stderr.write(`bench: Postgres at ${uri} is not usable: ${String(err)}\n`);
+      return null;
+    }
+  }
+
+  /** Whether commits wait for the disk: "fsync on, synchronous_commit on" or what differs. */
+  async durability(): Promise<string> {
+    if (!this.serverUri) return "PGlite";
+    return this.admin(async (c) => {
+      const r = (await c.query<{ f: string; s: string }>("SELECT current_setting('fsync') AS f, current_setting('synchronous_commit') AS s")).rows[0]!;
+      return `fsync ${r.f}, synchronous_commit ${r.s}`;
+    });
+  }
+
+  /** A fresh, empty PGlite data directory (the embedded database, whatever the server). */
+  freshEmbedded(label: string): DbTarget {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tandem-bench-${label}-`));
+    this.dirs.push(dir);
+    return { kind: "pglite", uri: "", dataDir: path.join(dir, "data") };
   }
 
   get kind(): "pg" | "pglite" {
@@ -57,11 +87,7 @@ export class BenchDatabases {
 
   /** A fresh, empty database. */
   async fresh(label: string): Promise<DbTarget> {
-    if (!this.serverUri) {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tandem-bench-${label}-`));
-      this.dirs.push(dir);
-      return { kind: "pglite", uri: "", dataDir: dir };
-    }
+    if (!this.serverUri) return this.freshEmbedded(label);
     const name = `tandem_bench_${label.replace(/\W/g, "_")}_${randomBytes(4).toString("hex")}`;
     await this.admin((c) => c.query(`CREATE DATABASE ${name}`));
     this.created.push(name);
@@ -116,9 +142,9 @@ export class BenchDatabases {
 }
 
 /** Runs scripts/pg-test-server.sh (idempotent: prints the URI of the running cluster). */
-function startTestServer(): Promise<string> {
+function startTestServer(env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile("bash", [path.join(ROOT, "scripts", "pg-test-server.sh")], { timeout: 180_000 }, (err, stdout, stderr) => {
+    execFile("bash", [path.join(ROOT, "scripts", "pg-test-server.sh")], { timeout: 180_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${err.message}\n${stderr.trim().split("\n").slice(-3).join("\n")}`));
       const uri = stdout.trim().split("\n").pop() ?? "";
       if (!uri.startsWith("postgres")) return reject(new Error(`unexpected output: ${stdout.trim()}`));

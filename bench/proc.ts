@@ -1,16 +1,21 @@
 /** The parent's handle on the bridge child process (bench/child.ts): spawn, ask, stop. */
 import { fork, type ChildProcess } from "node:child_process";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+// @ts-expect-error: a plain .mjs script without types
+import { cliNodeFlags } from "../scripts/node-flags.mjs";
 import { buildForBench } from "./build.js";
 import type { ChildReply, ChildRequest, ChildStats, MemSample, StartRequest } from "./child.js";
 import type { World } from "./world.js";
 
 /**
- * V8 flags of the bridge process: those the Docker image runs with (NODE_OPTIONS in the Dockerfile:
- * a young generation of at most 3 × 4 MB instead of 3 × 16 MB, about 20 MB less RSS). Override with
- * BENCH_NODE_FLAGS ("" for Node's defaults).
+ * Node flags of the bridge process: those `tandem start` runs with (src/cli.ts's shebang, passed by
+ * `npm start`, the systemd unit and the Docker image too; the V8 flags it sets itself, child.ts
+ * sets as well). BENCH_NODE_FLAGS measures others ("" for Node's defaults).
  */
-export const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "--max-semi-space-size=4").split(/\s+/).filter(Boolean);
+export const NODE_FLAGS: string[] = process.env.BENCH_NODE_FLAGS !== undefined
+  ? process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean)
+  : (cliNodeFlags(fileURLToPath(new URL("../src/cli.ts", import.meta.url))) as string[]);
 
 export interface Ready {
   startBridgeMs: number;

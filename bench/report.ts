@@ -21,6 +21,8 @@ export const mb = (bytes: number) => round(bytes / 1048576, 1);
 export interface DirectionResult {
   /** Bridge-added latency (core hook: event received → outgoing call issued), ms, in the latency run. */
   added: Pcts;
+  /** The same to the outgoing call's answer (event received → the other side answered the call), ms. */
+  answered: Pcts;
   /** End to end through the fakes (message put into a fake → the outgoing call arrives at a fake), ms. */
   e2e: Pcts;
   /** Saturation: messages/s relayed, statements per message, bridge-added latency under saturation. */
@@ -38,6 +40,26 @@ export interface DirectionResult {
   };
 }
 
+export interface EmbeddedStart {
+  /** Spawn of `node dist/cli.js start` → the "Tandem is running" line, ms (Node's start-up included). */
+  readyMs: number;
+  /** CPU time the bridge process had used by then (all threads), ms: near what a quiet machine's wall time would be. */
+  cpuAtReadyMs: number;
+  /** Spawn → the appservice port accepts a connection, ms. */
+  portMs: number | null;
+  rssAtReadyMB: number;
+  /** The bridge's set-up lines, with ms since spawn. */
+  progress: string[];
+}
+
+export interface EmbeddedResult {
+  /** Node flags before dist/cli.js ("" as the README starts it). */
+  nodeFlags: string;
+  firstStart: (EmbeddedStart & { rssIdleMB: number; stopMs: number }) | null;
+  restart: EmbeddedStart | null;
+  threePortals: { warmUpMs: number; loadSeconds: number; loadRate: number; loadMaxMB: number; idleMB: number; steadyMaxMB: number } | null;
+}
+
 export interface BenchResult {
   version: 1;
   mode: "quick" | "full";
@@ -45,8 +67,12 @@ export interface BenchResult {
   durationSeconds: number;
   machine: { cpus: number; model: string; memoryMB: number; node: string; load1: number; bridgeNodeFlags: string };
   /** Trivial round trips measured before the latency run: how busy the machine was. */
-  environment?: { load1: number; pgRoundTripMs: Pcts | null; httpRoundTripMs: Pcts };
-  database: { kind: "pg" | "pglite"; version: string; warning: string | null };
+  environment?: { load1: number; pgRoundTripMs: Pcts | null; httpRoundTripMs: Pcts; diskSyncMs: Pcts };
+  database: { kind: "pg" | "pglite"; version: string; warning: string | null; durability: string };
+  /** The labelled comparison: the latency run on an fsync-off Postgres (not crash-safe; the old bench's setting). */
+  fsyncOff?: { durability: string; directions: Record<string, { added: Pcts; answered: Pcts }> };
+  /** The embedded database (PGlite) run exactly as an operator runs it (bench/embedded.ts). */
+  embedded?: EmbeddedResult;
   latencyRun: {
     ratePerSecond: number; seconds: number; portals: number; perDirection: Record<string, number>;
     /** The bridge process's event-loop delay during the run (its own CPU work in the way), ms. */
@@ -74,20 +100,25 @@ export function renderText(r: BenchResult): string {
   const out: string[] = [];
   out.push(`Tandem benchmark (${r.mode}) — ${r.startedAt}, ${r.durationSeconds} s`);
   out.push(`machine: ${r.machine.cpus} CPUs (${r.machine.model}), ${r.machine.memoryMB} MB, node ${r.machine.node}, load ${r.machine.load1} at start`);
-  out.push(`database: ${r.database.kind} ${r.database.version}${r.database.warning ? `\n${r.database.warning}` : ""}; bridge process flags: ${r.machine.bridgeNodeFlags || "(none)"}`);
+  out.push(`database: ${r.database.kind} ${r.database.version} (${r.database.durability})${r.database.warning ? `\n${r.database.warning}` : ""}; bridge process flags: ${r.machine.bridgeNodeFlags || "(none)"}`);
   const e = r.environment;
   if (e) {
     const pg = e.pgRoundTripMs ? `Postgres SELECT 1 p50 ${e.pgRoundTripMs.p50} / p99 ${e.pgRoundTripMs.p99} ms, ` : "";
-    out.push(`environment before the latency run: load ${e.load1}, ${pg}HTTP round trip p50 ${e.httpRoundTripMs.p50} / p99 ${e.httpRoundTripMs.p99} ms`);
+    out.push(`environment before the latency run: load ${e.load1}, ${pg}HTTP round trip p50 ${e.httpRoundTripMs.p50} / p99 ${e.httpRoundTripMs.p99} ms, disk 8 kB write + fdatasync p50 ${e.diskSyncMs.p50} / p99 ${e.diskSyncMs.p99} ms (a durable commit's floor)`);
   }
   out.push("");
   const lr = r.latencyRun;
-  out.push(`Latency run: ${lr.ratePerSecond} msg/s in total over ${lr.portals} portals for ${lr.seconds} s (ms; bridge-added = event received by the bridge → outgoing call issued)`);
+  out.push(`Latency run: ${lr.ratePerSecond} msg/s in total over ${lr.portals} portals for ${lr.seconds} s (ms; bridge-added = event received by the bridge → outgoing call issued; to answer = → the call's answer)`);
   if (lr.eventLoopDelayMs) out.push(`bridge event-loop delay meanwhile: p50 ${lr.eventLoopDelayMs.p50} / p99 ${lr.eventLoopDelayMs.p99} / max ${lr.eventLoopDelayMs.max} ms`);
   out.push(table(
-    ["direction", "n", "added p50", "p95", "p99", "max", "e2e p50", "p95", "p99"],
-    Object.entries(r.directions).map(([d, x]) => [d, x.added.n, x.added.p50, x.added.p95, x.added.p99, x.added.max, x.e2e.p50, x.e2e.p95, x.e2e.p99]),
+    ["direction", "n", "added p50", "p95", "p99", "max", "to answer p50", "p99", "e2e p50", "p95", "p99"],
+    Object.entries(r.directions).map(([d, x]) => [d, x.added.n, x.added.p50, x.added.p95, x.added.p99, x.added.max, x.answered.p50, x.answered.p99, x.e2e.p50, x.e2e.p95, x.e2e.p99]),
   ));
+  if (r.fsyncOff) {
+    out.push(`for comparison, NOT durable (${r.fsyncOff.durability}): the same latency run`);
+    out.push(table(["direction", "added p50", "p99", "to answer p50", "p99"],
+      Object.entries(r.fsyncOff.directions).map(([d, x]) => [d, x.added.p50, x.added.p99, x.answered.p50, x.answered.p99])));
+  }
   out.push("");
   out.push("Saturation (one direction at a time, pacing off): messages relayed per second, DB statements per message");
   out.push(table(
@@ -105,9 +136,20 @@ export function renderText(r: BenchResult): string {
   out.push("Memory (bridge process)");
   out.push(table(["when", "RSS MB", "heap used MB", "note"], Object.entries(r.memory).map(([k, v]) => [k, v.rssMB, v.heapUsedMB, v.note])));
   out.push("");
+  const em = r.embedded;
+  if (em) {
+    out.push(`Embedded database (PGlite), run as an operator runs it: node ${em.nodeFlags ? `${em.nodeFlags} ` : ""}dist/cli.js start -c <file>, fresh data_dir`);
+    const starts = [["first start (empty data_dir)", em.firstStart], ["restart (3 portals seeded)", em.restart]] as const;
+    out.push(table(["start", "to ready ms", "its CPU ms", "port answers ms", "RSS at ready MB", "RSS idle MB", "SIGTERM to exit ms"],
+      starts.filter(([, s]) => s).map(([k, s]) => [k, s!.readyMs, s!.cpuAtReadyMs, s!.portMs ?? "-", s!.rssAtReadyMB, "rssIdleMB" in s! ? s.rssIdleMB : "-", "stopMs" in s! ? s.stopMs : "-"])));
+    if (em.firstStart?.progress.length) out.push(...em.firstStart.progress.map((p) => `  first start: ${p}`));
+    const t = em.threePortals;
+    if (t) out.push(`3 portals, logins connected: every direction relayed in ${t.warmUpMs} ms; RSS at most ${t.loadMaxMB} MB under ${t.loadRate} msg/s for ${t.loadSeconds} s, ${t.idleMB} MB idle after (no forced GC)`);
+    out.push("");
+  }
   out.push("Start to ready (fresh process, pre-seeded store)");
   out.push(table(
-    ["store", "portals", "ghosts", "startBridge ms", "process ms", "connected ms", "RSS MB", "heap after GC MB"],
+    ["store", "portals", "ghosts", "startBridge ms", "process ms (Node start-up included)", "connected ms", "RSS MB", "heap after GC MB"],
     Object.entries(r.ready).map(([k, v]) => [k, v.portals, v.ghosts, round(v.startBridgeMs, 0), round(v.processMs, 0), v.connectedMs === null ? "-" : round(v.connectedMs, 0), v.rssMB, v.heapUsedAfterGcMB]),
   ));
   out.push("");

@@ -94,6 +94,9 @@ export class World {
     try {
       await store.logins.put({ id: `slack:${TEAM}`, network: "slack", ownerMxid: this.alice.userId, remoteId: TEAM, name: "Bench", secrets: { botToken: this.team.botToken, appToken: this.team.appToken } });
       await store.logins.put({ id: `telegram:${BOT_ID}`, network: "telegram", ownerMxid: this.alice.userId, remoteId: String(BOT_ID), name: "@bench_bot", secrets: { token: this.botToken } });
+      // The bridge registers its bot at start, retrying in the background: a world seeded after a
+      // short first start (the embedded phase) may not have it yet.
+      if (!this.hs.userExists(this.botMxid)) await this.registerGhost(this.botMxid);
       const bot = this.hs.clientFor(this.botMxid);
       let userSeq = 0;
       const usersFor = (): number[] => {
@@ -163,11 +166,16 @@ export class World {
     return (Date.now() - t0) / 1000;
   }
 
-  private async registerGhost(mxid: string): Promise<void> {
+  /** Registers a user through the appservice API; a connection dropped on a loaded machine is retried. */
+  private async registerGhost(mxid: string, attempt = 1): Promise<void> {
     const res = await fetch(`${this.hs.url}/_matrix/client/v3/register`, {
       method: "POST", headers: { authorization: `Bearer ${this.registration.as_token}`, "content-type": "application/json" },
       body: JSON.stringify({ type: "m.login.application_service", username: mxid.slice(1, mxid.indexOf(":")), inhibit_login: true }),
+    }).catch((err: unknown) => {
+      if (attempt >= 3) throw new Error(`register ${mxid}: ${String((err as Error).cause ?? err)}`, { cause: err });
+      return null;
     });
+    if (res === null) return this.registerGhost(mxid, attempt + 1);
     if (!res.ok && res.status !== 400) throw new Error(`register ${mxid}: HTTP ${res.status}`);
     await res.arrayBuffer();
   }

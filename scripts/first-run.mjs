@@ -6,8 +6,10 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { createInterface } from "node:readline/promises";
 import { needsBuild } from "./build-state.mjs";
+import { cliNodeFlags } from "./node-flags.mjs";
 
-const run = (args) => spawnSync(process.execPath, ["dist/cli.js", ...args], { stdio: "inherit" });
+// With the node flags of dist/cli.js's shebang, as `tandem` runs (scripts/node-flags.mjs).
+const run = (args) => spawnSync(process.execPath, [...cliNodeFlags("dist/cli.js"), "dist/cli.js", ...args], { stdio: "inherit" });
 
 if (needsBuild()) {
   console.log("Building (the sources are newer than dist/)…");

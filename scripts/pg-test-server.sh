@@ -5,6 +5,8 @@
 #   npx vitest run test/unit/store
 #
 # Listens on 127.0.0.1:${PGTEST_PORT:-55432} with trust auth, data in ${PGTEST_DIR:-/tmp/tandem-pg-test}.
+# Fast and not crash-safe (fsync off) unless PGTEST_DURABLE=1 (the benchmark's default: commits
+# wait for the disk, as in production).
 # Postgres refuses to run as root, so the server runs as the `postgres` user. Installs the
 # Debian package when it is missing (needs root). Idempotent: when the cluster is already
 # running it only prints the URI. `scripts/pg-test-server.sh stop` stops it and deletes the data.
@@ -69,9 +71,11 @@ if [ ! -f "$DIR/data/PG_VERSION" ]; then
     || as_pg "$BIN/initdb" -D "$DIR/data" -U postgres --auth=trust --encoding=UTF8 --no-locale >&2
 fi
 
-# Fast and disposable: no fsync; sockets in the data dir (not /var/run/postgresql).
+# Fast and disposable: no fsync (unless PGTEST_DURABLE=1); sockets in the data dir (not /var/run/postgresql).
+SPEED="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if [ "${PGTEST_DURABLE:-}" = 1 ]; then SPEED=""; fi
 as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
-  -o "-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+  -o "-h 127.0.0.1 -p $PORT -k $DIR $SPEED -c max_connections=200" \
   start >&2 || { log "start failed; see $DIR/server.log"; tail -n 20 "$DIR/server.log" >&2 || true; exit 1; }
 
 log "running on 127.0.0.1:$PORT (data in $DIR; stop with: $0 stop)"

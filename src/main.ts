@@ -25,6 +25,7 @@ import { statusRoutes } from "./observability/status-page.js";
 import { openStore, secretsPolicyError } from "./store/index.js";
 import type { Store } from "./store/api.js";
 import { createConnectors, TOKEN_SHAPES } from "./networks/index.js";
+import { errorFields } from "./core/log.js";
 
 export interface StartOptions {
   config: Config;
@@ -117,11 +118,15 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
       // Telegram bots cannot read history; other networks (tests) have none unless a connector offers it.
       backfillCount: { slack: config.slack.enabled ? config.slack.backfill_count : 0 },
       standbyRelaysMatrix: config.bridge.standby_relays_matrix,
+      detachedWaitMs: config.bridge.detached_wait_minutes * 60_000,
       publicAvatarUrl: config.bridge.public_url ? (mxc) => avatars.urlFor(mxc) : undefined,
       tokenShapes: TOKEN_SHAPES,
     },
   }, opts.core);
 
+  // Before anything is relayed: the counters count where events happen, from here on.
+  const metricsRoute = config.metrics.enabled ? createMetrics(health, () => store.queue.depth(), core.queue,
+    { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { ...errorFields(err) }), droppedMatrixEvents: () => appservice.droppedEvents() }).route : null;
   onFailure(() => matrix.close());
   onFailure(() => appservice.stop());
   await appservice.start((events) => core.onMatrixEvents(events));
@@ -145,10 +150,8 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   let metricsPort: number | null = null;
   if (config.metrics.enabled) {
     metricsServer = new MetricsServer();
-    const { route } = createMetrics(health, () => store.queue.depth(), core.queue.counts,
-      { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { error: String(err) }), droppedMatrixEvents: () => appservice.droppedEvents() });
     metricsServer.route(healthRoute(health, () => store.queue.depth()));
-    metricsServer.route(route);
+    metricsServer.route(metricsRoute!);
     // Operator views: the parity audit as JSON and the read-only status page (same listener, localhost by default).
     const operator = { store, portals: core.portals, connectors, health, queueDepth: () => store.queue.depth(), roomName: (roomId: string) => roomNameOf(core, roomId) };
     metricsServer.route(auditRoute(operator));

@@ -167,6 +167,8 @@ const bridge = z.object({
     .describe("In the cutover phase standby, whether messages written in Matrix still go out to the remote chat. Default true (remote readers keep seeing Matrix); false makes the remote side silent."),
   login_timeout_seconds: count(1).default(300)
     .describe("How long a multi-step command (such as login app) waits for the next answer. Default 300."),
+  detached_wait_minutes: count(0).default(1440)
+    .describe("After logout, how long Matrix messages for that login's chats wait for the same account to log in again before they are dropped with a notice (the links stay). Default 1440 (a day); 0 drops them at once."),
 }).strict().prefault({}).describe("Bridge behaviour: permissions, commands, files, secrets.");
 
 const metrics = z.object({

@@ -5,7 +5,7 @@
  */
 import type { PortalLinkRow, Store } from "../store/api.js";
 import type { HistoryPage } from "./connector.js";
-import { isRetryable, RemoteError } from "./errors.js";
+import { isTransient, RemoteError } from "./errors.js";
 import type { MessageRef, RemoteEvent } from "./types.js";
 
 /**
@@ -112,7 +112,7 @@ const MAX_FAILURES = 8;
  */
 export function afterFailure(job: BackfillJob, err: unknown, what: "page" | "thread" | "import", retryMs: number): number | null {
   job.failures++;
-  if (isRetryable(err) && job.failures < MAX_FAILURES) {
+  if (isTransient(err) && job.failures < MAX_FAILURES) {
     const after = err instanceof RemoteError && err.retryAfterMs ? err.retryAfterMs : Math.min(600_000, retryMs * 2 ** (job.failures - 1));
     job.retryAt = Date.now() + after;
     return after;

@@ -20,16 +20,15 @@
  */
 import { createHash } from "node:crypto";
 import type { PortalLinkRow } from "../store/api.js";
-import {
-  addPage, afterFailure, chooseStep, describeJob, isActive, loadJobs, newJob, saveJob, unseen, waitAtMost, type BackfillJob, type StepKind,
-} from "./backfill-jobs.js";
+import { addPage, afterFailure, chooseStep, describeJob, isActive, loadJobs, newJob, saveJob, unseen, waitAtMost, type BackfillJob, type StepKind } from "./backfill-jobs.js";
 import type { Connection } from "./connector.js";
 import type { CoreDeps } from "./context.js";
-import { isRetryable, RemoteError } from "./errors.js";
+import { isTransient, RemoteError } from "./errors.js";
 import type { LoginManager } from "./logins.js";
 import type { RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
 import type { RemoteEvent } from "./types.js";
+import { errorFields } from "./log.js";
 
 export interface BackfillOptions {
   /** How long a live message may wait for a running backfill before it is cut short. Default 10 s. */
@@ -219,7 +218,7 @@ export class Backfill {
         this.wake = null;
         continue;
       }
-      await this.step(step!).catch((err) => this.deps.log.warn("backfill step failed", { chat: step!.run.job.chat, error: String(err) }));
+      await this.step(step!).catch((err) => this.deps.log.warn("backfill step failed", { chat: step!.run.job.chat, ...errorFields(err) }));
     }
   }
 
@@ -356,8 +355,8 @@ export class Backfill {
     try {
       await this.importer({ t: "remote", loginId: job.loginId, network: job.network, receivedAt: Date.now(), event: ev, backfill: true }, id);
     } catch (err) {
-      if (isRetryable(err)) throw err;
-      this.deps.log.warn("backfill skipped a message", { chat: job.chat, key: ev.key, error: err instanceof Error ? err.message : String(err) });
+      if (isTransient(err)) throw err;
+      this.deps.log.warn("backfill skipped a message", { chat: job.chat, key: ev.key, ...errorFields(err) });
     }
   }
 
@@ -373,7 +372,7 @@ export class Backfill {
     const { job } = run;
     const inMs = afterFailure(job, err, what, this.retryMs);
     this.deps.log.warn(inMs === null ? "backfill gave up on a step" : "backfill step failed, will retry",
-      { chat: job.chat, what, inMs, error: err instanceof Error ? err.message : String(err) });
+      { chat: job.chat, what, inMs, ...errorFields(err) });
     if (inMs === null && what === "import") return this.end(run, "stopped");
     await saveJob(this.deps.store, job).catch(() => undefined);
   }

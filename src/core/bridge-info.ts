@@ -7,6 +7,7 @@
  * what the bridge last wrote (kept in kv), so a restart sends nothing when nothing changed.
  */
 import { createHash } from "node:crypto";
+import { errorFields } from "./log.js";
 import type { PortalLinkRow } from "../store/api.js";
 import type { ChatDescription, LoginRecord, NetworkConnector } from "./connector.js";
 import type { CoreDeps } from "./context.js";
@@ -80,7 +81,7 @@ export class BridgeInfoWriter {
       await this.deps.store.kv.set(writtenKey(link.roomId, info.stateKey), json);
       return "written";
     } catch (err) {
-      this.deps.log[quiet ? "debug" : "warn"]("bridge info not written; tried again at the next start", { roomId: link.roomId, network: link.network, error: String(err), stack: err instanceof Error ? err.stack : undefined });
+      this.deps.log[quiet ? "debug" : "warn"]("bridge info not written; tried again at the next start", { roomId: link.roomId, network: link.network, ...errorFields(err) });
       return "failed";
     }
   }
@@ -93,7 +94,7 @@ export class BridgeInfoWriter {
       await this.put(link.roomId, info.stateKey, {});
       await this.deps.store.kv.set(writtenKey(link.roomId, info.stateKey), "");
     } catch (err) {
-      this.deps.log.warn("bridge info not removed", { roomId: link.roomId, network: link.network, error: String(err), stack: err instanceof Error ? err.stack : undefined });
+      this.deps.log.warn("bridge info not removed", { roomId: link.roomId, network: link.network, ...errorFields(err) });
     }
   }
 

@@ -16,18 +16,20 @@ import { CommandRegistry, type Command } from "./commands/registry.js";
 import type { BridgeServices } from "./commands/services.js";
 import type { LoginRecord, LoginResult, NetworkConnector } from "./connector.js";
 import type { CoreDeps } from "./context.js";
-import { TandemError } from "./errors.js";
+import { Deferred, TandemError } from "./errors.js";
 import { GhostManager } from "./ghosts.js";
 import { RoomLinker } from "./linking.js";
 import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import { MatrixOutbound } from "./matrix-outbound.js";
-import { matrixLane, remoteLane, type MatrixPayload, type QueuePayload, type RelayTiming } from "./payloads.js";
+import { Detachment } from "./detached.js";
+import { perTarget, type QueuePayload, type RelayTiming } from "./payloads.js";
 export type { RelayTiming } from "./payloads.js";
 import { Permissions } from "./permissions.js";
 import { PortalDirectory } from "./portals.js";
 import { RelayQueue, type RelayQueueOptions } from "./relay-queue.js";
 import { RemoteInbound } from "./remote-inbound.js";
+import { errorFields } from "./log.js";
 import { TokenGuard } from "./token-guard.js";
 
 /** How long done relay-queue items are kept (their source keys dedup redeliveries meanwhile). */
@@ -54,6 +56,7 @@ export class BridgeCore implements BridgeServices {
   private readonly remote: RemoteInbound;
   private readonly outbound: MatrixOutbound;
   private readonly linker: RoomLinker;
+  private readonly detachment: Detachment;
   private readonly tokens: TokenGuard;
   /** Management room id → the user it belongs to (the DM with the bot). */
   private readonly managementRooms = new Map<string, string>();
@@ -72,13 +75,18 @@ export class BridgeCore implements BridgeServices {
     const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
     this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
       `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
+    this.detachment = new Detachment(deps, this.portals, (lanes) => this.queue.kick(lanes), (roomId, text) => this.notice(roomId, text));
     this.portals.bridgeInfo = new BridgeInfoWriter(deps, (id) => this.loginManager.record(id), (roomId) => this.portals.portal(roomId)?.kind === "portal");
     this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue, opts.onRelayed);
-    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, () => options.standbyRelaysMatrix ?? true, opts.onRelayed,
-      // A remote message of the room is being bridged right now (its Matrix event may exist before its message-map row).
-      (roomId) => this.portals.linksOfRoom(roomId).some((l) => this.queue.isBusy(remoteLane(l.network, l.chat))));
+    this.outbound = new MatrixOutbound(deps, this.portals, this.loginManager, this.permissions, {
+      relayDuringStandby: () => options.standbyRelaysMatrix ?? true,
+      detachedWaitMs: this.detachment.waitMs,
+      enqueue,
+      onRelayed: opts.onRelayed,
+    });
     this.linker = new RoomLinker(deps, this.portals, this.loginManager);
     this.backfill = new Backfill(deps, this.portals, this.loginManager, (p, id) => this.remote.importPast(p, id), opts.backfill);
+    this.remote.detachedWaitMs = this.detachment.waitMs;
     this.remote.beforeLive = (roomId, ev) => this.backfill.beforeLive(roomId, ev);
     this.portals.onCreated = (link) => this.backfill.onPortalCreated(link);
     this.linker.onLinked = (link) => this.backfill.onLinked(link);
@@ -110,7 +118,7 @@ export class BridgeCore implements BridgeServices {
     this.sweeper = setInterval(() => this.registry.sweep(), 30_000);
     // Done queue items are kept a week for dedup (a redelivered event is a no-op), then dropped.
     this.pruner = setInterval(() => void this.deps.store.queue.prune(new Date(Date.now() - QUEUE_KEEP_MS))
-      .catch((err) => this.deps.log.warn("queue prune failed", { error: String(err) })), 3600_000);
+      .catch((err) => this.deps.log.warn("queue prune failed", { ...errorFields(err) })), 3600_000);
     this.pruner.unref();
   }
 
@@ -123,7 +131,7 @@ export class BridgeCore implements BridgeServices {
       if (r.failed > 0) this.deps.log.warn("bridge info (m.bridge) not written in some rooms; tried again at the next start", r);
       else this.deps.log.info("bridge info (m.bridge) up to date", r);
     } catch (err) {
-      this.deps.log.warn("bridge info (m.bridge) not checked", { error: String(err), stack: err instanceof Error ? err.stack : undefined });
+      this.deps.log.warn("bridge info (m.bridge) not checked", { ...errorFields(err) });
     }
   }
 
@@ -172,10 +180,11 @@ export class BridgeCore implements BridgeServices {
       // A token is never relayed, whoever sent it and wherever; the bot removes it from the room.
       if (token) { later.push(() => this.tokens.scrub(ev)); continue; }
       if (!this.portals.portal(ev.roomId)) continue;
-      relay.push({ lane: matrixLane(ev.roomId), sourceKey: `m:${ev.eventId}`, payload: { t: "matrix", receivedAt, event: ev } satisfies MatrixPayload });
+      // One item per linked chat: each is delivered, retried and dead-lettered on its own.
+      relay.push(...perTarget(this.portals.linksOfRoom(ev.roomId), `m:${ev.eventId}`, { t: "matrix", receivedAt, event: ev }));
     }
     await this.enqueue(relay);
-    for (const fn of later) void fn().catch((err) => this.deps.log.error("matrix event handling failed", { error: String(err) }));
+    for (const fn of later) void fn().catch((err) => this.deps.log.error("matrix event handling failed", { ...errorFields(err) }));
   }
 
   /** `token`: the message carries a token; one the command did not take (and redact) as a secret is scrubbed after. */
@@ -239,7 +248,7 @@ export class BridgeCore implements BridgeServices {
       if (p.t === "remote") await this.remote.apply(item, p);
       else await this.outbound.apply(item, p);
     } catch (err) {
-      if (p.t === "remote") this.deps.health.error(p.loginId);
+      if (p.t === "remote" && !(err instanceof Deferred)) this.deps.health.error(p.loginId); // waiting is not an error
       throw err;
     }
   }
@@ -248,6 +257,7 @@ export class BridgeCore implements BridgeServices {
     const p = item.payload as QueuePayload;
     const roomId = p.t === "matrix" ? p.event.roomId : this.portals.linkForChat(p.network, p.event.chat)?.roomId;
     if (!roomId) return;
+    if (err instanceof TandemError && err.code === "detached") return this.detachment.dropped(item, roomId, err);
     const why = err instanceof TandemError && err.userMessage ? err.userMessage : err instanceof Error ? err.message : String(err);
     // Reactions a network cannot show (an emoji it has no name for) come in clusters: one notice per
     // message says so, the rest are only logged (the queue logged this one already).
@@ -280,13 +290,21 @@ export class BridgeCore implements BridgeServices {
     const row = { id, network: connector.network, ownerMxid, remoteId: result.remoteId, name: result.name, secrets: result.secrets };
     await this.deps.store.logins.put(row);
     await this.loginManager.start(row);
-    void this.sync(id).catch((err) => this.deps.log.warn("initial sync failed", { login: id, error: String(err) }));
+    await this.detachment.reattach(id);
+    void this.sync(id).catch((err) => this.deps.log.warn("initial sync failed", { login: id, ...errorFields(err) }));
     return row;
   }
 
+  /** Stop the login and forget its credentials; its links stay, detached (core/detached.ts). */
   async logout(loginId: string): Promise<void> {
+    const login = this.loginManager.record(loginId);
     await this.loginManager.remove(loginId);
+    await this.detachment.detach(loginId, login?.ownerMxid, login?.network);
     await this.deps.store.logins.delete(loginId);
+  }
+
+  detachedStatus(owner?: string): Promise<string[]> {
+    return this.detachment.status(owner);
   }
 
   async sync(loginId: string): Promise<number> {
@@ -341,7 +359,7 @@ export class BridgeCore implements BridgeServices {
 
   private async tellOwner(owner: string, text: string): Promise<void> {
     for (const [roomId, who] of this.managementRooms) {
-      if (who === owner) return this.notice(roomId, text).catch((err) => this.deps.log.warn("could not DM owner", { error: String(err) }));
+      if (who === owner) return this.notice(roomId, text).catch((err) => this.deps.log.warn("could not DM owner", { ...errorFields(err) }));
     }
   }
 

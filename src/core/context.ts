@@ -24,6 +24,8 @@ export interface CoreOptions {
   backfillCount?: Record<string, number>;
   /** Whether Matrix messages still go out to remote chats in the standby phase. Default true. */
   standbyRelaysMatrix?: boolean;
+  /** How long Matrix messages for a chat whose login was logged out wait for a new login. Default 24 h. */
+  detachedWaitMs?: number;
   /** Public, signed URL for a Matrix avatar (for Slack icon_url); undefined when not served. */
   publicAvatarUrl?: (mxc: string) => string | undefined;
   /** What network credentials look like: a Matrix message carrying one is redacted, never relayed (token-guard.ts). */

@@ -85,10 +85,43 @@ export class Deferred extends TandemError {
   }
 }
 
-/** Whether an error is worth retrying; unknown errors are retried (a bug should not lose messages). */
+/** Node and undici codes of a network call that failed on the way (the other side may be fine a moment later). */
+const TRANSPORT_CODES = /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ENETDOWN|UND_ERR_.*)$/;
+
+/** Store failures that are our own mistakes, not the database's trouble: retrying cannot help. */
+const STORE_BUGS = new Set(["store.misuse", "store.secrets"]);
+
+/**
+ * Whether a failure is the world's (transport, rate limit, the homeserver or a network saying
+ * "later", the database): those are retried with backoff for as long as the queue allows.
+ * Anything else is a bug in our code or an input it cannot handle, and is retried only a few
+ * times (relay-queue.ts) so one bad message does not hold its chat for hours.
+ */
+export function isTransient(err: unknown): boolean {
+  for (const e of causeChain(err)) {
+    if (e instanceof RemoteError || e instanceof MatrixError) return e.retryable;
+    if (e instanceof TandemError) return e.code.startsWith("store.") && !STORE_BUGS.has(e.code);
+    const { code, name } = e as { code?: unknown; name?: unknown };
+    if (typeof code === "string" && TRANSPORT_CODES.test(code)) return true;
+    if (name === "AbortError" || name === "TimeoutError") return true;
+  }
+  return false;
+}
+
+/**
+ * Whether an item that failed with this error may be tried again at all: transient failures
+ * and bugs (a few times: the bug may be a race); not a refusal the error itself calls final.
+ */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof RemoteError || err instanceof MatrixError) return err.retryable;
   return true;
+}
+
+/** The error and its causes, outermost first (bounded: a cycle or a very deep chain stops at 8). */
+export function causeChain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e: unknown = err; e !== undefined && e !== null && out.length < 8 && !out.includes(e); e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
 }
 
 export function retryAfterOf(err: unknown): number | undefined {

@@ -8,6 +8,7 @@ import type { Connection, NetworkConnector } from "./connector.js";
 import type { Logger } from "./log.js";
 import type { MatrixPort } from "./matrix-port.js";
 import type { UserInfo, UserRef } from "./types.js";
+import { errorFields } from "./log.js";
 
 /** Re-read a remote profile at most this often when no user_change event tells us. */
 const PROFILE_TTL_MS = 24 * 3600_000;
@@ -43,7 +44,7 @@ export class GhostManager {
       try {
         info = await conn.userInfo(user);
       } catch (err) {
-        this.log.warn("user info unavailable; ghost keeps its old profile", { network: connector.network, error: String(err) });
+        this.log.warn("user info unavailable; ghost keeps its old profile", { network: connector.network, ...errorFields(err) });
         info = { name: row?.displayName ?? user };
       }
     }
@@ -54,7 +55,7 @@ export class GhostManager {
         const img = await conn.downloadAvatar(avatarSource);
         avatarMxc = await this.matrix.uploadMedia(img.data, img.mime, "avatar");
       } catch (err) {
-        this.log.warn("ghost avatar not bridged", { network: connector.network, error: String(err) });
+        this.log.warn("ghost avatar not bridged", { network: connector.network, ...errorFields(err) });
       }
     }
     const nameChanged = row?.displayName !== info.name;

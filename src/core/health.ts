@@ -19,8 +19,19 @@ export interface LoginHealth {
   lagMs: number | null;
 }
 
+/** Told where each figure changes, so counters are counted there (metrics), never rebuilt from a snapshot. */
+export interface HealthListener {
+  /** A login is tracked (started): its series start at zero. */
+  tracked?(h: LoginHealth): void;
+  relayed?(h: LoginHealth, direction: "toMatrix" | "fromMatrix"): void;
+  errored?(h: LoginHealth): void;
+  /** The login is gone (logged out): its series go too. */
+  forgotten?(h: LoginHealth): void;
+}
+
 export class HealthBoard {
   private readonly logins = new Map<string, LoginHealth>();
+  private readonly listeners: HealthListener[] = [];
   /** Set while the homeserver cannot be reached; cleared by the next call that reaches it. */
   homeserverError: string | null = null;
   /**
@@ -40,11 +51,18 @@ export class HealthBoard {
       lastSuccessAt: null, errors: 0, relayed: { toMatrix: 0, fromMatrix: 0 }, lagMs: null,
     };
     this.logins.set(loginId, h);
+    for (const l of this.listeners) l.tracked?.(h);
     return h;
   }
 
+  subscribe(listener: HealthListener): void {
+    this.listeners.push(listener);
+  }
+
   forget(loginId: string): void {
+    const h = this.logins.get(loginId);
     this.logins.delete(loginId);
+    if (h) for (const l of this.listeners) l.forgotten?.(h);
   }
 
   get(loginId: string): LoginHealth | undefined {
@@ -69,11 +87,14 @@ export class HealthBoard {
     h.lastSuccessAt = Date.now();
     h.relayed[direction]++;
     if (lagMs !== undefined) h.lagMs = lagMs;
+    for (const l of this.listeners) l.relayed?.(h, direction);
   }
 
   error(loginId: string): void {
     const h = this.logins.get(loginId);
-    if (h) h.errors++;
+    if (!h) return;
+    h.errors++;
+    for (const l of this.listeners) l.errored?.(h);
   }
 
   /** What is wrong with the homeserver, or null: the start-up problem first (it explains the rest). */

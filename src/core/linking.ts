@@ -11,6 +11,7 @@ import { CommandError } from "./errors.js";
 import type { LoginManager } from "./logins.js";
 import type { PortalDirectory } from "./portals.js";
 import { plainDoc } from "../formatting/ast.js";
+import { errorFields } from "./log.js";
 
 export class RoomLinker {
   /** Told in the chat's turn once a room was linked (the bridge starts its backfill); may throw. */
@@ -56,7 +57,7 @@ export class RoomLinker {
         throw err;
       }
       await this.portals.bridgeInfo?.write(row); // clients show the room as bridged (one entry per linked chat)
-      await this.onLinked?.(row).catch((err) => this.deps.log.warn("backfill not started", { roomId, error: String(err) }));
+      await this.onLinked?.(row).catch((err) => this.deps.log.warn("backfill not started", { roomId, ...errorFields(err) }));
       return row;
     });
   }
@@ -94,7 +95,7 @@ export class RoomLinker {
       const refs = await conn.send(link.chat, { doc: plainDoc(text), notice: true, sender: { name: "Tandem" }, sourceId: `cutover:${link.roomId}:${Date.now()}` });
       if (pin && refs[0] && conn.pin) await conn.pin(link.chat, refs[0]);
     } catch (err) {
-      this.deps.log.warn("cutover notice not posted", { network: connector.network, chat: link.chat, error: String(err) });
+      this.deps.log.warn("cutover notice not posted", { network: connector.network, chat: link.chat, ...errorFields(err) });
     }
   }
 }

@@ -9,6 +9,7 @@ import type { CoreDeps } from "./context.js";
 import { remoteLane, type RemotePayload } from "./payloads.js";
 import type { RemoteEvent } from "./types.js";
 import type { NewQueueItem } from "../store/api.js";
+import { errorFields } from "./log.js";
 
 export class LoginManager {
   private readonly connections = new Map<string, Connection>();
@@ -37,7 +38,7 @@ export class LoginManager {
   async startAll(): Promise<void> {
     const rows = await this.deps.store.logins.list();
     await Promise.all(rows.map((row) => this.start(row).catch((err) => {
-      this.deps.log.error("login could not start", { login: row.id, error: String(err) });
+      this.deps.log.error("login could not start", { login: row.id, ...errorFields(err) });
       this.deps.health.setState(row.id, "error", String(err instanceof Error ? err.message : err));
     })));
   }
@@ -57,7 +58,7 @@ export class LoginManager {
   async stop(loginId: string): Promise<void> {
     const conn = this.connections.get(loginId);
     this.connections.delete(loginId);
-    if (conn) await conn.stop().catch((err) => this.deps.log.warn("connection stop failed", { login: loginId, error: String(err) }));
+    if (conn) await conn.stop().catch((err) => this.deps.log.warn("connection stop failed", { login: loginId, ...errorFields(err) }));
   }
 
   async remove(loginId: string): Promise<void> {

@@ -1,24 +1,24 @@
 /**
- * Matrix → remote: applies one queued Matrix event (or a fan-out of a remote message) to
- * every chat linked to the room, except the chat it came from. Each send is checked
- * against the message map first, so a retried item never posts twice to a chat it already
- * reached, and the map is written as soon as a chat answers.
+ * Matrix → remote: applies one queued Matrix event (or a fan-out of a remote message) to one
+ * linked chat. Each (event, chat) is its own queue item in the chat's lane, so a target that
+ * fails, is rate-limited or logged out holds only itself; the lane is the one the chat's own
+ * events come in by, so a reply to a message just bridged from it always finds it mapped. A send is checked against the
+ * message map first, so a retried or redelivered item never posts twice to a chat it already
+ * reached, and the map is written as soon as the chat answers.
  */
 import type { Doc, Inline } from "../formatting/ast.js";
 import { mapInlines } from "../formatting/ast.js";
-import type { PortalLinkRow, QueueItem } from "../store/api.js";
+import type { NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
 import { ChangeAuthority } from "./authority.js";
 import type { Connection, NetworkConnector, OutboundFile, OutboundMessage } from "./connector.js";
 import type { CoreDeps } from "./context.js";
-import { Deferred, MatrixError, RemoteError } from "./errors.js";
+import { holdForLogin } from "./detached.js";
+import { MatrixError, RemoteError } from "./errors.js";
 import type { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
-import type { MatrixPayload, RelayTiming } from "./payloads.js";
+import { perTarget, type MatrixPayload, type RelayTiming } from "./payloads.js";
 import type { Permissions } from "./permissions.js";
 import type { PortalDirectory } from "./portals.js";
-
-/** How long a reply waits for the message it answers to be mapped (see awaitMapping). */
-const REPLY_MAPPING_WAIT_MS = 3000;
 
 type Of<K extends MatrixInbound["kind"]> = Extract<MatrixInbound, { kind: K }>;
 
@@ -28,7 +28,18 @@ interface Target {
   conn: Connection;
 }
 
+export interface MatrixOutboundOptions {
+  /** Whether Matrix messages still go out to chats on standby. */
+  relayDuringStandby: () => boolean;
+  /** How long an item for a detached link (its login logged out) waits for a new login. */
+  detachedWaitMs: number;
+  /** Queue items (the split of an item queued before delivery per target). */
+  enqueue: (items: NewQueueItem[]) => Promise<void>;
+  onRelayed?: (timing: RelayTiming) => void;
+}
+
 export class MatrixOutbound {
+  private readonly onRelayed?: (timing: RelayTiming) => void;
   private readonly authority: ChangeAuthority;
 
   constructor(
@@ -36,12 +47,9 @@ export class MatrixOutbound {
     private readonly portals: PortalDirectory,
     private readonly logins: LoginManager,
     private readonly permissions: Permissions,
-    /** Whether Matrix messages still go out to chats on standby. */
-    private readonly relayDuringStandby: () => boolean,
-    private readonly onRelayed?: (timing: RelayTiming) => void,
-    /** Whether a remote message of the room is being bridged in right now. */
-    private readonly remoteBusy: (roomId: string) => boolean = () => false,
+    private readonly opts: MatrixOutboundOptions,
   ) {
+    this.onRelayed = opts.onRelayed;
     this.authority = new ChangeAuthority(deps.store, deps.matrix, deps.log.child({ component: "authority" }));
   }
 
@@ -51,125 +59,120 @@ export class MatrixOutbound {
     // Our own ghosts and bot only go out as explicit fan-out items, never from a transaction echo.
     if (isBridgeUser && !p.origin) return;
     if (!isBridgeUser && !this.permissions.allows(ev.sender, "relay")) return this.refuse(ev);
+    if (!p.target) return this.split(item, p);
     // Nobody changes someone else's message on the remote side (a fan-out was changed there by its author).
     if (!p.origin && (ev.kind === "edit" || ev.kind === "redaction")) {
       const refusal = await this.authority.refusal(ev);
       if (refusal) return this.authority.notify(ev, refusal);
     }
-    const targets = this.targets(ev.roomId, p.origin);
+    const t = this.target(ev.roomId, p);
+    if (!t) return;
     switch (ev.kind) {
-      case "message": return this.message(targets, ev, p, item.tries > 1);
-      case "edit": return this.edit(targets, ev, p);
-      case "redaction": return this.redaction(targets, ev);
-      case "reaction": return this.reaction(targets, ev);
+      case "message": return this.message(t, ev, p, item.tries > 1);
+      case "edit": return this.edit(t, ev, p);
+      case "redaction": return this.redaction(t, ev);
+      case "reaction": return this.reaction(t, ev);
       default: return;
     }
   }
 
-  private targets(roomId: string, origin?: MatrixPayload["origin"]): Target[] {
-    const portal = this.portals.portal(roomId);
-    if (portal?.phase === "standby" && !this.relayDuringStandby()) return [];
-    const out: Target[] = [];
-    for (const link of this.portals.linksOfRoom(roomId)) {
-      if (origin && link.network === origin.network && link.chat === origin.chat) continue;
-      const connector = this.deps.connectors.get(link.network);
-      const conn = this.logins.connection(link.loginId);
-      if (!connector) continue;
-      if (!conn) throw new RemoteError("not_connected", `login ${link.loginId} is not connected`, { retryable: true });
-      out.push({ link, connector, conn });
-    }
-    return out;
+  /** An item queued for the whole room (before delivery per target, e.g. across an upgrade): one item per linked chat now. */
+  private async split(item: QueueItem, p: MatrixPayload): Promise<void> {
+    await this.opts.enqueue(perTarget(this.portals.linksOfRoom(p.event.roomId), item.sourceKey, p));
   }
 
-  private async message(targets: Target[], ev: Of<"message">, p: MatrixPayload, maybeSent: boolean): Promise<void> {
-    if (targets.length === 0) return;
+  /** The chat this item goes to, or nothing when it no longer should (unlinked, standby, network off). */
+  private target(roomId: string, p: MatrixPayload): Target | undefined {
+    const { network, chat } = p.target!;
+    const link = this.portals.linkForChat(network, chat);
+    if (!link || link.roomId !== roomId) return undefined;
+    if (this.portals.portal(roomId)?.phase === "standby" && !this.opts.relayDuringStandby()) return undefined;
+    const connector = this.deps.connectors.get(network);
+    if (!connector) return undefined;
+    if (link.detachedAt) holdForLogin(link, p.receivedAt, this.opts.detachedWaitMs, connector.displayName);
+    const conn = this.logins.connection(link.loginId);
+    if (!conn) throw new RemoteError("not_connected", `login ${link.loginId} is not connected`, { retryable: true });
+    return { link, connector, conn };
+  }
+
+  private async message(t: Target, ev: Of<"message">, p: MatrixPayload, maybeSent: boolean): Promise<void> {
     const { store } = this.deps;
     const already = await store.messages.byEvent(ev.eventId);
-    let files: OutboundFile[] | undefined;
-    for (const t of targets) {
-      if (already.some((r) => r.network === t.link.network && r.chat === t.link.chat)) continue;
-      if (ev.file && !files) files = [await this.download(ev.file, t.connector)];
-      const replyTo = await this.remoteOf(ev.replyTo, t.link);
-      const threadRoot = await this.remoteOf(ev.threadRoot, t.link);
-      this.awaitMapping(ev, p, (!!ev.replyTo && !replyTo) || (!!ev.threadRoot && !threadRoot));
-      const msg: OutboundMessage = {
-        doc: this.mapMentions(ev.doc, t.connector),
-        emote: ev.msgtype === "emote",
-        notice: ev.msgtype === "notice",
-        replyTo,
-        threadRoot,
-        files: ev.file ? files : undefined,
-        sender: await this.senderOf(ev.roomId, ev.sender, p.origin?.via),
-        sourceId: ev.eventId,
-        maybeSent,
-        receivedAt: p.receivedAt,
-      };
-      const issuedAt = Date.now();
-      const refs = await t.conn.send(t.link.chat, msg);
-      this.onRelayed?.({ from: p.origin?.network ?? "matrix", to: t.link.network, receivedAt: p.receivedAt, issuedAt, doneAt: Date.now(), waitedMs: p.waitedMs });
-      const threadRow = ev.threadRoot ? (await store.messages.byEvent(ev.threadRoot)).find((r) => r.network === t.link.network) : undefined;
-      await store.messages.insert(refs.map((remoteRef, part) => ({
-        roomId: ev.roomId, eventId: ev.eventId, network: t.link.network, chat: t.link.chat, remoteRef, part,
-        origin: "matrix" as const, senderMxid: ev.sender,
-        threadRootEvent: ev.threadRoot ?? null, threadRootRemote: threadRow?.remoteRef ?? null,
-        receivedAt: new Date(p.receivedAt),
-      })));
-      this.deps.health.success(t.link.loginId, "fromMatrix", Date.now() - p.receivedAt);
-    }
+    // Already sent to this chat (a retry after the map was written, or the event redelivered): never twice.
+    if (already.some((r) => r.network === t.link.network && r.chat === t.link.chat)) return;
+    const files = ev.file ? [await this.download(ev.file, t.connector)] : undefined;
+    const replyTo = await this.remoteOf(ev.replyTo, t.link);
+    const threadRoot = await this.remoteOf(ev.threadRoot, t.link);
+    const msg: OutboundMessage = {
+      doc: this.mapMentions(ev.doc, t.connector),
+      emote: ev.msgtype === "emote",
+      notice: ev.msgtype === "notice",
+      replyTo,
+      threadRoot,
+      files,
+      sender: await this.senderOf(ev.roomId, ev.sender, p.origin?.via),
+      sourceId: ev.eventId,
+      maybeSent,
+      receivedAt: p.receivedAt,
+    };
+    const issuedAt = Date.now();
+    const refs = await t.conn.send(t.link.chat, msg);
+    this.onRelayed?.({ from: p.origin?.network ?? "matrix", to: t.link.network, receivedAt: p.receivedAt, issuedAt, doneAt: Date.now(), waitedMs: p.waitedMs });
+    const threadRow = ev.threadRoot ? (await store.messages.byEvent(ev.threadRoot)).find((r) => r.network === t.link.network) : undefined;
+    await store.messages.insert(refs.map((remoteRef, part) => ({
+      roomId: ev.roomId, eventId: ev.eventId, network: t.link.network, chat: t.link.chat, remoteRef, part,
+      origin: "matrix" as const, senderMxid: ev.sender,
+      threadRootEvent: ev.threadRoot ?? null, threadRootRemote: threadRow?.remoteRef ?? null,
+      receivedAt: new Date(p.receivedAt),
+    })));
+    this.deps.health.success(t.link.loginId, "fromMatrix", Date.now() - p.receivedAt);
   }
 
-  private async edit(targets: Target[], ev: Of<"edit">, p: MatrixPayload): Promise<void> {
+  private async edit(t: Target, ev: Of<"edit">, p: MatrixPayload): Promise<void> {
     const rows = await this.deps.store.messages.byEvent(ev.target);
-    for (const t of targets) {
-      const row = rows.find((r) => r.network === t.link.network && r.chat === t.link.chat && r.part === 0);
-      if (!row || row.origin !== "matrix") continue; // only what we posted can be edited
-      await t.conn.edit(t.link.chat, row.remoteRef, {
-        doc: this.mapMentions(ev.doc, t.connector), sender: await this.senderOf(ev.roomId, ev.sender, p.origin?.via), sourceId: ev.eventId,
-      });
-      this.deps.health.success(t.link.loginId, "fromMatrix");
+    const row = rows.find((r) => r.network === t.link.network && r.chat === t.link.chat && r.part === 0);
+    if (!row || row.origin !== "matrix") return; // only what we posted can be edited
+    await t.conn.edit(t.link.chat, row.remoteRef, {
+      doc: this.mapMentions(ev.doc, t.connector), sender: await this.senderOf(ev.roomId, ev.sender, p.origin?.via), sourceId: ev.eventId,
+    });
+    this.deps.health.success(t.link.loginId, "fromMatrix");
+  }
+
+  private async redaction(t: Target, ev: Of<"redaction">): Promise<void> {
+    const { store } = this.deps;
+    const reaction = await store.reactions.byEvent(ev.target, t.link.network);
+    if (reaction) return this.unreact(t, reaction.targetEventId, reaction.emoji, ev.target);
+    const rows = await store.messages.byEvent(ev.target);
+    for (const row of rows) {
+      if (row.network !== t.link.network || row.chat !== t.link.chat || row.origin !== "matrix") continue;
+      await t.conn.delete(t.link.chat, row.remoteRef);
     }
   }
 
-  private async redaction(targets: Target[], ev: Of<"redaction">): Promise<void> {
-    const { store } = this.deps;
-    const reaction = await store.reactions.byEvent(ev.target);
-    if (reaction) return this.unreact(targets, reaction.targetEventId, reaction.emoji, ev.target);
-    const rows = await store.messages.byEvent(ev.target);
-    for (const t of targets) {
-      for (const row of rows) {
-        if (row.network !== t.link.network || row.chat !== t.link.chat || row.origin !== "matrix") continue;
-        await t.conn.delete(t.link.chat, row.remoteRef);
-      }
-    }
-  }
-
-  private async reaction(targets: Target[], ev: Of<"reaction">): Promise<void> {
+  private async reaction(t: Target, ev: Of<"reaction">): Promise<void> {
     const { store } = this.deps;
     const rows = await store.messages.byEvent(ev.target);
+    const row = rows.find((r) => r.network === t.link.network && r.chat === t.link.chat && r.part === 0);
+    if (!row) return;
     const others = await store.reactions.forTarget(ev.target, ev.key);
-    for (const t of targets) {
-      const row = rows.find((r) => r.network === t.link.network && r.chat === t.link.chat && r.part === 0);
-      if (!row) continue;
-      // Several Matrix users on one emoji are one remote reaction (the bot's): add it once.
-      const first = !others.some((o) => o.network === t.link.network && o.origin === "matrix");
-      if (first) await t.conn.react(t.link.chat, row.remoteRef, ev.key, true);
-      await store.reactions.insert({
-        roomId: ev.roomId, eventId: ev.eventId, targetEventId: ev.target, network: t.link.network, chat: t.link.chat,
-        targetRemote: row.remoteRef, senderMxid: ev.sender, emoji: ev.key, origin: "matrix",
-      });
-    }
+    // Several Matrix users on one emoji are one remote reaction (the bot's): add it once.
+    const first = !others.some((o) => o.network === t.link.network && o.origin === "matrix");
+    if (first) await t.conn.react(t.link.chat, row.remoteRef, ev.key, true);
+    await store.reactions.insert({
+      roomId: ev.roomId, eventId: ev.eventId, targetEventId: ev.target, network: t.link.network, chat: t.link.chat,
+      targetRemote: row.remoteRef, senderMxid: ev.sender, emoji: ev.key, origin: "matrix",
+    });
   }
 
-  private async unreact(targets: Target[], targetEvent: string, emoji: string, reactionEvent: string): Promise<void> {
+  /** A Matrix reaction was removed: this chat's row of it goes, and the bot's reaction unless someone still reacts. */
+  private async unreact(t: Target, targetEvent: string, emoji: string, reactionEvent: string): Promise<void> {
     const { store } = this.deps;
-    await store.reactions.deleteByEvent(reactionEvent);
+    await store.reactions.deleteByEvent(reactionEvent, t.link.network);
     const remaining = await store.reactions.forTarget(targetEvent, emoji);
+    if (remaining.some((r) => r.network === t.link.network && r.origin === "matrix")) return; // someone still reacts
     const rows = await store.messages.byEvent(targetEvent);
-    for (const t of targets) {
-      if (remaining.some((r) => r.network === t.link.network && r.origin === "matrix")) continue; // someone still reacts
-      const row = rows.find((r) => r.network === t.link.network && r.chat === t.link.chat && r.part === 0);
-      if (row) await t.conn.react(t.link.chat, row.remoteRef, emoji, false);
-    }
+    const row = rows.find((r) => r.network === t.link.network && r.chat === t.link.chat && r.part === 0);
+    if (row) await t.conn.react(t.link.chat, row.remoteRef, emoji, false);
   }
 
   /** Pills to ghosts of the target network become native mentions; others stay names. */
@@ -185,20 +188,6 @@ export class MatrixOutbound {
       }
       return node;
     });
-  }
-
-  /**
-   * A reply (or thread message) to an event with no message-map row yet, while a remote message of
-   * the room is being bridged: that event may be it, sent to Matrix a moment before its row is
-   * written (a Matrix bot answering a bridged message at once). Wait a little (Deferred: the
-   * room's order holds, no attempt is counted), for at most REPLY_MAPPING_WAIT_MS; then it goes
-   * out as a plain message, as a reply to a message that was never bridged does at once.
-   */
-  private awaitMapping(ev: Of<"message">, p: MatrixPayload, unmapped: boolean): void {
-    // A fan-out's targets were looked up once the message was mapped: no race there.
-    if (unmapped && !p.origin && Date.now() - p.receivedAt < REPLY_MAPPING_WAIT_MS && this.remoteBusy(ev.roomId)) {
-      throw new Deferred(100, `the message ${ev.replyTo ?? ev.threadRoot} replied to is still being bridged`);
-    }
   }
 
   private async remoteOf(eventId: string | undefined, link: PortalLinkRow): Promise<string | undefined> {

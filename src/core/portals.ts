@@ -15,6 +15,7 @@ import type { Connection, NetworkConnector } from "./connector.js";
 import type { Logger } from "./log.js";
 import type { MatrixPort } from "./matrix-port.js";
 import type { ChatRef } from "./types.js";
+import { errorFields } from "./log.js";
 
 const chatKey = (network: string, chat: string) => `${network}\u0000${chat}`;
 
@@ -102,7 +103,7 @@ export class PortalDirectory {
         const img = await connection.downloadAvatar(info.avatar);
         avatarMxc = await this.matrix.uploadMedia(img.data, img.mime, "avatar");
       } catch (err) {
-        this.log.warn("portal avatar not bridged", { network: connector.network, error: String(err) });
+        this.log.warn("portal avatar not bridged", { network: connector.network, ...errorFields(err) });
       }
     }
     const described = { network: connector.network, chat, loginId, name: info.name };
@@ -128,7 +129,7 @@ export class PortalDirectory {
     }
     await this.bridgeInfo?.remember(roomId, bridge); // it went in with the room: the start-up check need not send it
     this.log.info("portal created", { network: connector.network, roomId, alias });
-    await this.onCreated?.(link).catch((err) => this.log.warn("backfill not started", { roomId, error: String(err) }));
+    await this.onCreated?.(link).catch((err) => this.log.warn("backfill not started", { roomId, ...errorFields(err) }));
     return { link, created: true };
   }
 
@@ -146,7 +147,7 @@ export class PortalDirectory {
     if (this.linksOfRoom(ours).length === 0) {
       await this.store.portals.delete(ours);
       this.portals.delete(ours);
-      await this.matrix.leave(ours, this.matrix.botMxid).catch((err) => this.log.warn("could not leave a dropped portal room", { roomId: ours, error: String(err) }));
+      await this.matrix.leave(ours, this.matrix.botMxid).catch((err) => this.log.warn("could not leave a dropped portal room", { roomId: ours, ...errorFields(err) }));
     }
     return theirs;
   }
@@ -159,7 +160,7 @@ export class PortalDirectory {
 
   async addLink(row: Omit<PortalLinkRow, "createdAt">): Promise<PortalLinkRow> {
     await this.store.links.add(row);
-    const full = { ...row, createdAt: new Date() };
+    const full = { ...row, createdAt: new Date(), detachedAt: null };
     this.cacheLink(full);
     return full;
   }
@@ -191,6 +192,19 @@ export class PortalDirectory {
     await this.store.links.rename(network, chat, name);
     link.name = name;
     await this.bridgeInfo?.write(link);
+  }
+
+  /**
+   * Detach every link of a login (`logout`: the links stay, nothing goes out) or re-attach them
+   * (null: the same account logged in again). Returns the links that changed.
+   */
+  async setDetached(loginId: string, at: Date | null): Promise<PortalLinkRow[]> {
+    const changed = await this.store.links.setDetached(loginId, at);
+    for (const row of changed) {
+      const cached = this.linkForChat(row.network, row.chat);
+      if (cached) cached.detachedAt = at;
+    }
+    return changed;
   }
 
   async setPhase(roomId: string, phase: PortalRow["phase"], by: string): Promise<void> {

@@ -3,12 +3,15 @@
  * chat), many lanes in parallel. Items are applied strictly in id order within a lane; a
  * failing head item holds its lane (ordering) but never other lanes.
  *
- * Retryable failures back off exponentially with jitter (honouring Retry-After);
- * permanent ones are dead-lettered and reported once through `onDead`.
+ * Transient failures (transport, rate limit, the database) back off exponentially with jitter
+ * (honouring Retry-After) for up to maxAttempts; anything else is a bug (or input our code
+ * cannot take) and gets at most bugAttempts tries, so it costs its lane one dead letter, not
+ * hours. Final refusals are dead-lettered at once. Dead letters are reported through `onDead`.
  */
 import type { QueueItem, Store } from "../store/api.js";
-import { Deferred, isRetryable, retryAfterOf, TandemError } from "./errors.js";
+import { Deferred, isRetryable, isTransient, retryAfterOf, TandemError } from "./errors.js";
 import type { Logger } from "./log.js";
+import { errorFields } from "./log.js";
 
 export interface RelayQueueOptions {
   /**
@@ -23,9 +26,17 @@ export interface RelayQueueOptions {
   maxDelayMs?: number;
   /** After this many failed attempts an item is dead-lettered even if retryable. Default 40 (~3 h). */
   maxAttempts?: number;
+  /** Tries for an item failing with an error that is not transient (a bug). Default 3. */
+  bugAttempts?: number;
 }
 
 export type ItemHandler = (item: QueueItem) => Promise<void>;
+/** What became of a handed-out item; `reason` (the error's code or class) for dead letters. */
+export interface QueueOutcome {
+  outcome: "done" | "retried" | "dead" | "deferred";
+  item: QueueItem;
+  reason?: string;
+}
 export type DeadHandler = (item: QueueItem, error: unknown) => Promise<void>;
 
 export class RelayQueue {
@@ -43,6 +54,7 @@ export class RelayQueue {
   readonly counts = { done: 0, retried: 0, dead: 0, deferred: 0 };
   /** Wake-ups of lanes whose head was deferred, so they resume on time rather than at the next poll. */
   private readonly wakeups = new Map<string, NodeJS.Timeout>();
+  private readonly observers: Array<(o: QueueOutcome) => void> = [];
   /** Told when reading the queue fails (the database is down) and, with null, when it works again. */
   onStoreHealth: (error: string | null) => void = () => undefined;
 
@@ -59,7 +71,18 @@ export class RelayQueue {
       baseDelayMs: opts.baseDelayMs ?? 500,
       maxDelayMs: opts.maxDelayMs ?? 5 * 60_000,
       maxAttempts: opts.maxAttempts ?? 40,
+      bugAttempts: opts.bugAttempts ?? 3,
     };
+  }
+
+  /** Be told of every outcome as it happens (metrics count there). */
+  observe(fn: (o: QueueOutcome) => void): void {
+    this.observers.push(fn);
+  }
+
+  private count(outcome: QueueOutcome["outcome"], item: QueueItem, reason?: string): void {
+    this.counts[outcome]++;
+    for (const fn of this.observers) fn({ outcome, item, reason });
   }
 
   start(): void {
@@ -99,7 +122,7 @@ export class RelayQueue {
     }
     this.scanning = this.scan()
       .catch((err) => {
-        this.log.warn("relay queue scan failed", { error: String(err) });
+        this.log.warn("relay queue scan failed", { ...errorFields(err) });
         this.onStoreHealth(err instanceof Error ? err.message : String(err));
       })
       .finally(() => {
@@ -162,7 +185,7 @@ export class RelayQueue {
           this.again.delete(lane);
           item = await q.claim(lane);
         } catch (err) {
-          this.log.warn("relay queue read failed", { lane, error: String(err) });
+          this.log.warn("relay queue read failed", { lane, ...errorFields(err) });
           this.onStoreHealth(err instanceof Error ? err.message : String(err));
           return;
         }
@@ -179,20 +202,20 @@ export class RelayQueue {
           // Done and the lane's next item in one statement.
           this.again.delete(lane);
           item = await q.doneAndClaim(current.id, lane);
-          this.counts.done++;
+          this.count("done", current);
           claimed = true;
           continue;
         }
         await q.done(current.id);
-        this.counts.done++;
+        this.count("done", current);
       } catch (err) {
         if (err instanceof Deferred) {
           // Paced: not sent and not a failure. The lane waits (order), its worker is freed.
-          await this.defer(current, err.retryAfterMs).catch((e) => this.log.error("relay queue could not defer an item", { lane, error: String(e) }));
+          await this.defer(current, err.retryAfterMs).catch((e) => this.log.error("relay queue could not defer an item", { lane, ...errorFields(e) }));
           return;
         }
         const settled = await this.fail(current, err).catch((e) => {
-          this.log.error("relay queue could not record a failure", { lane, error: String(e) });
+          this.log.error("relay queue could not record a failure", { lane, ...errorFields(e) });
           return false;
         });
         if (!settled) return;
@@ -201,7 +224,7 @@ export class RelayQueue {
   }
 
   private async defer(item: QueueItem, delayMs: number): Promise<void> {
-    this.counts.deferred++;
+    this.count("deferred", item);
     await this.store.queue.defer(item.id, new Date(Date.now() + delayMs));
     if (!this.running) return;
     clearTimeout(this.wakeups.get(item.lane));
@@ -216,21 +239,26 @@ export class RelayQueue {
   /** Returns true when the lane may go on (the item was dead-lettered). */
   private async fail(item: QueueItem, err: unknown): Promise<boolean> {
     // "code: message" for our errors, so the audit and /metrics can group failures by code.
-    const message = err instanceof TandemError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+    // A bug is recorded under its class ("TypeError: …"), which the audit takes as the reason.
+    const message = err instanceof TandemError ? `${err.code}: ${err.message}` : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     const attempts = item.attempts + 1;
-    if (isRetryable(err) && attempts < this.opts.maxAttempts) {
+    const transient = isTransient(err);
+    const limit = transient ? this.opts.maxAttempts : Math.min(this.opts.maxAttempts, this.opts.bugAttempts);
+    if (isRetryable(err) && attempts < limit) {
       const backoff = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (attempts - 1));
       const jittered = backoff / 2 + Math.random() * (backoff / 2);
       const delay = Math.max(jittered, retryAfterOf(err) ?? 0);
-      this.counts.retried++;
-      this.log.warn("relay item failed, will retry", { lane: item.lane, item: item.id, attempts, delayMs: Math.round(delay), error: message });
+      this.count("retried", item);
+      const meta = { lane: item.lane, item: item.id, attempts, delayMs: Math.round(delay), ...errorFields(err) };
+      if (transient) this.log.warn("relay item failed, will retry", meta);
+      else this.log.error(`relay item failed with an unexpected error (a bug?), will try ${limit - attempts} more time(s)`, meta);
       await this.store.queue.retry(item.id, message, new Date(Date.now() + delay));
       return false;
     }
-    this.counts.dead++;
-    this.log.error("relay item failed permanently", { lane: item.lane, item: item.id, attempts, error: message });
+    this.log.error("relay item failed permanently", { lane: item.lane, item: item.id, attempts, ...errorFields(err) });
     await this.store.queue.dead(item.id, message);
-    await this.onDead(item, err).catch((e) => this.log.warn("dead-letter notice failed", { error: String(e) }));
+    this.count("dead", item, err instanceof TandemError ? err.code : err instanceof Error ? err.name : "unknown");
+    await this.onDead(item, err).catch((e) => this.log.warn("dead-letter notice failed", { ...errorFields(e) }));
     return true;
   }
 }

@@ -4,19 +4,19 @@
  * repeat (message-map check first, txnIds derived from the queue item), so a retry after a
  * crash cannot double a message.
  */
-import type { QueueItem } from "../store/api.js";
+import type { NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
 import { plainText } from "../formatting/ast.js";
 import type { Connection, NetworkConnector } from "./connector.js";
 import type { MatrixFileInfo } from "./matrix-port.js";
 import type { CoreDeps } from "./context.js";
+import { holdForLogin } from "./detached.js";
 import { isRetryable, RemoteError, TandemError } from "./errors.js";
 import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
-import { matrixLane, type MatrixPayload, type RelayTiming, type RemotePayload } from "./payloads.js";
+import { perTarget, type RelayTiming, type RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
 import { renderCappedForMatrix, withMention, type Mentions } from "./render.js";
 import type { FileRef, RemoteEvent } from "./types.js";
-import type { NewQueueItem, PortalLinkRow } from "../store/api.js";
 
 /** The text past the last allowed event of a long message goes in a file of this name. */
 const OVERFLOW_FILE_NAME = "message-continued.txt";
@@ -53,6 +53,7 @@ export class RemoteInbound {
     private readonly onRelayed?: (timing: RelayTiming) => void,
   ) {}
 
+  detachedWaitMs = 24 * 3600_000; // how long events of a detached chat wait for a new login (set by the bridge)
   /** Set by the bridge (core/backfill.ts): waits, bounded, for a running backfill of the room; true if it waited. */
   beforeLive?: (roomId: string, ev: Of<"message">) => Promise<boolean>;
 
@@ -69,7 +70,9 @@ export class RemoteInbound {
     const connector = this.deps.connectors.get(p.network);
     const conn = this.logins.connection(p.loginId);
     if (!connector || !conn) {
-      // The login is gone or not connected yet: retry later rather than lose the event.
+      // Logged out: wait (bounded, no attempt counted) for a new login; not connected yet: retry later, never lose it.
+      const link = this.portals.linkForChat(p.network, p.event.chat);
+      if (connector && link?.detachedAt && link.loginId === p.loginId) holdForLogin(link, p.receivedAt, this.detachedWaitMs, connector.displayName);
       throw new RemoteError("not_connected", `login ${p.loginId} is not connected`, { retryable: true });
     }
     const ev = p.event;
@@ -259,13 +262,10 @@ export class RemoteInbound {
     };
     const eventId = await matrix.sendEvent(original.roomId, ghost, "m.room.message", content, `tandem-q${item.id}-edit`, ev.at);
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
-    await this.enqueue([{
-      lane: matrixLane(original.roomId), sourceKey: `fan:${eventId}`,
-      payload: {
-        t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat: ev.chat, via: connector.displayName },
-        event: { kind: "edit", roomId: original.roomId, eventId, sender: ghost, ts: ev.at, target: original.eventId, doc: ev.msg.doc, body: rendered.body },
-      } satisfies MatrixPayload,
-    }]);
+    await this.enqueue(perTarget(this.portals.linksOfRoom(original.roomId), `fan:${eventId}`, {
+      t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat: ev.chat, via: connector.displayName },
+      event: { kind: "edit", roomId: original.roomId, eventId, sender: ghost, ts: ev.at, target: original.eventId, doc: ev.msg.doc, body: rendered.body },
+    }));
   }
 
   private async remove(item: QueueItem, p: RemotePayload, ev: Of<"delete">): Promise<void> {
@@ -370,35 +370,30 @@ export class RemoteInbound {
     const threadRoot = await eventOf(ev.msg.threadRoot);
     const origin = { network: p.network, chat: ev.chat, via: connector.displayName };
     const textType = ev.msg.emote ? "emote" : ev.msg.notice ? "notice" : "text";
-    await this.enqueue(parts.map((part) => ({
-      lane: matrixLane(roomId), sourceKey: `fan:${part.eventId}`,
-      payload: {
-        t: "matrix", receivedAt: p.receivedAt, origin, waitedMs,
-        event: {
-          kind: "message", roomId, eventId: part.eventId, sender: ghost, ts: ev.at,
-          msgtype: part.file ? "file" : textType,
-          doc: part.file ? [] : ev.msg.doc, body: part.file ? part.file.name : plainText(ev.msg.doc),
-          replyTo, threadRoot, file: part.file,
-        },
-      } satisfies MatrixPayload,
+    await this.enqueue(parts.flatMap((part) => perTarget(this.portals.linksOfRoom(roomId), `fan:${part.eventId}`, {
+      t: "matrix", receivedAt: p.receivedAt, origin, waitedMs,
+      event: {
+        kind: "message", roomId, eventId: part.eventId, sender: ghost, ts: ev.at,
+        msgtype: part.file ? "file" : textType,
+        doc: part.file ? [] : ev.msg.doc, body: part.file ? part.file.name : plainText(ev.msg.doc),
+        replyTo, threadRoot, file: part.file,
+      },
     })));
   }
 
   private async fanOutReaction(roomId: string, eventId: string, sender: string, target: string, key: string, p: RemotePayload, connector: NetworkConnector, chat: string): Promise<void> {
     if (this.portals.linksOfRoom(roomId).length < 2) return;
-    await this.enqueue([{
-      lane: matrixLane(roomId), sourceKey: `fan:${eventId}`,
-      payload: { t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: connector.displayName },
-        event: { kind: "reaction", roomId, eventId, sender, ts: Date.now(), target, key } } satisfies MatrixPayload,
-    }]);
+    await this.enqueue(perTarget(this.portals.linksOfRoom(roomId), `fan:${eventId}`, {
+      t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: connector.displayName },
+      event: { kind: "reaction", roomId, eventId, sender, ts: Date.now(), target, key },
+    }));
   }
 
   private async fanOutRedaction(roomId: string, target: string, p: RemotePayload, chat: string, sender?: string): Promise<void> {
     if (this.portals.linksOfRoom(roomId).length < 2) return;
-    await this.enqueue([{
-      lane: matrixLane(roomId), sourceKey: `fan:redact:${target}`,
-      payload: { t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: "" },
-        event: { kind: "redaction", roomId, eventId: `redact:${target}`, sender: sender ?? this.deps.matrix.botMxid, ts: Date.now(), target } } satisfies MatrixPayload,
-    }]);
+    await this.enqueue(perTarget(this.portals.linksOfRoom(roomId), `fan:redact:${target}`, {
+      t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: "" },
+      event: { kind: "redaction", roomId, eventId: `redact:${target}`, sender: sender ?? this.deps.matrix.botMxid, ts: Date.now(), target },
+    }));
   }
 }

@@ -13,6 +13,7 @@ import { AppService, AppServiceRegistration, Bridge } from "matrix-appservice-br
 import type { Logger } from "../core/log.js";
 import type { MatrixInbound } from "../core/matrix-port.js";
 import { parseMatrixEvent, type RawEvent } from "./events.js";
+import { errorFields } from "../core/log.js";
 import { parseBody, yielder, type RawBody, type SkipReason } from "./json-body.js";
 import { MAX_EVENT_BYTES, createListenerApp, matrixErrors } from "./listener.js";
 
@@ -86,7 +87,7 @@ class DurableAppService extends AppService {
         if (p) parsed.push(p);
       } catch (err) {
         unreadable++;
-        this.log.warn("skipping a Matrix event that could not be read", { txnId, error: String(err) });
+        this.log.warn("skipping a Matrix event that could not be read", { txnId, ...errorFields(err) });
       }
     }
     this.drop("unreadable", unreadable, { txnId });
@@ -97,7 +98,7 @@ class DurableAppService extends AppService {
     try {
       await this.sink(parsed);
     } catch (err) {
-      this.log.error("could not queue a Matrix transaction; the homeserver will retry it", { txnId, error: String(err), stack: (err as Error)?.stack });
+      this.log.error("could not queue a Matrix transaction; the homeserver will retry it", { txnId, ...errorFields(err) });
       res.status(500).json({ errcode: "M_UNKNOWN", error: "Temporary failure, retry" });
       return;
     }

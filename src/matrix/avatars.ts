@@ -9,6 +9,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Application, Request, Response } from "express";
 import type { MatrixPort } from "../core/matrix-port.js";
 import type { Logger } from "../core/log.js";
+import { errorFields } from "../core/log.js";
 import { AvatarCache } from "./avatar-cache.js";
 
 const PATH = "/_tandem/avatar";
@@ -64,7 +65,7 @@ export class AvatarProxy {
         "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
       }).send(hit.data);
     } catch (err) {
-      this.log.warn("avatar not served", { error: String(err) });
+      this.log.warn("avatar not served", { ...errorFields(err) });
       res.status(502).send("unavailable");
     }
   }

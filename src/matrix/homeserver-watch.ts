@@ -9,6 +9,7 @@
  * Failures are logged through RepeatLog: on change, then at growing gaps, not on every retry.
  */
 import type { HealthBoard } from "../core/health.js";
+import { errorFields } from "../core/log.js";
 import type { Logger } from "../core/log.js";
 import { RepeatLog } from "../core/repeat-log.js";
 import { type HomeserverLink, troubleOf, unknownTokenMessage } from "./homeserver-link.js";
@@ -132,6 +133,6 @@ export class HomeserverWatch {
     // well: the problem stays until this watch sees it fixed.
     if (t.kind === "token" || !this.setUp) health.homeserverSetupError = message;
     else health.homeserverError = message;
-    this.trouble.report(t.kind === "unreachable" ? "warn" : "error", message, { error: err instanceof Error ? err.message : String(err) });
+    this.trouble.report(t.kind === "unreachable" ? "warn" : "error", message, { ...errorFields(err) });
   }
 }

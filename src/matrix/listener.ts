@@ -14,6 +14,7 @@
  * rest of the body is never read.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { errorFields } from "../core/log.js";
 import express, { type Application, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "../core/log.js";
 import { BodyError, hasBody, readBody, tooLarge, type BodyLimits, type RawBody } from "./json-body.js";
@@ -119,7 +120,7 @@ export function createListenerApp(hsToken: string, log: Logger, handlers: Listen
 export function matrixErrors(log: Logger) {
   return (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    log.error("appservice request failed", { path: req.path, error: String(err), stack: (err as Error)?.stack });
+    log.error("appservice request failed", { path: req.path, ...errorFields(err) });
     refuse(req, res, 500, "M_UNKNOWN", "Internal error");
   };
 }

@@ -39,7 +39,13 @@ export class DatabaseWriteProbe {
 
   async probeOnce(): Promise<void> {
     try {
-      await probeWrite(this.kv);
+      await probeWrite(this.kv).catch(async (err: unknown) => {
+        // A pooled connection the server closed (a restart, sessions cut by an admin) fails the
+        // one statement that meets it; the pool reconnects for the next. Ask again at once, so the
+        // report names what the database says now, not that blip.
+        if ((err as { code?: unknown }).code !== "store.connect") throw err;
+        await probeWrite(this.kv);
+      });
       this.health.databaseWriteError = null;
       this.trouble.clear("the database takes writes again");
     } catch (err) {

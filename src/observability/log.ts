@@ -83,6 +83,9 @@ function wrap(w: winston.Logger): Logger {
 export function createLogger(opts: LogOptions): { log: Logger; winston: winston.Logger } {
   const pretty = opts.format === "pretty";
   const format = winston.format.combine(
+    // An Error logged as the message itself keeps its stack and cause; errors in metadata come
+    // through errorFields (core/log.ts) already flat.
+    winston.format.errors({ stack: true, cause: true }),
     redactFormat(),
     winston.format.timestamp(),
     pretty

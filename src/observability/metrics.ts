@@ -1,22 +1,26 @@
 /**
  * Prometheus metrics on matrix-appservice-bridge's PrometheusMetrics (prom-client
- * underneath), all named tandem_*:
- * - per login (health board): connection state, relayed counts per direction, errors, lag;
- * - per portal (message map): lag of the last delivery and its time, per room, network and direction;
- * - relay queue: depth (total and per lane kind, with the oldest pending item's age),
- *   items processed since start, dead letters by direction and reason (from the store);
- * - Matrix events of appservice transactions not handed to the core, by reason;
- * - homeserver reachability.
+ * underneath), all named tandem_*, one name per figure:
+ * - counters, incremented where the event happens (the health board and the relay queue tell
+ *   them), never rebuilt or reset: relayed messages and relay errors per login, queue outcomes,
+ *   dead letters by direction and reason. A logged-out login's series are removed;
+ * - gauges read at scrape time: connection state and lag per login; per portal (message map)
+ *   the lag of the last delivery and its time; queue depth (total and per lane kind, with the
+ *   oldest pending item's age); homeserver reachability;
+ * - Matrix events of appservice transactions not handed to the core, by reason (counted from the
+ *   listener's own tally, by the increase since the last scrape).
  * config/grafana-dashboard.json and config/prometheus-alerts.yaml use these names (a test
  * checks every name they use is exported).
  */
 import { PrometheusMetrics } from "matrix-appservice-bridge";
 import { Registry } from "prom-client";
-import type { HealthBoard } from "../core/health.js";
+import type { HealthBoard, LoginHealth } from "../core/health.js";
+import type { QueueOutcome } from "../core/relay-queue.js";
 import type { AuditRepo } from "../store/audit.js";
 import type { Route } from "./http.js";
 
 const STATES = ["connecting", "connected", "transient-disconnect", "bad-credentials", "error", "stopped"] as const;
+const DIRECTION = { toMatrix: "to_matrix", fromMatrix: "from_matrix" } as const;
 
 export interface MetricsSources {
   /** The store's audit queries (message map and queue); without them the per-portal and per-lane metrics are absent. */
@@ -27,9 +31,13 @@ export interface MetricsSources {
   droppedMatrixEvents?: () => ReadonlyMap<string, number>;
 }
 
-export function createMetrics(
-  health: HealthBoard, queueDepth: () => Promise<number>, queueCounts: { done: number; retried: number; dead: number; deferred: number }, sources: MetricsSources = {},
-) {
+/** The relay queue as the metrics see it: outcomes as they happen. */
+export interface ObservedQueue {
+  observe(fn: (o: QueueOutcome) => void): void;
+}
+
+/** Create before the bridge starts relaying: counters count from their creation on. */
+export function createMetrics(health: HealthBoard, queueDepth: () => Promise<number>, queue: ObservedQueue, sources: MetricsSources = {}) {
   // A registry per bridge instance (not prom-client's global one), so several bridges can
   // run in one process (tests, the benchmark).
   const register = new Registry();
@@ -39,55 +47,64 @@ export function createMetrics(
   const counter = (name: string, help: string, labels: string[] = []) => metrics.addCounter({ namespace: "tandem", name, help, labels });
 
   const state = gauge("connection_state", "1 for the current state of each login", ["network", "login", "state"]);
-  const relayed = gauge("relayed_messages", "Messages relayed since start, by direction", ["network", "login", "direction"]);
-  const errors = gauge("login_errors", "Relay errors since start, per login", ["network", "login"]);
   const lag = gauge("lag_seconds", "Last remote event to Matrix delay, per login", ["network", "login"]);
   const depth = gauge("queue_depth", "Pending items in the relay queue");
-  const items = gauge("queue_items", "Queue items processed since start, by outcome", ["outcome"]);
   const hs = gauge("homeserver_up", "1 when the homeserver answered the last call or probe and accepts the bridge (its token, its bot)");
-
-  const relayedTotal = counter("relayed_total", "Messages relayed since start, per network and direction (to_matrix, from_matrix)", ["network", "direction"]);
-  const errorsTotal = counter("relay_errors_total", "Relay errors since start, per network and login", ["network", "login"]);
   const portalLag = gauge("portal_lag_seconds", "Delivery latency of the last message relayed, per room, network and direction (message map: delivered − received)", ["room", "network", "direction"]);
   const portalLast = gauge("portal_last_delivery_timestamp_seconds", "When the last message was delivered, per room, network and direction (message map)", ["room", "network", "direction"]);
   const laneDepth = gauge("queue_lane_depth", "Pending relay queue items per lane kind (remote: to Matrix; matrix: to the networks, fan-out included)", ["lane_kind"]);
   const oldest = gauge("queue_oldest_pending_seconds", "Age of the oldest pending relay queue item per lane kind (0 when none)", ["lane_kind"]);
+
+  const relayed = counter("relayed_total", "Messages relayed since start, per network, login and direction (to_matrix, from_matrix)", ["network", "login", "direction"]);
+  const errors = counter("relay_errors_total", "Relay errors (failed remote → Matrix attempts) since start, per network and login", ["network", "login"]);
+  const items = counter("queue_items_total", "Relay queue items handled since start, by outcome (done, retried, deferred; dead letters are tandem_dead_letters_total)", ["outcome"]);
+  const dead = counter("dead_letters_total", "Relay queue items dead-lettered since start, by direction and reason (the error's code or class)", ["direction", "reason"]);
+
+  // Zero series, so rate() and increase() see the first event.
+  for (const outcome of ["done", "retried", "deferred"]) items.inc({ outcome }, 0);
+  const loginLabels = (h: LoginHealth) => ({ network: h.network, login: h.loginId });
+  health.subscribe({
+    tracked: (h) => {
+      for (const direction of Object.values(DIRECTION)) relayed.inc({ ...loginLabels(h), direction }, 0);
+      errors.inc(loginLabels(h), 0);
+    },
+    relayed: (h, direction) => relayed.inc({ ...loginLabels(h), direction: DIRECTION[direction] }),
+    errored: (h) => errors.inc(loginLabels(h)),
+    forgotten: (h) => {
+      for (const direction of Object.values(DIRECTION)) relayed.remove({ ...loginLabels(h), direction });
+      errors.remove(loginLabels(h));
+      lag.remove(loginLabels(h));
+    },
+  });
+  queue.observe((o) => {
+    if (o.outcome !== "dead") return items.inc({ outcome: o.outcome });
+    const toMatrix = (o.item.payload as { t?: string } | null)?.t === "remote";
+    dead.inc({ direction: toMatrix ? "to_matrix" : "from_matrix", reason: o.reason ?? "unknown" });
+  });
   const droppedMatrix = counter("matrix_events_dropped_total", "Matrix events of appservice transactions not handed to the core since start, by reason (repeated_transaction: a retry of a committed transaction; too_large, too_deep, unreadable)", ["reason"]);
-  const dead = counter("dead_letters_total", "Dead-lettered relay queue items in the store, by direction and reason (error code)", ["direction", "reason"]);
+  /** What the listener's tally was at the last scrape: the counter only ever adds the increase. */
+  const droppedSeen = new Map<string, number>();
 
   metrics.addCollector(async () => {
-    state.reset();
-    relayedTotal.reset();
-    errorsTotal.reset();
-    const sums = new Map<string, { network: string; direction: string; n: number }>();
+    state.reset(); // a state gauge: only current logins, one 1 each
     for (const h of health.all()) {
       for (const s of STATES) state.set({ network: h.network, login: h.loginId, state: s }, h.state === s ? 1 : 0);
-      relayed.set({ network: h.network, login: h.loginId, direction: "to_matrix" }, h.relayed.toMatrix);
-      relayed.set({ network: h.network, login: h.loginId, direction: "from_matrix" }, h.relayed.fromMatrix);
-      errors.set({ network: h.network, login: h.loginId }, h.errors);
-      errorsTotal.inc({ network: h.network, login: h.loginId }, h.errors);
-      if (h.lagMs !== null) lag.set({ network: h.network, login: h.loginId }, h.lagMs / 1000);
-      for (const [direction, n] of [["to_matrix", h.relayed.toMatrix], ["from_matrix", h.relayed.fromMatrix]] as const) {
-        const k = `${h.network}\u0000${direction}`;
-        sums.set(k, { network: h.network, direction, n: (sums.get(k)?.n ?? 0) + n });
-      }
+      if (h.lagMs !== null) lag.set(loginLabels(h), h.lagMs / 1000);
     }
-    for (const s of sums.values()) relayedTotal.inc({ network: s.network, direction: s.direction }, s.n);
     depth.set(await queueDepth().catch(() => 0));
-    for (const [k, v] of Object.entries(queueCounts)) items.set({ outcome: k }, v);
     hs.set(health.homeserverProblem() ? 0 : 1);
-    if (sources.droppedMatrixEvents) {
-      droppedMatrix.reset();
-      for (const [reason, n] of sources.droppedMatrixEvents()) droppedMatrix.inc({ reason }, n);
+    for (const [reason, n] of sources.droppedMatrixEvents?.() ?? []) {
+      const added = n - (droppedSeen.get(reason) ?? 0);
+      if (added > 0) droppedMatrix.inc({ reason }, added);
+      droppedSeen.set(reason, Math.max(n, droppedSeen.get(reason) ?? 0));
     }
     if (sources.audit) await collectStore(sources.audit).catch((err) => sources.onError?.(err));
   });
 
   async function collectStore(audit: AuditRepo): Promise<void> {
-    const [last, lanes, deadRows] = await Promise.all([audit.lastDeliveries(), audit.laneDepths(), audit.deadByReason()]);
+    const [last, lanes] = await Promise.all([audit.lastDeliveries(), audit.laneDepths()]);
     portalLag.reset();
     portalLast.reset();
-    dead.reset();
     for (const d of last) {
       const labels = { room: d.roomId, network: d.network, direction: d.direction };
       portalLast.set(labels, d.at.getTime() / 1000);
@@ -98,14 +115,18 @@ export function createMetrics(
       laneDepth.set({ lane_kind: l.laneKind }, l.pending);
       oldest.set({ lane_kind: l.laneKind }, l.oldestAt ? Math.max(0, (now - l.oldestAt.getTime()) / 1000) : 0);
     }
-    for (const r of deadRows) dead.inc({ direction: r.direction, reason: r.reason }, r.count);
   }
 
+  /** The exposition text, as a scrape gets it. */
+  const scrape = async (): Promise<string> => {
+    await metrics.refresh();
+    return register.metrics();
+  };
   const route: Route = async (req, res, url) => {
     if (req.method !== "GET" || url.pathname !== "/metrics") return false;
-    await metrics.refresh();
-    res.writeHead(200, { "content-type": register.contentType }).end(await register.metrics());
+    const text = await scrape();
+    res.writeHead(200, { "content-type": register.contentType }).end(text);
     return true;
   };
-  return { metrics, route };
+  return { metrics, route, scrape };
 }

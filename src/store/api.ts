@@ -53,6 +53,8 @@ export interface PortalLinkRow {
   name: string;
   alias: string | null;
   createdAt: Date;
+  /** Set while the login was logged out (`logout`): the link stays, nothing goes out until a new login. */
+  detachedAt?: Date | null;
 }
 
 export interface GhostRow {
@@ -157,6 +159,8 @@ export interface Store {
     list(): Promise<PortalLinkRow[]>;
     remove(roomId: string, network?: string): Promise<number>;
     moveChat(network: string, fromChat: string, toChat: string): Promise<void>; // Telegram group → supergroup
+    /** Detach (a time) or re-attach (null) every link of a login; returns the links changed. */
+    setDetached(loginId: string, at: Date | null): Promise<PortalLinkRow[]>;
     rename(network: string, chat: string, name: string): Promise<void>; // the remote chat was renamed
   };
   ghosts: {
@@ -171,13 +175,14 @@ export interface Store {
   };
   reactions: {
     insert(row: ReactionRow): Promise<void>;
-    /** One of the rows of a Matrix reaction event (it has one per network it reached). */
-    byEvent(eventId: string): Promise<ReactionRow | null>;
+    /** One of the rows of a Matrix reaction event (it has one per network it reached), or its row for one network. */
+    byEvent(eventId: string, network?: string): Promise<ReactionRow | null>;
     /** Matrix reaction events for one remote message + emoji (several Matrix users → one Slack reaction). */
     forTarget(targetEventId: string, emoji: string): Promise<ReactionRow[]>;
     /** The reaction a remote user made, to redact it when removed. */
     findRemote(targetRemote: string, senderMxid: string, emoji: string): Promise<ReactionRow | null>;
-    deleteByEvent(eventId: string): Promise<void>;
+    /** Every row of the reaction event, or only its row for one network. */
+    deleteByEvent(eventId: string, network?: string): Promise<void>;
   };
   queue: {
     /** Inserts the items that are new (by sourceKey) in one transaction; returns how many were new. */
@@ -209,6 +214,10 @@ export interface Store {
     dead(id: number, error: string): Promise<void>;
     /** Pending items (due or waiting), all lanes. */
     depth(): Promise<number>;
+    /** Pending items and the oldest one's creation time, for each of these lanes that has any. */
+    pendingIn(lanes: string[]): Promise<Array<{ lane: string; pending: number; oldestAt: Date }>>;
+    /** Make these lanes' heads due now (a waiting login came back). */
+    wake(lanes: string[]): Promise<void>;
     /** Dead-lettered items, most recent first. */
     deadItems(limit: number): Promise<QueueItem[]>;
     /** Delete done items older than the cutoff (they are kept for a while for dedup). */

@@ -13,9 +13,10 @@
  *   'remote'. A remote message whose ref the map has with origin 'matrix' is the network
  *   echoing our own post back, and is not counted.
  * - from_matrix (Matrix → remote), per linked chat: the key is the Matrix event id. Queue
- *   items of lane `m:<roomId>` with event kind "message" received after the link was made,
- *   except fan-out items that came from that very chat (they are not meant to go back),
- *   plus map rows with origin 'matrix'.
+ *   items (payload t 'matrix') of the chat's lane `r:<network>:<chat>` (one per event and target chat) with event
+ *   kind "message" received after the link was made, plus map rows with origin 'matrix'.
+ *   (Items of a room lane `m:<roomId>`, queued before delivery per target, are split into
+ *   per-chat items when applied; while pending they are not counted.)
  * Each source is classified once, best first: delivered (a map row in that room/chat) >
  * pending (its queue item is pending) > failed (dead-lettered) > skipped (the queue item is
  * done but the map has no row: not relayed by design, e.g. standby, a sender without relay
@@ -63,7 +64,7 @@ export interface LastDeliveryRow {
   lagMs: number | null;
 }
 
-/** Pending relay-queue items per lane kind: "remote" lanes (r:…, to Matrix) and "matrix" lanes (m:…, to the networks, fan-out included). */
+/** Pending relay-queue items by direction: "remote" (remote events to Matrix) and "matrix" (to the networks, fan-out included). */
 export interface LaneDepthRow {
   laneKind: "remote" | "matrix";
   pending: number;
@@ -134,10 +135,9 @@ const FROM_MATRIX = `
   WITH l AS (${LINKS}),
   src AS (
     SELECT l.room_id, l.network, l.chat, q.payload->'event'->>'eventId' AS k, q.status, q.last_error
-      FROM relay_queue q JOIN l ON q.lane = 'm:' || l.room_id
+      FROM relay_queue q JOIN l ON q.lane = 'r:' || l.network || ':' || l.chat
      WHERE q.created_at >= $1 AND q.created_at >= l.created_at
        AND q.payload->>'t' = 'matrix' AND q.payload->'event'->>'kind' = 'message'
-       AND NOT (q.payload->'origin' IS NOT NULL AND q.payload->'origin'->>'network' = l.network AND q.payload->'origin'->>'chat' = l.chat)
     UNION ALL
     SELECT m.room_id, m.network, m.chat, m.event_id, 'done', NULL
       FROM messages m JOIN l ON m.room_id = l.room_id AND m.network = l.network AND m.chat = l.chat
@@ -205,7 +205,7 @@ export function auditRepo(db: Db): AuditRepo {
     },
     async laneDepths() {
       const rows = await db.query<{ kind: "remote" | "matrix"; n: number; oldest: Date | null }>(
-        `SELECT CASE WHEN lane LIKE 'r:%' THEN 'remote' ELSE 'matrix' END AS kind, count(*)::int AS n, min(created_at) AS oldest
+        `SELECT CASE WHEN payload->>'t' = 'remote' THEN 'remote' ELSE 'matrix' END AS kind, count(*)::int AS n, min(created_at) AS oldest
            FROM relay_queue WHERE status = 'pending' GROUP BY 1`);
       return (["remote", "matrix"] as const).map((laneKind) => {
         const r = rows.find((x) => x.kind === laneKind);
@@ -214,7 +214,7 @@ export function auditRepo(db: Db): AuditRepo {
     },
     async deadByReason() {
       const rows = await db.query<{ dir: string; reason: string; n: number }>(
-        `SELECT CASE WHEN lane LIKE 'r:%' THEN 'remote' ELSE 'matrix' END AS dir, ${REASON_SQL("last_error")} AS reason, count(*)::int AS n
+        `SELECT CASE WHEN payload->>'t' = 'remote' THEN 'remote' ELSE 'matrix' END AS dir, ${REASON_SQL("last_error")} AS reason, count(*)::int AS n
            FROM relay_queue WHERE status = 'dead' GROUP BY 1, 2 ORDER BY 1, 2`);
       return rows.map((r) => ({ direction: direction(r.dir), reason: r.reason, count: Number(r.n) }));
     },

@@ -57,8 +57,9 @@ export function reactionsRepo(db: Db): Store["reactions"] {
         [r.eventId, r.roomId, r.targetEventId, r.network, r.chat, r.targetRemote, r.senderMxid, r.emoji, r.origin],
       );
     },
-    async byEvent(eventId) {
-      const [row] = await db.query<ReactionRow>(`SELECT ${REACTION_COLS} FROM reactions WHERE event_id = $1 LIMIT 1`, [eventId]);
+    async byEvent(eventId, network) {
+      const [row] = await db.query<ReactionRow>(
+        `SELECT ${REACTION_COLS} FROM reactions WHERE event_id = $1 AND ($2::text IS NULL OR network = $2) LIMIT 1`, [eventId, network ?? null]);
       return row ?? null;
     },
     async forTarget(targetEventId, emoji) {
@@ -74,8 +75,8 @@ export function reactionsRepo(db: Db): Store["reactions"] {
       );
       return row ?? null;
     },
-    async deleteByEvent(eventId) {
-      await db.query(`DELETE FROM reactions WHERE event_id = $1`, [eventId]);
+    async deleteByEvent(eventId, network) {
+      await db.query(`DELETE FROM reactions WHERE event_id = $1 AND ($2::text IS NULL OR network = $2)`, [eventId, network ?? null]);
     },
   };
 }

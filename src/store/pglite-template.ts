@@ -15,8 +15,9 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import zlib from "node:zlib";
 import { PGlite } from "@electric-sql/pglite";
-import { extract } from "tar";
+import { extractUstar } from "./ustar.js";
 
 /** dist/pglite-template/ at the project root, from src/store or dist/store alike. */
 export const TEMPLATE_DIR = fileURLToPath(new URL("../../dist/pglite-template/", import.meta.url));
@@ -74,14 +75,18 @@ export function hasCluster(dataDir: string): boolean {
 }
 
 /**
- * Unpacks the template into an empty `dataDir` (streamed: no copy of the archive in memory).
+ * Unpacks the template into an empty `dataDir` (4.5 MB gzipped, 39 MB unpacked: read whole).
  * Returns false when there is no usable template (the caller lets PGlite run initdb).
  */
 export async function unpackTemplate(dataDir: string, dir: string = TEMPLATE_DIR): Promise<boolean> {
   const file = templatePath(dir);
   if (!file) return false;
+  // The dump's member names are absolute ("/base/1/…"); both unpackers put them under dataDir.
+  if (extractUstar(zlib.gunzipSync(fs.readFileSync(file)), dataDir)) return true;
+  // An entry kind the fast unpacker does not know (another PGlite's dump): the full tar reader,
+  // loaded only then (it costs every start ~60 ms of CPU to load).
+  const { extract } = await import("tar");
   fs.mkdirSync(dataDir, { recursive: true });
-  // The dump's member names are absolute ("/base/1/…"); tar strips the "/" into dataDir.
   await extract({ file, cwd: dataDir, onwarn: () => undefined });
   return true;
 }

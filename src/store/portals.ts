@@ -3,7 +3,7 @@ import type { CutoverChangeRow, Db, PortalLinkRow, PortalRow, Store } from "./ap
 import { StoreError } from "./db.js";
 
 const PORTAL_COLS = `room_id AS "roomId", kind, owner_mxid AS "ownerMxid", phase, created_at AS "createdAt"`;
-const LINK_COLS = `room_id AS "roomId", network, chat, login_id AS "loginId", name, alias, created_at AS "createdAt"`;
+const LINK_COLS = `room_id AS "roomId", network, chat, login_id AS "loginId", name, alias, created_at AS "createdAt", detached_at AS "detachedAt"`;
 const CHANGE_COLS = `room_id AS "roomId", from_phase AS "fromPhase", to_phase AS "toPhase", by_mxid AS "byMxid", at`;
 
 export function portalsRepo(db: Db): Store["portals"] {
@@ -53,7 +53,7 @@ export function linksRepo(db: Db): Store["links"] {
     async add(row) {
       const done = await db.query(
         `INSERT INTO portal_links (room_id, network, chat, login_id, name, alias) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (network, chat) DO UPDATE SET login_id = EXCLUDED.login_id, name = EXCLUDED.name, alias = EXCLUDED.alias
+         ON CONFLICT (network, chat) DO UPDATE SET login_id = EXCLUDED.login_id, name = EXCLUDED.name, alias = EXCLUDED.alias, detached_at = NULL
          WHERE portal_links.room_id = EXCLUDED.room_id
          RETURNING 1`,
         [row.roomId, row.network, row.chat, row.loginId, row.name, row.alias],
@@ -88,6 +88,12 @@ export function linksRepo(db: Db): Store["links"] {
         [roomId, network ?? null],
       );
       return rows.length;
+    },
+    async setDetached(loginId, at) {
+      return db.query<PortalLinkRow>(
+        `UPDATE portal_links SET detached_at = $2 WHERE login_id = $1 AND (detached_at IS NULL) = ($2::timestamptz IS NOT NULL) RETURNING ${LINK_COLS}`,
+        [loginId, at],
+      );
     },
     /** Telegram group → supergroup: the link keeps its room. Throws store.conflict if `toChat` is linked already. */
     async moveChat(network, fromChat, toChat) {

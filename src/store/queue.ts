@@ -116,6 +116,19 @@ export function queueRepo(db: Db): Store["queue"] {
       const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM relay_queue WHERE status = 'pending'`);
       return row!.n;
     },
+    async pendingIn(lanes) {
+      if (lanes.length === 0) return [];
+      const rows = await db.query<{ lane: string; n: number; oldest: Date | string }>(
+        `SELECT lane, count(*)::int AS n, min(created_at) AS oldest FROM relay_queue
+          WHERE lane = ANY($1::text[]) AND status = 'pending' GROUP BY lane ORDER BY lane`,
+        [lanes],
+      );
+      return rows.map((r) => ({ lane: r.lane, pending: Number(r.n), oldestAt: new Date(r.oldest) }));
+    },
+    async wake(lanes) {
+      if (lanes.length === 0) return;
+      await db.query(`UPDATE relay_queue SET next_attempt_at = $2 WHERE lane = ANY($1::text[]) AND status = 'pending' AND next_attempt_at > $2`, [lanes, new Date()]);
+    },
     async deadItems(limit) {
       return (await db.query<QueueItem>(`SELECT ${COLS} FROM relay_queue WHERE status = 'dead' ORDER BY id DESC LIMIT $1`, [limit])).map(toItem);
     },

@@ -109,7 +109,7 @@ describe("core end to end (loopback network)", () => {
     expect(rows[0]!.remoteRef).toBe(sent.ref);
   });
 
-  it("a reply to a message still being bridged (event sent, not yet mapped) waits for its mapping", async () => {
+  it("a reply to a message still being bridged (event sent, not yet mapped) waits behind it in the chat's lane, and finds it mapped", async () => {
     const GHOST = "@loopback_ivan:example.org";
     const targetRef = net.nextRef("ops"); // the remote message the racing event is a copy of
     // Keep the chat's remote lane busy: a file whose download is held.
@@ -121,9 +121,12 @@ describe("core end to end (loopback network)", () => {
       await waitUntil(() => h.bridge.core.queue.isBusy("r:loopback:ops"), 5000, "remote lane busy");
       // The ghost's event exists in Matrix; its message-map row is not written yet (the race a Matrix bot can hit).
       const racing = await h.hs.clientFor(GHOST).sendText(portalRoom, "racing message");
-      await alice.reply(portalRoom, racing, "instant answer");
-      await new Promise((r) => setTimeout(r, 300));
-      expect(net.sent("ops").some((m) => m.text === "instant answer")).toBe(false); // waiting, in order
+      const answer = await alice.reply(portalRoom, racing, "instant answer");
+      // Its item waits in the chat's own lane, behind the message being bridged: no timer, the lane's order.
+      await waitUntil(async () => (await h.bridge.store.db.query(
+        `SELECT 1 FROM relay_queue WHERE source_key LIKE $1 AND lane = 'r:loopback:ops' AND status = 'pending'`, [`m:${answer}|%`])).length === 1,
+      5000, "the reply queued behind the held message");
+      // Mapped only now, while the lane is held: the reply can carry it only if it went out after this.
       await h.bridge.store.messages.insert([{
         roomId: portalRoom, eventId: racing, network: "loopback", chat: "ops", remoteRef: targetRef, part: 0, origin: "remote",
         senderMxid: GHOST, threadRootEvent: null, threadRootRemote: null, receivedAt: new Date(),

@@ -65,6 +65,6 @@ describe("outbound pacing (Slack)", () => {
     expect(h.bridge.core.queue.counts.deferred).toBeGreaterThan(0);
     expect(h.bridge.core.queue.counts.retried).toBe(0);
     const metrics = await (await fetch(`http://127.0.0.1:${h.bridge.metricsPort}/metrics`)).text();
-    expect(metrics).toMatch(/tandem_queue_items\{outcome="deferred"\} [1-9]/);
+    expect(metrics).toMatch(/tandem_queue_items_total\{outcome="deferred"\} [1-9]/);
   });
 });

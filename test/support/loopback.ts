@@ -34,7 +34,9 @@ export class LoopbackNetwork {
   private readonly sinks = new Map<string, EventSink>();
   private seq = 0;
   /** Make the next N sends fail with this error (to test retries and dead letters). */
-  failSends: Array<RemoteError> = [];
+  failSends: Error[] = [];
+  /** While set, every send fails with it (a network that is down, or a bug on its side of the bridge). */
+  failAllSends: Error | null = null;
   /** While set, file downloads wait for it (keeps a remote chat's queue lane busy). */
   holdDownloads: Promise<void> | null = null;
   /** While set, every file download fails with this error (a file host that is down). */
@@ -101,7 +103,7 @@ class LoopbackConnection implements Connection {
   constructor(private readonly net: LoopbackNetwork, private readonly login: LoginRecord, private readonly network: string, private readonly displayName: string) {}
 
   async send(chat: string, msg: OutboundMessage): Promise<string[]> {
-    const failure = this.net.failSends.shift();
+    const failure = this.net.failSends.shift() ?? this.net.failAllSends;
     if (failure) throw failure;
     const c = this.net.chats.get(chat);
     if (!c) throw new RemoteError("chat_not_found", `no chat ${chat}`, { retryable: false, userMessage: "the chat does not exist" });

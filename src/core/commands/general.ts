@@ -37,7 +37,9 @@ export function generalCommands(svc: BridgeServices): Command[] {
       const board = svc.health;
       const hs = board.homeserverSetupError ? `Homeserver: ${board.homeserverSetupError}` : board.homeserverError ? `Homeserver: unreachable (${board.homeserverError})` : "Homeserver: ok";
       const backfill = svc.backfillStatus?.(ctx.level === "admin" ? undefined : new Set(mine.map((h) => h.loginId))) ?? [];
+      const detached = await svc.detachedStatus?.(ctx.level === "admin" ? undefined : ctx.sender) ?? [];
       await ctx.reply([lines.length ? "Connections:" : "No connections. Use `login app` (Slack) or `login telegram`.", ...lines,
+        ...(detached.length ? ["Detached (logged out, waiting for a new login):", ...detached.map((d) => `• ${d}`)] : []),
         ...(backfill.length ? ["Backfill:", ...backfill.map((b) => `• ${b}`)] : []), hs, `Queue depth: ${depth}`].join("\n"));
     },
   };

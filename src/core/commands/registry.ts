@@ -5,7 +5,7 @@
  */
 import type { LoginStep } from "../connector.js";
 import { CommandError, TandemError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { errorFields, type Logger } from "../log.js";
 import { levelAtLeast, type Level } from "../permissions.js";
 
 export interface CommandContext {
@@ -99,6 +99,8 @@ export class CommandRegistry {
    */
   async handle(msg: IncomingCommand): Promise<void> {
     if (msg.level === "none") return;
+    // Named in the log by the command, never by the text: a prompt's answer may be a secret.
+    let command = this.prompts.has(`${msg.roomId}|${msg.sender}`) ? "(answer to a prompt)" : "(unknown)";
     try {
       if (await this.continuePrompt(msg)) return;
       const text = msg.isManagementRoom ? (this.stripPrefix(msg.body) ?? msg.body.trim()) : this.stripPrefix(msg.body);
@@ -114,6 +116,7 @@ export class CommandRegistry {
       const two = words.length > 1 ? this.commands.get(`${words[0]!.toLowerCase()} ${words[1]!.toLowerCase()}`) : undefined;
       const cmd = two ?? this.commands.get(words[0]!.toLowerCase());
       const args = words.slice(two ? 2 : 1);
+      if (cmd) command = cmd.name;
       if (!cmd || !levelAtLeast(msg.level, cmd.level)) {
         const hint = msg.isManagementRoom ? "help" : `${this.prefix} help`;
         await msg.reply(`Unknown command \`${clip(this.mask(words.slice(0, 2).join(" ")))}\`. Say \`${hint}\` to see what you can use.`);
@@ -126,7 +129,11 @@ export class CommandRegistry {
       await cmd.run(this.context(msg, args));
     } catch (err) {
       const userMessage = err instanceof TandemError && err.userMessage ? err.userMessage : "Something went wrong running that command; the bridge log has the details.";
-      if (!(err instanceof TandemError)) this.log.error("command failed", { error: err instanceof Error ? err.stack : String(err) });
+      // Every failure is in the log with its stack: the reply may only say "see the log". A refusal
+      // meant for the user (wrong usage, no permission) is routine; anything else is a fault.
+      const meta = { command, roomId: msg.roomId, sender: msg.sender, ...errorFields(err) };
+      if (err instanceof TandemError && err.userMessage) this.log.info("command refused", meta);
+      else this.log.error("command failed", meta);
       await msg.reply(userMessage).catch(() => undefined);
     }
   }

@@ -28,4 +28,6 @@ export interface BridgeServices {
   backfillNote?(roomId: string, network: string): string | undefined;
   /** One `status` line per backfill of these logins' portals (running, or recently ended). */
   backfillStatus?(loginIds?: ReadonlySet<string>): string[];
+  /** One `status` line per detached link (its login logged out) of logins `owner` had (all when absent). */
+  detachedStatus?(owner?: string): Promise<string[]>;
 }

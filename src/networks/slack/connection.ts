@@ -25,6 +25,7 @@ import { envelopeToEvents, mentionedIds, ownFileShare, userInfoFromSlack, type I
 import { SlackOutbound } from "./outbound.js";
 import type { Pacer } from "../pacing.js";
 import { guardSocketMode } from "./socket-guard.js";
+import { errorFields } from "../../core/log.js";
 
 export interface SocketOptions {
   /** How long to wait for a pong to our ping before dropping the socket (SDK clientPingTimeout). */
@@ -99,7 +100,7 @@ export class SlackConnection implements Connection {
   /** Start connecting in the background; state is reported through the sink. */
   start(): void {
     this.running ??= this.run().catch((err) => {
-      this.log.error("Slack connection loop failed", { error: err instanceof Error ? err.message : String(err) });
+      this.log.error("Slack connection loop failed", { ...errorFields(err) });
       this.status({ state: "error", message: "the Slack connection stopped unexpectedly; log in again or restart the bridge" });
     });
   }
@@ -109,7 +110,7 @@ export class SlackConnection implements Connection {
     try {
       this.sink.status(s);
     } catch (err) {
-      this.log.warn("status report failed", { error: String(err) });
+      this.log.warn("status report failed", { ...errorFields(err) });
     }
   }
 
@@ -182,7 +183,7 @@ export class SlackConnection implements Connection {
     });
     let onClosed!: () => void;
     const closed = new Promise<void>((resolve) => { onClosed = resolve; });
-    client.on("error", (err: unknown) => this.log.warn("Slack Socket Mode error", { error: err instanceof Error ? err.message : String(err) }));
+    client.on("error", (err: unknown) => this.log.warn("Slack Socket Mode error", { ...errorFields(err) }));
     client.on("disconnected", () => onClosed());
     client.on("slack_event", (args: EnvelopeArgs) => this.onEnvelope(client, args));
     guardSocketMode(client, this.log); // envelopes without an event must not crash the SDK's handler
@@ -258,7 +259,7 @@ export class SlackConnection implements Connection {
     while (this.waiting.length > 0) {
       const batch = this.waiting.slice(0, 100);
       await this.handle(batch).catch((err: unknown) => {
-        this.log.warn("Slack event not bridged", { error: err instanceof Error ? err.message : String(err) });
+        this.log.warn("Slack event not bridged", { ...errorFields(err) });
       });
       this.waiting.splice(0, batch.length);
     }
@@ -302,12 +303,12 @@ export class SlackConnection implements Connection {
       } catch (err) {
         // Not acked: Slack redelivers them (retry_num + 1) and the queue drops any duplicate.
         this.log.warn("could not queue Slack events; leaving them unacked for redelivery", {
-          envelopes: envelopes.map((a) => a.envelope_id), error: err instanceof Error ? err.message : String(err),
+          envelopes: envelopes.map((a) => a.envelope_id), ...errorFields(err),
         });
         return;
       }
     }
-    for (const args of envelopes) await args.ack().catch((err: unknown) => this.log.debug("ack failed (Slack will redeliver)", { error: String(err) }));
+    for (const args of envelopes) await args.ack().catch((err: unknown) => this.log.debug("ack failed (Slack will redeliver)", { ...errorFields(err) }));
   }
 
   private botTokenRevoked(event: Record<string, unknown>): boolean {

@@ -8,6 +8,7 @@
  */
 import type { SocketModeClient } from "@slack/socket-mode";
 import type { Logger } from "../../core/log.js";
+import { errorFields } from "../../core/log.js";
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -45,6 +46,6 @@ export function guardSocketMode(client: SocketModeClient, log: Logger): void {
         return;
       }
     }
-    handle(data, isBinary).catch((err: unknown) => log.warn("Slack Socket Mode frame not handled", { error: err instanceof Error ? err.message : String(err) }));
+    handle(data, isBinary).catch((err: unknown) => log.warn("Slack Socket Mode frame not handled", { ...errorFields(err) }));
   });
 }

@@ -27,6 +27,7 @@ import { TelegramLookups } from "./lookups.js";
 import { TelegramOutbound } from "./outbound.js";
 import type { WebhookHub, WebhookRoute } from "./webhook.js";
 import type { Pacer } from "../pacing.js";
+import { errorFields } from "../../core/log.js";
 
 /** Update types we ask for. chat_member and message_reaction are only sent when asked for (and to admin bots). */
 export const ALLOWED_UPDATES = [
@@ -187,7 +188,7 @@ export class TelegramConnection implements Connection {
       events = convertUpdate(update, { botId: this.botId }); // first: it names the field of a malformed update
       renamed = this.track(update);
     } catch (err) {
-      this.log.warn("skipping a Telegram update that could not be read", { update: update?.update_id, error: err instanceof Error ? err.message : String(err) });
+      this.log.warn("skipping a Telegram update that could not be read", { update: update?.update_id, ...errorFields(err) });
       return [];
     }
     if (events.length > 0 && renamed.length > 0) events = [...(await this.profileEvents(renamed, events[0]!)), ...events];

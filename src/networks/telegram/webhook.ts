@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { timingSafeEqual } from "node:crypto";
 import type { Update } from "grammy/types";
 import type { Logger } from "../../core/log.js";
+import { errorFields } from "../../core/log.js";
 
 export interface WebhookRoute {
   secret: string;
@@ -50,7 +51,7 @@ export class WebhookHub {
   private listen(): Promise<number> {
     const server = createServer((req, res) => {
       this.serve(req, res).catch((err) => {
-        this.log.warn("webhook request failed", { error: err instanceof Error ? err.message : String(err) });
+        this.log.warn("webhook request failed", { ...errorFields(err) });
         answer(res, 500, "error");
       });
     });

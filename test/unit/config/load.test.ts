@@ -72,6 +72,7 @@ describe("defaults", () => {
         public_url: "",
         standby_relays_matrix: true,
         login_timeout_seconds: 300,
+        detached_wait_minutes: 1440,
       },
       metrics: { enabled: true, hostname: "127.0.0.1", port: 9119, probe_interval_seconds: 20 },
       logging: { level: "info", format: "pretty" },

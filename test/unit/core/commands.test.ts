@@ -1,12 +1,14 @@
 /** The command processor: parsing, levels, prompts (cancel, timeout, patterns), secret redaction. */
 import { describe, expect, it } from "vitest";
 import { CommandRegistry, type Command, type IncomingCommand } from "../../../src/core/commands/registry.js";
-import { CommandError } from "../../../src/core/errors.js";
+import { PassThrough } from "node:stream";
+import { CommandError, TandemError } from "../../../src/core/errors.js";
+import { createLogger } from "../../../src/observability/log.js";
 import { silentLogger } from "../../../src/core/log.js";
 import type { Level } from "../../../src/core/permissions.js";
 
-function harness(promptTimeoutMs = 60_000, mask?: (s: string) => string) {
-  const reg = new CommandRegistry("!tandem", promptTimeoutMs, silentLogger, mask);
+function harness(promptTimeoutMs = 60_000, mask?: (s: string) => string, log = silentLogger) {
+  const reg = new CommandRegistry("!tandem", promptTimeoutMs, log, mask);
   const replies: string[] = [];
   const redacted: string[] = [];
   let n = 0;
@@ -59,6 +61,33 @@ describe("command registry", () => {
     const r = await send("crash");
     expect(r).toMatch(/Something went wrong/);
     expect(r).not.toMatch(/internal detail/);
+  });
+
+  it("logs every failed command with its code, stack and causes, also ours without a user message", async () => {
+    const out = new PassThrough();
+    let logged = "";
+    out.on("data", (d: Buffer) => { logged += d.toString(); });
+    const { log } = createLogger({ level: "info", format: "json", stream: out });
+    const { reg, send } = harness(60_000, undefined, log);
+    // A TandemError with no user message (as the store's "already linked" conflict) is a fault too.
+    class Conflict extends TandemError { readonly code = "store.conflict"; }
+    const linkRace: Command = { name: "link", level: "relay", help: "Races", run: () => { throw new Conflict("slack chat C1 is already linked to room !a:x"); } };
+    const typo: Command = { name: "typo", level: "relay", help: "Bug", run: () => { throw new TypeError("x is not a function", { cause: new Error("root cause here") }); } };
+    reg.add(linkRace, typo, fails);
+    expect(await send("link slack #general")).toMatch(/Something went wrong/);
+    expect(await send("typo")).toMatch(/Something went wrong/);
+    expect(await send("fail")).toBe("You did it wrong.");
+    await new Promise((r) => setImmediate(r));
+    const lines = logged.trim().split("\n").map((l) => JSON.parse(l) as { level: string; message: string; command: string; error: { code?: string; message: string; stack?: string; causes?: Array<{ message: string; stack?: string }> } });
+    const race = lines.find((l) => l.command === "link")!;
+    expect(race).toMatchObject({ level: "error", message: "command failed", error: { code: "store.conflict", message: "slack chat C1 is already linked to room !a:x" } });
+    expect(race.error.stack).toMatch(/at .*commands\.test\.ts/);
+    const bug = lines.find((l) => l.command === "typo")!;
+    expect(bug).toMatchObject({ level: "error", error: { name: "TypeError", message: "x is not a function", causes: [{ message: "root cause here" }] } });
+    expect(bug.error.causes![0]!.stack).toMatch(/root cause here\n\s+at /);
+    // A refusal meant for the user is logged too, as routine.
+    expect(lines.find((l) => l.command === "fail")).toMatchObject({ level: "info", message: "command refused", error: { code: "command" } });
+    expect(logged).not.toMatch(/#general/); // the command's words are not logged (a prompt answer may be a secret)
   });
 
   it("runs a multi-step prompt, checks patterns and redacts secret answers", async () => {

@@ -1,7 +1,7 @@
 /** The relay queue's workers over a real store (both backends): order, retries, dead letters. */
 import { afterAll, expect, it } from "vitest";
 import { RelayQueue } from "../../../src/core/relay-queue.js";
-import { Deferred, RemoteError } from "../../../src/core/errors.js";
+import { Deferred, RemoteError, TandemError } from "../../../src/core/errors.js";
 import { silentLogger } from "../../../src/core/log.js";
 import type { QueueItem } from "../../../src/store/api.js";
 import { cleanupBackends, describeEachBackend, storeOpener } from "../../support/db.js";
@@ -99,15 +99,48 @@ describeEachBackend("relay queue workers", (backend) => {
     expect((await store.queue.deadItems(10)).map((i) => i.sourceKey)).toEqual(["z1"]);
   });
 
-  it("gives up on a retryable failure after maxAttempts", async () => {
+  it("gives up on a transient failure after maxAttempts", async () => {
     const store = await open(backend);
     const dead: number[] = [];
-    const q = new RelayQueue(store, async () => { throw new Error("boom"); }, async (item) => { dead.push(item.attempts); },
+    const q = new RelayQueue(store, async () => { throw new RemoteError("http_503", "unavailable", { retryable: true }); }, async (item) => { dead.push(item.attempts); },
       silentLogger, { pollMs: 10, baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 3 });
     await store.queue.enqueue([{ lane: "w", sourceKey: "w1", payload: {} }]);
     q.start();
     await until(() => dead.length === 1);
     await q.stop();
     expect(dead).toEqual([2]); // two recorded failures before the third attempt dead-letters it
+  });
+
+  it("a bug (TypeError) costs its lane 3 tries and one dead letter; transport and store failures keep retrying", async () => {
+    const store = await open(backend);
+    const tries = new Map<string, number>();
+    const dead: Array<{ v: string; attempts: number; error: string }> = [];
+    const seen: string[] = [];
+    const econnreset = Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    class StoreDown extends TandemError { readonly code = "store.connect"; }
+    const q = new RelayQueue(store, async (item) => {
+      const v = (item.payload as { v: string }).v;
+      const n = (tries.get(v) ?? 0) + 1;
+      tries.set(v, n);
+      if (v === "bug") throw new TypeError("Cannot read properties of undefined (reading 'text')");
+      // fetch's own failure is a TypeError too, but its cause says transport: not a bug.
+      if (v === "net" && n < 6) throw new TypeError("fetch failed", { cause: econnreset });
+      if (v === "db" && n < 6) throw new StoreDown("lost the connection to Postgres");
+      seen.push(v);
+    }, async (item, err) => { dead.push({ v: (item.payload as { v: string }).v, attempts: item.attempts, error: String(err) }); },
+    silentLogger, { pollMs: 10, baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 40 });
+    await store.queue.enqueue([
+      { lane: "b", sourceKey: "b1", payload: { v: "bug" } }, { lane: "b", sourceKey: "b2", payload: { v: "after-bug" } },
+      { lane: "n", sourceKey: "n1", payload: { v: "net" } }, { lane: "d", sourceKey: "d1", payload: { v: "db" } },
+    ]);
+    q.start();
+    await until(() => seen.length === 3);
+    await q.stop();
+    expect(tries.get("bug")).toBe(3);
+    expect(dead).toEqual([{ v: "bug", attempts: 2, error: "TypeError: Cannot read properties of undefined (reading 'text')" }]);
+    expect((await store.queue.deadItems(10)).map((i) => i.lastError)).toEqual(["TypeError: Cannot read properties of undefined (reading 'text')"]);
+    expect(seen.sort()).toEqual(["after-bug", "db", "net"]); // the lane went on after its dead letter
+    expect(tries.get("net")).toBe(6);
+    expect(tries.get("db")).toBe(6);
   });
 });

@@ -23,10 +23,14 @@ const remoteItem = (network: string, chat: string, ref: string, kind = "message"
   lane: `r:${network}:${chat}`, sourceKey: `${network}:${ref}:${kind}`,
   payload: { t: "remote", loginId: "l", network, receivedAt: Date.now(), event: { kind, key: ref, chat, at: 0, ref } },
 });
-const matrixItem = (roomId: string, eventId: string, origin?: { network: string; chat: string }, kind = "message") => ({
-  lane: `m:${roomId}`, sourceKey: `${origin ? "fan" : "m"}:${eventId}:${kind}`,
-  payload: { t: "matrix", receivedAt: Date.now(), origin: origin ? { ...origin, via: "x" } : undefined, event: { kind, roomId, eventId, sender: "@u:x", ts: 0 } },
-});
+const LINKED: Record<string, Array<[string, string]>> = { [ROOM]: [["slack", "T1:C1"], ["telegram", "-100"]], [OTHER]: [["slack", "T1:C2"]] };
+/** A Matrix event's queue items: one per linked chat (in the chat's lane r:<network>:<chat>), except its origin; `only` keeps one network. */
+const matrixItems = (roomId: string, eventId: string, origin?: { network: string; chat: string }, kind = "message", only?: string) =>
+  LINKED[roomId]!.filter(([n, c]) => !(origin && origin.network === n && origin.chat === c) && (!only || only === n)).map(([network, chat]) => ({
+    lane: `r:${network}:${chat}`, sourceKey: `${origin ? "fan" : "m"}:${eventId}:${kind}|${network}:${chat}`,
+    payload: { t: "matrix", receivedAt: Date.now(), origin: origin ? { ...origin, via: "x" } : undefined, target: { network, chat },
+      event: { kind, roomId, eventId, sender: "@u:x", ts: 0 } },
+  }));
 const row = (r: Partial<MessageRow> & Pick<MessageRow, "roomId" | "eventId" | "network" | "chat" | "remoteRef" | "origin">): Omit<MessageRow, "createdAt"> => ({
   part: 0, senderMxid: "@u:x", threadRootEvent: null, threadRootRemote: null, receivedAt: new Date(), ...r,
 });
@@ -71,8 +75,8 @@ describeEachBackend("audit repo", (backend) => {
 
     // Matrix → networks: $a reached both chats; $b reached telegram only and is dead (file too large for Slack);
     // $c is pending; $f is a fan-out of a Telegram message: it targets Slack only.
-    await s.queue.enqueue([matrixItem(ROOM, "$a"), matrixItem(ROOM, "$b"), matrixItem(ROOM, "$c"), matrixItem(ROOM, "$f", { network: "telegram", chat: "-100" })]);
-    await s.queue.enqueue([matrixItem(ROOM, "$rx", undefined, "reaction")]);
+    await s.queue.enqueue([...matrixItems(ROOM, "$a"), ...matrixItems(ROOM, "$b"), ...matrixItems(ROOM, "$c"), ...matrixItems(ROOM, "$f", { network: "telegram", chat: "-100" })]);
+    await s.queue.enqueue(matrixItems(ROOM, "$rx", undefined, "reaction"));
     await s.messages.insert([
       row({ roomId: ROOM, eventId: "$a", network: "slack", chat: "T1:C1", remoteRef: "a-s", origin: "matrix" }),
       row({ roomId: ROOM, eventId: "$a", network: "telegram", chat: "-100", remoteRef: "a-t1", origin: "matrix" }),
@@ -103,7 +107,7 @@ describeEachBackend("audit repo", (backend) => {
     const s = await open(backend);
     await seedLinks(s);
     await s.db.query(`UPDATE portal_links SET created_at = now() + interval '1 hour' WHERE network = 'telegram'`);
-    await s.queue.enqueue([matrixItem(ROOM, "$early")]);
+    await s.queue.enqueue(matrixItems(ROOM, "$early"));
     const rows = await s.audit!.parity(new Date(Date.now() - 60_000));
     expect(pick(rows, ROOM, "slack", "from_matrix")).toEqual({ pending: 1 });
     expect(pick(rows, ROOM, "telegram", "from_matrix")).toEqual({});
@@ -161,7 +165,7 @@ describeEachBackend("audit repo", (backend) => {
     expect(await s.audit!.laneDepths()).toEqual([
       { laneKind: "remote", pending: 0, oldestAt: null }, { laneKind: "matrix", pending: 0, oldestAt: null },
     ]);
-    await s.queue.enqueue([remoteItem("slack", "T1:C1", "a"), remoteItem("slack", "T1:C1", "b"), matrixItem(ROOM, "$q"), matrixItem(ROOM, "$d")]);
+    await s.queue.enqueue([remoteItem("slack", "T1:C1", "a"), remoteItem("slack", "T1:C1", "b"), ...matrixItems(ROOM, "$q", undefined, "message", "slack"), ...matrixItems(ROOM, "$d", undefined, "message", "slack")]);
     await settle(s, "m:$d:%", "dead", "chat_not_found: gone");
     await settle(s, "slack:b:%", "dead", "not_connected: login x is not connected");
     const depths = await s.audit!.laneDepths();
