@@ -10,6 +10,7 @@ export default defineConfig({
     include: [
       "test/unit/store/queue.test.ts",
       "test/unit/store/repos.test.ts",
+      "test/unit/store/detached-links.test.ts",
       "test/unit/core/{relay-queue,remote-inbound,matrix-outbound}*.test.ts",
       "test/e2e/core.test.ts",
       "test/e2e/linked-rooms.test.ts",
