@@ -85,8 +85,15 @@ export interface BenchResult {
   ready: Record<string, { portals: number; ghosts: number; startBridgeMs: number; processMs: number; connectedMs: number | null; rssMB: number; heapUsedAfterGcMB: number }>;
   /** Attack phase: longest event-loop stall (and p99) per kind of hostile request, the answers, whether the logins stayed connected. */
   attack?: Record<string, { stallMs: number; p99Ms: number; statuses: number[]; requests: number; connected: boolean }>;
+  /** Phase "link 20 busy rooms" (bench/link.ts), once per number of rooms the ghosts are already in. */
+  link?: LinkResult[];
   budget: Array<{ what: string; budget: string; measured: string; ok: boolean | null }>;
   notes: string[];
+}
+
+export interface LinkResult {
+  busyRooms: number; channels: number; people: number; messages: number; seconds: number; complete: boolean;
+  displaynameUpdates: number; avatarUpdates: number; uploads: number; ghostMemberEvents: number;
 }
 
 function table(header: string[], rows: Array<Array<string | number>>): string {
@@ -157,6 +164,12 @@ export function renderText(r: BenchResult): string {
     out.push("Attack (hostile bodies to the appservice listener): the bridge's longest event-loop stall");
     out.push(table(["request", "sent", "answered", "longest stall ms", "p99 ms", "logins connected"],
       Object.entries(r.attack).map(([k, v]) => [k, v.requests, v.statuses.join("/"), v.stallMs, v.p99Ms, v.connected ? "yes" : "NO"])));
+    out.push("");
+  }
+  if (r.link?.length) {
+    out.push("Link 20 busy rooms: 20 Slack channels × the same 5 people, new to the bridge, whose ghosts are already in other rooms");
+    out.push(table(["ghosts already in", "first 120 messages s", "display names set", "avatars set", "uploads", "ghost member events", "complete"],
+      r.link.map((l) => [`${l.busyRooms} rooms`, l.seconds, l.displaynameUpdates, l.avatarUpdates, l.uploads, l.ghostMemberEvents, l.complete ? "yes" : "NO"])));
     out.push("");
   }
   out.push("Budget");

@@ -5,7 +5,7 @@
  *   npm run bench                 full run (about 5 minutes on 2 cores)
  *   npm run bench -- --quick      smoke run (< 60 s; CI): same phases, smaller; never fails on numbers
  *   npm run bench -- --profile    also write CPU profiles of the bridge process to bench/results/profiles/
- *   npm run bench -- --only relay only some phases (relay, fsync-off, ready, memory, embedded, attack)
+ *   npm run bench -- --only relay only some phases (relay, fsync-off, ready, memory, embedded, attack, link)
  *   npm run bench -- --rate 50    the latency run's total rate (default 100 messages/s)
  *   npm run bench -- --readme     also rewrite README's budget table from this run (bench/readme.ts)
  *
@@ -16,7 +16,8 @@
  * sent to the appservice listener (bench/attack.ts); (5) embedded: the default deployment on
  * PGlite run as an operator runs it (bench/embedded.ts), and the memory phase on PGlite; (6)
  * fsync-off: the latency run again on a Postgres that does not wait for the disk, a labelled
- * comparison (the budget is judged on the durable one).
+ * comparison (the budget is judged on the durable one); (7) link: 20 busy rooms linked at once, the
+ * time to the first 120 messages and the ghost set-up calls (bench/link.ts).
  * The bridge runs with no node flags, as the README starts it; bridge-added latency is given to
  * the outgoing call's issue and to its answer.
  * Prints a table and writes bench/results/latest.json. Exits non-zero only if the bridge breaks
@@ -35,6 +36,7 @@ import { mb, pcts, renderText, round, type BenchResult, type DirectionResult } f
 import { World, type WorldSpec } from "./world.js";
 import { attackPhase, IDLE, VALID } from "./attack.js";
 import { embeddedPhase } from "./embedded.js";
+import { linkPhase } from "./link.js";
 import { updateReadme } from "./readme.js";
 import type { ChildStats } from "./child.js";
 
@@ -42,7 +44,7 @@ const quick = process.argv.includes("--quick");
 const profile = process.argv.includes("--profile");
 /** `--only relay,ready,memory,attack`: run some phases (for working on one number). */
 const onlyArg = process.argv.indexOf("--only");
-const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "fsync-off", "ready", "memory", "embedded", "attack"]);
+const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "fsync-off", "ready", "memory", "embedded", "attack", "link"]);
 const writeReadme = process.argv.includes("--readme");
 /** `--rate N`: total messages/s of the latency run (default 100). */
 const rateArg = process.argv.indexOf("--rate");
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
     await phase("embedded", () => embeddedPhase(dbs, result, { quick, resultsDir: RESULTS, broken, log, profileDir }));
     await phase("embedded", () => memoryPhase(dbs, result, true));
     await phase("attack", () => attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log, profileDir));
+    await phase("link", () => linkPhase(dbs, result, quick ? [20] : [0, 20, 80], RESULTS, broken, log));
   } finally {
     await dbs.cleanup();
   }

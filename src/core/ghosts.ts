@@ -1,9 +1,13 @@
 /**
- * Ghosts: the Matrix users that stand for remote users. Registered once, profile set
- * only when it changed (the avatar is uploaded once per remote avatar, not per message),
- * joined to a room once and then left alone (no leave/join churn).
+ * Ghosts: the Matrix users that stand for remote users. Set up once per person, not once per
+ * room: one set-up in flight per ghost (the lanes of every room the person posts in wait for
+ * it), the profile set only when it changed (the avatar uploaded once per image, see
+ * avatar-uploads.ts), then joined to each room once and left alone (no leave/join churn).
+ * A profile change costs the homeserver a member event in every room the ghost is in, so a
+ * set-up repeated per room grows with rooms × rooms.
  */
 import type { Store } from "../store/api.js";
+import { AvatarUploads } from "./avatar-uploads.js";
 import type { Connection, NetworkConnector } from "./connector.js";
 import type { Logger } from "./log.js";
 import type { MatrixPort } from "./matrix-port.js";
@@ -22,18 +26,40 @@ export class GhostManager {
   /** mxid → time the profile was last confirmed. */
   private readonly fresh = new Map<string, number>();
   private readonly joined = new Set<string>();
+  /** mxid → the set-up running for it. */
+  private readonly settingUp = new Map<string, Promise<string>>();
+  private readonly avatars: AvatarUploads;
 
-  constructor(private readonly store: Store, private readonly matrix: MatrixPort, private readonly log: Logger) {}
+  constructor(private readonly store: Store, private readonly matrix: MatrixPort, private readonly log: Logger) {
+    this.avatars = new AvatarUploads(store, matrix);
+  }
 
   mxidFor(connector: NetworkConnector, user: UserRef): string {
     return this.matrix.ghostMxid(connector.ghostLocalpart(user));
   }
 
-  /** Make sure the ghost exists with a current profile; returns its mxid. */
+  /**
+   * Make sure the ghost exists with a current profile; returns its mxid. Callers that need the
+   * same ghost meanwhile share the set-up in flight (and its failure: their items retry). A
+   * `known` profile (a user_change) is applied after the one in flight, never dropped.
+   */
   async ensure(connector: NetworkConnector, conn: Connection, user: UserRef, known?: UserInfo): Promise<string> {
     const mxid = this.mxidFor(connector, user);
     const checked = this.fresh.get(mxid);
     if (!known && checked && Date.now() - checked < PROFILE_TTL_MS) return mxid;
+    const running = this.settingUp.get(mxid);
+    if (running && !known) return running;
+    const after = running ? running.catch(() => undefined) : Promise.resolve();
+    const task = after.then(() => this.setUp(connector, conn, user, mxid, known));
+    this.settingUp.set(mxid, task);
+    try {
+      return await task;
+    } finally {
+      if (this.settingUp.get(mxid) === task) this.settingUp.delete(mxid);
+    }
+  }
+
+  private async setUp(connector: NetworkConnector, conn: Connection, user: UserRef, mxid: string, known?: UserInfo): Promise<string> {
     const row = await this.store.ghosts.get(mxid);
     if (!known && row && Date.now() - row.updatedAt.getTime() < PROFILE_TTL_MS) {
       this.fresh.set(mxid, Date.now());
@@ -53,7 +79,7 @@ export class GhostManager {
     if (avatarSource && avatarSource !== row?.avatarSource) {
       try {
         const img = await conn.downloadAvatar(avatarSource);
-        avatarMxc = await this.matrix.uploadMedia(img.data, img.mime, "avatar");
+        avatarMxc = await this.avatars.mxcFor(img.data, img.mime);
       } catch (err) {
         this.log.warn("ghost avatar not bridged", { network: connector.network, ...errorFields(err) });
       }

@@ -87,9 +87,28 @@ export class AppservicePort implements MatrixPort {
   async ensureGhost(localpart: string, profile: { displayName?: string; avatarMxc?: string }): Promise<string> {
     const intent = this.bridge.getIntentFromLocalpart(localpart);
     await this.call("register ghost", () => intent.ensureRegistered());
-    if (profile.displayName) await this.call("set display name", () => intent.setDisplayName(profile.displayName!));
-    if (profile.avatarMxc) await this.call("set avatar", () => intent.setAvatarUrl(profile.avatarMxc!));
+    if (!profile.displayName && !profile.avatarMxc) return this.ghostMxid(localpart);
+    // A field the homeserver already has is not sent again: each change becomes a member event
+    // in every room the ghost is in (a store restored from backup, or ghosts of an earlier bridge).
+    const current = await this.currentProfile(intent);
+    if (profile.displayName && current.displayname !== profile.displayName) {
+      await this.call("set display name", () => intent.setDisplayName(profile.displayName!));
+    }
+    if (profile.avatarMxc && current.avatar_url !== profile.avatarMxc) {
+      await this.call("set avatar", () => intent.setAvatarUrl(profile.avatarMxc!));
+    }
     return this.ghostMxid(localpart);
+  }
+
+  /** A ghost's global profile as the homeserver has it; empty when it has none yet (404). */
+  private async currentProfile(intent: Intent): Promise<{ displayname?: unknown; avatar_url?: unknown }> {
+    try {
+      const profile: unknown = await intent.matrixClient.getUserProfile(intent.userId);
+      return typeof profile === "object" && profile !== null ? profile : {};
+    } catch (err) {
+      if (errcodeOf(err) === "M_NOT_FOUND") return {};
+      throw toMatrixError(err, "get profile");
+    }
   }
 
   async uploadMedia(data: Buffer, mime: string, name: string): Promise<string> {
