@@ -11,7 +11,9 @@ describeEachBackend("relay queue", (backend) => {
     const s = await open(backend);
     expect(await s.queue.enqueue([item("a", "k1", { text: "hi", n: [1, 2] }), item("a", "k2", ["arr"]), item("b", "k3", "str")])).toBe(3);
     expect(await s.queue.enqueue([item("a", "k1"), item("a", "k4", null), item("a", "k4")])).toBe(1);
+    const before = s.db.statementCount;
     expect(await s.queue.enqueue([])).toBe(0);
+    expect(s.db.statementCount).toBe(before); // nothing to insert: no round trip
     expect(await s.queue.depth()).toBe(4);
 
     const head = await s.queue.head("a");

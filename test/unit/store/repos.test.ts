@@ -117,6 +117,7 @@ describeEachBackend("repos", (backend) => {
 
   it("messages: insert many in one statement (duplicates ignored), byRemote, byEvent, deleteByEvent", async () => {
     const s = await open(backend);
+    const receivedAt = new Date("2026-01-02T03:04:05.678Z"); // when the source event arrived (the audit's latency)
     const base: Omit<MessageRow, "createdAt"> = {
       roomId: "!r:x", eventId: "$e1", network: "slack", chat: "T1:C1", remoteRef: "T1:C1:1.0", part: 0, origin: "remote",
       senderMxid: "@slack_t1_u1:x", threadRootEvent: null, threadRootRemote: null,
@@ -125,7 +126,7 @@ describeEachBackend("repos", (backend) => {
       base,
       { ...base, eventId: "$e2", part: 1 }, // a file part of the same Slack message
       { ...base, network: "telegram", chat: "-100", remoteRef: "-100:5", origin: "matrix" as const }, // $e1 fanned out
-      { ...base, roomId: "!r2:x", eventId: "$e9", threadRootEvent: "$root", threadRootRemote: "T1:C1:0.5" }, // same remote msg, other room
+      { ...base, roomId: "!r2:x", eventId: "$e9", threadRootEvent: "$root", threadRootRemote: "T1:C1:0.5", receivedAt }, // same remote msg, other room
     ];
     const n = s.db.statementCount;
     await s.messages.insert(rows);
@@ -139,7 +140,8 @@ describeEachBackend("repos", (backend) => {
       ["!r:x", 0, "$e1"],
       ["!r:x", 1, "$e2"],
     ]);
-    expect(byRemote[0]).toMatchObject({ threadRootEvent: "$root", threadRootRemote: "T1:C1:0.5" });
+    expect(byRemote[0]).toMatchObject({ threadRootEvent: "$root", threadRootRemote: "T1:C1:0.5", receivedAt });
+    expect(byRemote[1]!.receivedAt).toBeNull(); // not known: no made-up time
     expect(byRemote[1]!.createdAt).toBeInstanceOf(Date);
     const byEvent = await s.messages.byEvent("$e1");
     expect(byEvent.map((m) => [m.network, m.remoteRef, m.origin])).toEqual([

@@ -1,0 +1,39 @@
+// Mutation testing of the relay path (`npm run mutation`): the durable queue and its workers,
+// both relay directions and the message map. The run fails below an 85 % mutation score.
+// The suites run on PostgreSQL when TANDEM_TEST_PG_URI is set (a test there takes ~0.5 s
+// against 3-6 s on a fresh PGlite), else on PGlite; the test runners inherit this.
+process.env.TANDEM_TEST_BACKENDS ??= process.env.TANDEM_TEST_PG_URI ? "pg" : "pglite";
+if (process.env.TANDEM_TEST_BACKENDS === "pg") process.env.TANDEM_TEST_DB ??= "pg"; // the e2e harness's choice
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: "vitest",
+  // Only the unit suites of these files (see that config for why not the e2e suites).
+  vitest: { configFile: "vitest.mutation.config.ts" },
+  coverageAnalysis: "perTest",
+  // The first run of all suites (before any mutant) on a busy machine takes minutes.
+  dryRunTimeoutMinutes: 20,
+  mutate: [
+    "src/store/queue.ts",
+    "src/store/messages.ts",
+    "src/core/relay-queue.ts",
+    "src/core/remote-inbound.ts",
+    "src/core/matrix-outbound.ts",
+  ],
+  // The sandbox needs the sources and tests, not the build output (nor the status page's template,
+  // which is not JavaScript).
+  ignorePatterns: ["dist", "reports", "data", "bench/results"],
+  disableTypeChecks: "src/**/*.ts",
+  // Two cores shared with other work: two test-runner processes, no type-checker pass.
+  concurrency: 2,
+  // Incremental mode reuses the previous run's results for unchanged code and tests; its file
+  // (reports/stryker-incremental.json) stays out of git, so a fresh clone runs everything.
+  incremental: true,
+  incrementalFile: "reports/stryker-incremental.json",
+  reporters: ["clear-text", "progress", "html", "json"],
+  htmlReporter: { fileName: "reports/mutation/mutation.html" },
+  jsonReporter: { fileName: "reports/mutation/mutation.json" },
+  thresholds: { high: 90, low: 85, break: 85 },
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: "always",
+};
