@@ -10,7 +10,7 @@ import net from "node:net";
 import { loadMigrations } from "../../src/store/migrate.js";
 import { openStore } from "../../src/store/index.js";
 import { FakeHomeserver } from "../fakes/homeserver.js";
-import { freePort } from "../support/ports.js";
+import { freePort, freePorts } from "../support/ports.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-"));
 /** Run the CLI asynchronously: the fake homeserver lives in this process and must keep answering. */
@@ -26,7 +26,7 @@ describe("tandem CLI", { timeout: 120_000 }, () => {
   const cfg = join(dir, "bridge.yaml");
   beforeAll(async () => {
     hs = await FakeHomeserver.start();
-    const [asPort, metricsPort] = [await freePort(), await freePort()];
+    const [asPort, metricsPort] = await freePorts(2);
     writeFileSync(cfg, YAML.stringify({
       homeserver: { url: hs.url, domain: "example.org" },
       appservice: { registration: "reg.yaml", port: asPort, address: `http://127.0.0.1:${asPort}` },

@@ -25,7 +25,7 @@ import { dirname, join, resolve } from "node:path";
 import pg from "pg";
 import { parseConfig, readRegistration, writeRegistration, type Config } from "../../src/config/index.js";
 import type { FakeHomeserver, FakeMatrixClient } from "../fakes/homeserver.js";
-import { freePort } from "./ports.js";
+import { freePort, freePorts } from "./ports.js";
 export { freePort };
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -107,7 +107,7 @@ export class BridgeProcess {
       const template = pgliteTemplate();
       if (template) await cp(template, join(bp.dir, "data"), { recursive: true });
     }
-    const [asPort, metricsPort] = [await freePort(), await freePort()];
+    const [asPort, metricsPort] = await freePorts(2);
     bp.metricsPort = metricsPort;
     const raw: Record<string, Record<string, unknown>> = {
       homeserver: { url: opts.hs.url, domain: opts.hs.domain },

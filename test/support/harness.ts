@@ -13,7 +13,7 @@ import type { NetworkConnector } from "../../src/core/connector.js";
 import { startBridge, type RunningBridge } from "../../src/main.js";
 import { FakeHomeserver, type ClientEvent, type FakeMatrixClient, type PushOptions } from "../fakes/homeserver.js";
 import { backends } from "./db.js";
-import { freePort } from "./ports.js";
+import { freePort, freePorts } from "./ports.js";
 export { freePort };
 
 export interface HarnessOptions {
@@ -54,7 +54,7 @@ export class Harness {
     const dbOpts = await backend.open();
     h.dbUri = dbOpts.uri;
     if (dbOpts.dataDir) h.dbDir = dbOpts.dataDir;
-    const [asPort, metricsPort] = [await freePort(), await freePort()];
+    const [asPort, metricsPort] = await freePorts(2);
     const raw: Record<string, Record<string, unknown>> = {
       homeserver: { url: h.hs.url, domain: "example.org" },
       appservice: { address: `http://127.0.0.1:${asPort}`, port: asPort, registration: "registration.yaml" },

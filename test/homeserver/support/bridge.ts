@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { waitFor } from "../../support/bridge-process.js";
-import { freePort } from "../../support/ports.js";
+import { freePorts } from "../../support/ports.js";
 import type { ClientEvent, MatrixUser } from "./matrix-user.js";
 import type { Synapse } from "./synapse.js";
 
@@ -74,7 +74,7 @@ export class SynapseBridge {
   static async create(hs: Synapse, opts: SynapseBridgeOptions = {}): Promise<SynapseBridge> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
     const b = new SynapseBridge(hs);
-    const [asPort, metricsPort] = [await freePort(), await freePort()];
+    const [asPort, metricsPort] = await freePorts(2);
     b.metricsPort = metricsPort;
     const raw: Record<string, Record<string, unknown>> = {
       homeserver: { url: hs.url, domain: hs.domain },
