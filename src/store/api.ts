@@ -193,6 +193,12 @@ export interface Store {
      * `now` defaults to the process clock (the same clock retry() times are computed with).
      */
     readyLanes(limit: number, now?: Date): Promise<string[]>;
+    /**
+     * When the earliest lane head that is not due yet (nextAttemptAt > now) comes due; null when
+     * no head waits. The relay queue arms one timer for it instead of polling. Optional so
+     * hand-written fakes need not provide it (the queue then relies on its safety sweep).
+     */
+    nextDueAt?(now?: Date): Promise<Date | null>;
     /** The first pending item of a lane (lowest id), whether due or not; null if none. */
     head(lane: string): Promise<QueueItem | null>;
     /** Hand out the lane's head if it is due (counting the try); null if none is due. */

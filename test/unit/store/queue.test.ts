@@ -68,6 +68,22 @@ describeEachBackend("relay queue", (backend) => {
     expect(await s.queue.readyLanes(10)).toEqual(["a", "c"]); // a's head is now a2 (id 3), c1 is id 4
   });
 
+  it("nextDueAt: the earliest head that is not due yet; items behind a head and due heads do not count", async () => {
+    const s = await open(backend);
+    expect(await s.queue.nextDueAt!()).toBeNull(); // empty queue
+    await s.queue.enqueue([item("a", "a1"), item("a", "a2"), item("b", "b1"), item("c", "c1")]);
+    expect(await s.queue.nextDueAt!()).toBeNull(); // every head is due
+    const a1 = (await s.queue.head("a"))!;
+    const b1 = (await s.queue.head("b"))!;
+    const [aAt, bAt] = [later(60_000), later(30_000)];
+    await s.queue.retry(a1.id, "timeout", aAt);
+    await s.queue.retry(b1.id, "timeout", bAt);
+    await s.queue.retry(a1.id + 1, "not a head", later(10_000)); // a2 waits behind a1: its time does not count
+    expect((await s.queue.nextDueAt!())!.getTime()).toBe(bAt.getTime());
+    expect((await s.queue.nextDueAt!(later(40_000)))!.getTime()).toBe(aAt.getTime()); // b1 is due by then
+    expect(await s.queue.nextDueAt!(later(70_000))).toBeNull();
+  });
+
   it("dead items leave the lane, are listed newest first, and are kept by prune", async () => {
     const s = await open(backend);
     await s.queue.enqueue([item("a", "a1"), item("a", "a2"), item("b", "b1")]);
