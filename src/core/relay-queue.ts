@@ -13,7 +13,7 @@
  * timer for the earliest, and a failed read of the queue is tried again with backoff. A slow
  * safety sweep (pollMs, default 5 min) is the only periodic work, so an idle bridge costs nothing.
  */
-import type { QueueItem, Store } from "../store/api.js";
+import type { NewMessageRow, QueueItem, Store } from "../store/api.js";
 import { Deferred, isRetryable, isTransient, retryAfterOf, TandemError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { errorFields } from "./log.js";
@@ -39,6 +39,17 @@ export interface RelayQueueOptions {
 }
 
 export type ItemHandler = (item: QueueItem) => Promise<void>;
+
+/**
+ * Record message-map rows of the item being applied. Under the relay queue (`item.mapRows` set)
+ * they are written by the statement that marks the item done: no round trip of their own, and a
+ * crash cannot leave the map written but the item pending (or the reverse). Outside it (a backfill
+ * import) they are written now.
+ */
+export async function recordMap(store: Store, item: { mapRows?: NewMessageRow[] }, rows: NewMessageRow[]): Promise<void> {
+  if (item.mapRows) item.mapRows.push(...rows);
+  else await store.messages.insert(rows);
+}
 /** What became of a handed-out item; `reason` (the error's code or class) for dead letters. */
 export interface QueueOutcome {
   outcome: "done" | "retried" | "dead" | "deferred";
@@ -229,18 +240,22 @@ export class RelayQueue {
       }
       const current = item;
       try {
+        current.mapRows = [];
         await this.handle(current);
+        const rows = current.mapRows;
+        delete current.mapRows; // the item may be observed or dead-lettered: keep it as the store gave it
         if (q.doneAndClaim && this.running) {
-          // Done and the lane's next item in one statement.
+          // Done, the map rows it produced and the lane's next item in one statement.
           this.again.delete(lane);
-          item = await q.doneAndClaim(current.id, lane);
+          item = await q.doneAndClaim(current.id, lane, undefined, rows);
           this.count("done", current);
           claimed = true;
           continue;
         }
-        await q.done(current.id);
+        await q.done(current.id, rows);
         this.count("done", current);
       } catch (err) {
+        delete current.mapRows; // not written: the retry produces them again
         if (err instanceof Deferred) {
           // Paced: not sent and not a failure. The lane waits (order), its worker is freed.
           await this.defer(current, err.retryAfterMs).catch((e) => {

@@ -68,6 +68,8 @@ export interface GhostRow {
   updatedAt: Date;
 }
 
+export type NewMessageRow = Omit<MessageRow, "createdAt">;
+
 export interface MessageRow {
   roomId: string;
   eventId: string;
@@ -118,6 +120,11 @@ export interface QueueItem<P = unknown> {
   nextAttemptAt: Date;
   lastError: string | null;
   createdAt: Date;
+  /**
+   * Not a column: message-map rows its handler produced, which the relay queue writes in the same
+   * statement that marks the item done (one round trip, and the map and the done are one commit).
+   */
+  mapRows?: NewMessageRow[];
 }
 
 export interface NewQueueItem {
@@ -203,12 +210,13 @@ export interface Store {
     head(lane: string): Promise<QueueItem | null>;
     /** Hand out the lane's head if it is due (counting the try); null if none is due. */
     claim(lane: string, now?: Date): Promise<QueueItem | null>;
-    done(id: number): Promise<void>;
+    /** Mark the item done, writing `messages` (the map rows it produced) in the same statement. */
+    done(id: number, messages?: NewMessageRow[]): Promise<void>;
     /**
      * done(id), then claim(lane), in one statement: `id` must be the lane's head (the item just
      * applied). Optional so hand-written fakes need not provide it; the real store does.
      */
-    doneAndClaim?(id: number, lane: string, now?: Date): Promise<QueueItem | null>;
+    doneAndClaim?(id: number, lane: string, now?: Date, messages?: NewMessageRow[]): Promise<QueueItem | null>;
     /** Record a failure and schedule the next attempt. */
     retry(id: number, error: string, nextAttemptAt: Date): Promise<void>;
     /**

@@ -5,6 +5,7 @@
  * Every method is one SQL statement.
  */
 import type { Db, QueueItem, Store } from "./api.js";
+import { insertMessagesSql, messageParams } from "./messages.js";
 
 const COLS = `id, lane, source_key AS "sourceKey", payload, status, attempts, tries, next_attempt_at AS "nextAttemptAt",
   last_error AS "lastError", created_at AS "createdAt"`;
@@ -92,19 +93,28 @@ export function queueRepo(db: Db): Store["queue"] {
       );
       return row ? toItem(row) : null;
     },
-    async done(id) {
-      await db.query(`UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $1`, [id]);
+    async done(id, messages = []) {
+      if (messages.length === 0) {
+        await db.query(`UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $1`, [id]);
+        return;
+      }
+      await db.query(`WITH map AS (${insertMessagesSql(2)}) UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $1`, [
+        id,
+        ...messageParams(messages),
+      ]);
     },
-    async doneAndClaim(id, lane, now = new Date()) {
-      // done(id) and claim(lane) in one statement (a worker's every step). The CTE and the claim
-      // read the same snapshot, in which item `id` is still pending: the claim skips it by id.
+    async doneAndClaim(id, lane, now = new Date(), messages = []) {
+      // done(id) and claim(lane) in one statement (a worker's every step), with the map rows the item
+      // produced. The CTEs and the claim read the same snapshot, in which item `id` is still pending:
+      // the claim skips it by id.
+      const map = messages.length > 0 ? `, map AS (${insertMessagesSql(4)})` : "";
       const [row] = await db.query<QueueItem>(
-        `WITH fin AS (UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $3)
+        `WITH fin AS (UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $3)${map}
          UPDATE relay_queue SET tries = tries + 1
           WHERE id = (SELECT id FROM relay_queue WHERE lane = $1 AND status = 'pending' AND id <> $3 ORDER BY id LIMIT 1)
             AND next_attempt_at <= $2
           RETURNING ${COLS}`,
-        [lane, now, id],
+        messages.length > 0 ? [lane, now, id, ...messageParams(messages)] : [lane, now, id],
       );
       return row ? toItem(row) : null;
     },

@@ -4,7 +4,7 @@
  * at start, or the backoff after a failed read of the queue.
  */
 import { afterAll, expect, it } from "vitest";
-import { RelayQueue } from "../../../src/core/relay-queue.js";
+import { RelayQueue, recordMap } from "../../../src/core/relay-queue.js";
 import { RemoteError } from "../../../src/core/errors.js";
 import { silentLogger } from "../../../src/core/log.js";
 import { StoreError } from "../../../src/store/db.js";
@@ -95,5 +95,37 @@ describeEachBackend("relay queue wake-ups (no poll)", (backend) => {
     expect(seen).toEqual(["d1"]);
     expect(health).toContain("connection refused");
     expect(health.at(-1)).toBeNull(); // reported healthy again once a read worked
+  });
+
+  it("message-map rows an item records are written with its done: one round trip per item after the claim, none if it fails", async () => {
+    const store = await open(backend);
+    const row = (ref: string) => ({
+      roomId: "!r:x", eventId: `$${ref}`, network: "slack", chat: "C1", remoteRef: ref, part: 0, origin: "remote" as const,
+      senderMxid: "@g:x", threadRootEvent: null, threadRootRemote: null, receivedAt: new Date(),
+    });
+    let failOnce = true;
+    const mapped: Record<string, number> = {};
+    const statements: number[] = [];
+    const q = new RelayQueue(store, async (item) => {
+      const ref = v(item.payload);
+      statements.push(store.db.statementCount);
+      mapped[ref] = (await store.messages.byRemote("slack", ref)).length; // what an earlier try left
+      await recordMap(store, item, [row(ref)]);
+      if (ref === "f1" && failOnce) {
+        failOnce = false;
+        throw new RemoteError("timeout", "no answer after the send", { retryable: true });
+      }
+    }, async () => undefined, silentLogger, { pollMs: HOUR, baseDelayMs: 10 });
+    q.start();
+    await store.queue.enqueue([{ lane: "s", sourceKey: "s1", payload: { v: "s1" } }, { lane: "s", sourceKey: "s2", payload: { v: "s2" } },
+      { lane: "s", sourceKey: "f1", payload: { v: "f1" } }, { lane: "s", sourceKey: "s3", payload: { v: "s3" } }]);
+    q.kick(["s"]);
+    await until(() => q.counts.done === 4);
+    await q.stop();
+    // s1 → s2 → f1: the handler's own look-up, then one statement (map rows + done + the next claim).
+    expect(statements[1]! - statements[0]!).toBe(2);
+    expect(statements[2]! - statements[1]!).toBe(2);
+    expect(mapped.f1).toBe(0); // the failed try wrote nothing: no map row without its done
+    for (const ref of ["s1", "s2", "f1", "s3"]) expect(await store.messages.byRemote("slack", ref)).toHaveLength(1);
   });
 });

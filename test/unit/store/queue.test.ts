@@ -150,4 +150,32 @@ describeEachBackend("relay queue", (backend) => {
     expect(await s.queue.head("E")).toBeNull();
     expect(await s.queue.depth()).toBe(1);
   });
+
+  it("done and doneAndClaim write the item's message-map rows in the same statement", async () => {
+    const s = await open(backend);
+    const row = (ref: string, part = 0) => ({
+      roomId: "!r:x", eventId: `$${ref}-${part}`, network: "slack", chat: "C1", remoteRef: ref, part, origin: "remote" as const,
+      senderMxid: "@g:x", threadRootEvent: null, threadRootRemote: "t0", receivedAt: new Date(1_700_000_000_000),
+    });
+    await s.queue.enqueue([item("M", "m1"), item("M", "m2"), item("N", "n1")]);
+    const m1 = await s.queue.claim("M");
+    let before = s.db.statementCount;
+    const m2 = await s.queue.doneAndClaim!(m1!.id, "M", undefined, [row("1.0"), row("1.0", 1)]);
+    expect(s.db.statementCount - before).toBe(1);
+    expect(m2).toMatchObject({ sourceKey: "m2" });
+    expect(await s.messages.byRemote("slack", "1.0")).toMatchObject([
+      { eventId: "$1.0-0", part: 0, chat: "C1", origin: "remote", threadRootRemote: "t0", receivedAt: new Date(1_700_000_000_000) },
+      { eventId: "$1.0-1", part: 1 },
+    ]);
+    const n1 = await s.queue.claim("N");
+    before = s.db.statementCount;
+    await s.queue.done(n1!.id, [row("2.0")]);
+    expect(s.db.statementCount - before).toBe(1);
+    expect(await s.messages.byRemote("slack", "2.0")).toHaveLength(1);
+    expect(await s.queue.head("N")).toBeNull();
+    // A row already in the map (a retry after a crash) is no conflict: the item is still marked done.
+    await s.queue.doneAndClaim!(m2!.id, "M", undefined, [row("1.0")]);
+    expect(await s.queue.depth()).toBe(0);
+    expect(await s.messages.byRemote("slack", "1.0")).toHaveLength(2);
+  });
 });
