@@ -195,6 +195,12 @@ export interface Store {
     /** Inserts the items that are new (by sourceKey) in one transaction; returns how many were new. */
     enqueue(items: NewQueueItem[]): Promise<number>;
     /**
+     * enqueue(), and in the same statement hand out (claim, counting the try) the first new item
+     * of each lane in `claimLanes` that had no pending item: the items handed out. The caller must
+     * own those lanes (no worker of them runs). Optional so hand-written fakes need not provide it.
+     */
+    enqueueAndClaim?(items: NewQueueItem[], claimLanes: string[]): Promise<QueueItem[]>;
+    /**
      * Lanes whose head (lowest pending id) is due (nextAttemptAt <= now), oldest head first.
      * A lane whose head waits for a retry is not returned even if later items are due.
      * `now` defaults to the process clock (the same clock retry() times are computed with).

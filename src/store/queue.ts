@@ -56,6 +56,32 @@ export function queueRepo(db: Db): Store["queue"] {
       );
       return row!.n;
     },
+    async enqueueAndClaim(items, claimLanes) {
+      if (items.length === 0) return [];
+      // An idle lane's first item is inserted already handed out (tries = 1): the worker that would
+      // otherwise claim it in a round trip of its own gets it from here. Only where the lane had no
+      // pending item, so a head waiting for a retry keeps its place.
+      const rows = await db.query<QueueItem>(
+        `WITH ins AS (
+           INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at, tries)
+           SELECT u.lane, u.source_key, u.payload::jsonb, $4,
+                  CASE WHEN u.lane = ANY($5::text[]) AND u.ord = min(u.ord) OVER (PARTITION BY u.lane)
+                        AND NOT EXISTS (SELECT 1 FROM relay_queue p WHERE p.lane = u.lane AND p.status = 'pending') THEN 1 ELSE 0 END
+             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(lane, source_key, payload, ord)
+            ORDER BY u.ord
+           ON CONFLICT (source_key) DO NOTHING
+           RETURNING ${COLS})
+         SELECT * FROM ins WHERE tries = 1 ORDER BY id`,
+        [
+          items.map((i) => i.lane),
+          items.map((i) => i.sourceKey),
+          items.map((i) => JSON.stringify(i.payload ?? null)),
+          new Date(),
+          claimLanes,
+        ],
+      );
+      return rows.map(toItem);
+    },
     async readyLanes(limit, now = new Date()) {
       // Takes each busy lane's head and keeps the due ones: the cost grows with the number of busy
       // lanes, not with the backlog (scanning pending items for heads took 40 ms at 2,000 pending on PGlite).

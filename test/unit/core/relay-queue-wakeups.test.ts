@@ -128,4 +128,33 @@ describeEachBackend("relay queue wake-ups (no poll)", (backend) => {
     expect(mapped.f1).toBe(0); // the failed try wrote nothing: no map row without its done
     for (const ref of ["s1", "s2", "f1", "s3"]) expect(await store.messages.byRemote("slack", ref)).toHaveLength(1);
   });
+
+  it("an enqueue into a quiet lane hands its head to the worker in the insert; a lane with a waiting head keeps its order", async () => {
+    const real = await open(backend);
+    // Told when the start's scan has read the queue, so its statements are not counted below.
+    let scanned!: () => void;
+    const startScan = new Promise<void>((r) => { scanned = r; });
+    const store = { ...real, queue: { ...real.queue, nextDueAt: async (now?: Date) => (await real.queue.nextDueAt!(now)) ?? (scanned(), null) } } as Store;
+    const seen: Array<{ v: string; statementsBefore: number }> = [];
+    let before = 0;
+    const q = new RelayQueue(store, async (item) => { seen.push({ v: v(item.payload), statementsBefore: store.db.statementCount - before }); },
+      async () => undefined, silentLogger, { pollMs: HOUR });
+    q.start();
+    await startScan;
+    before = store.db.statementCount;
+    await q.enqueue([{ lane: "e", sourceKey: "e1", payload: { v: "e1" } }]);
+    await until(() => seen.length === 1);
+    expect(seen[0]).toEqual({ v: "e1", statementsBefore: 1 }); // the insert, and no claim of its own
+    // A head waiting for a retry is not jumped by an item enqueued behind it: w2 waits for w1.
+    await store.queue.enqueue([{ lane: "w", sourceKey: "w1", payload: { v: "w1" } }]);
+    await store.queue.retry((await store.queue.head("w"))!.id, "earlier", new Date(Date.now() + 200));
+    await q.enqueue([{ lane: "w", sourceKey: "w2", payload: { v: "w2" } }, { lane: "e", sourceKey: "e2", payload: { v: "e2" } }]);
+    await until(() => seen.length === 2); // e2, the sentinel: enqueued with w2, applied at once
+    await q.stop();
+    expect(seen.map((x) => x.v)).toEqual(["e1", "e2"]);
+    q.start(); // reads w1's due time
+    await until(() => seen.length === 4);
+    await q.stop();
+    expect(seen.map((x) => x.v)).toEqual(["e1", "e2", "w1", "w2"]);
+  });
 });

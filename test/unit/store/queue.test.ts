@@ -151,6 +151,26 @@ describeEachBackend("relay queue", (backend) => {
     expect(await s.queue.depth()).toBe(1);
   });
 
+  it("enqueueAndClaim hands out the first new item of each listed lane that had nothing pending, in the insert", async () => {
+    const s = await open(backend);
+    await s.queue.enqueue([item("busy", "b0")]);
+    const before = s.db.statementCount;
+    const claimed = await s.queue.enqueueAndClaim!(
+      [item("idle", "i1"), item("busy", "b1"), item("idle", "i2"), item("other", "o1"), item("dup", "b0"), item("dup", "d1")],
+      ["idle", "busy", "dup"],
+    );
+    expect(s.db.statementCount - before).toBe(1);
+    // idle: its first item; busy: b0 was pending first; other: not listed; dup: its first item was a duplicate.
+    expect(claimed.map((c) => [c.lane, c.sourceKey, c.tries])).toEqual([["idle", "i1", 1]]);
+    expect(claimed[0]).toMatchObject({ payload: { key: "i1" }, status: "pending", attempts: 0 });
+    expect(await s.queue.head("idle")).toMatchObject({ sourceKey: "i1", tries: 1 }); // recorded as handed out
+    expect(await s.queue.doneAndClaim!(claimed[0]!.id, "idle")).toMatchObject({ sourceKey: "i2", tries: 1 });
+    expect(await s.queue.claim("busy")).toMatchObject({ sourceKey: "b0" });
+    expect(await s.queue.claim("other")).toMatchObject({ sourceKey: "o1", tries: 1 });
+    expect(await s.queue.claim("dup")).toMatchObject({ sourceKey: "d1", tries: 1 });
+    expect(await s.queue.depth()).toBe(5); // b0, b1, i2, o1, d1
+  });
+
   it("done and doneAndClaim write the item's message-map rows in the same statement", async () => {
     const s = await open(backend);
     const row = (ref: string, part = 0) => ({
