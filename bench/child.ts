@@ -43,6 +43,8 @@ export interface ChildStats {
   /** Same keys: bridge-added time to the outgoing call's answer (doneAt − receivedAt, less waits), ms. */
   answered: Record<string, number[]>;
   statements: number;
+  /** Database transactions (commits): a statement outside a transaction is one, a transaction one. */
+  transactions: number;
   queue: { done: number; retried: number; dead: number };
   mem: MemSample;
   /** Highest sample since the last reset (RSS sampled every 250 ms, the heap every second). */
@@ -166,7 +168,7 @@ async function handle(req: ChildRequest): Promise<void> {
     case "stats": {
       const b = bridge!;
       send({
-        type: "stats", added, roundTrip, answered, statements: b.store.db.statementCount, queue: { ...b.core.queue.counts }, mem: mem(), memMax: { ...memMax },
+        type: "stats", added, roundTrip, answered, statements: b.store.db.statementCount, transactions: b.store.db.transactionCount, queue: { ...b.core.queue.counts }, mem: mem(), memMax: { ...memMax },
         states: b.core.health.all().map((h) => `${h.network}:${h.state}`), cpuMs: cpuMs(),
         loopDelay: {
           p50: Math.max(0, loop.percentile(50) / 1e6 - LOOP_RESOLUTION_MS),

@@ -20,6 +20,11 @@ export interface Db {
   exec?(sql: string): Promise<void>;
   /** Statements executed since start (for the benchmark's statements-per-message), BEGIN/COMMIT included. */
   readonly statementCount: number;
+  /**
+   * Transactions since start: a statement outside tx() is one, a tx() is one however many it
+   * holds. Each is a commit (a disk flush on a durable Postgres): the benchmark's cost per message.
+   */
+  readonly transactionCount: number;
   close(): Promise<void>;
 }
 
