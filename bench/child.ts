@@ -93,10 +93,12 @@ function onRelayed(t: RelayTiming): void {
 /** The histogram records each timer tick's interval, resolution included: subtracted below. */
 const LOOP_RESOLUTION_MS = 5;
 const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-loop.enable();
+/** BENCH_QUIET=1 (the rest phase): no timers of the bench's own in this process, so its CPU is the bridge's. */
+const quiet = process.env.BENCH_QUIET === "1";
+if (!quiet) loop.enable();
 
 let ticks = 0;
-const sampler = setInterval(() => {
+const sampler = quiet ? undefined : setInterval(() => {
   // RSS is cheap to read; the heap figures every fourth tick.
   const rss = process.memoryUsage.rss();
   if (rss > memMax.rss) memMax.rss = rss;
@@ -104,7 +106,7 @@ const sampler = setInterval(() => {
   const m = mem();
   for (const k of Object.keys(m) as Array<keyof MemSample>) if (m[k] > memMax[k]) memMax[k] = m[k];
 }, 250);
-sampler.unref();
+sampler?.unref();
 
 async function start(req: StartRequest): Promise<void> {
   const config = parseConfig(req.raw, {}, { baseDir: req.baseDir });

@@ -1,5 +1,7 @@
 /** Percentiles, the printed table and the JSON written to bench/results/latest.json. */
 
+import type { RestResult } from "./rest.js";
+
 export interface Pcts {
   n: number;
   p50: number;
@@ -91,6 +93,8 @@ export interface BenchResult {
   attack?: Record<string, { stallMs: number; p99Ms: number; statuses: number[]; requests: number; connected: boolean }>;
   /** Phase "link 20 busy rooms" (bench/link.ts), once per number of rooms the ghosts are already in. */
   link?: LinkResult[];
+  /** Phase "rest" (bench/rest.ts): an idle bridge. */
+  rest?: RestResult;
   budget: Array<{ what: string; budget: string; measured: string; ok: boolean | null }>;
   notes: string[];
 }
@@ -143,6 +147,10 @@ export function renderText(r: BenchResult): string {
   if (r.mixedSaturation) {
     const m = r.mixedSaturation;
     out.push(`all directions at once: ${m.messages} messages in ${m.seconds} s = ${m.perSecond} msg/s, ${m.statementsPerMessage} statements/message, ${m.transactionsPerMessage} transactions/message, CPU ms/message: bridge ${m.cpuMsPerMessage}, fakes ${m.fakesCpuMsPerMessage}, postgres ${m.postgresCpuMsPerMessage ?? "-"}`);
+  }
+  if (r.rest) {
+    const q = r.rest;
+    out.push(`at rest (${q.portals} portals, ${q.logins} logins, nothing relayed, ${q.windowSeconds} s): bridge CPU ${q.cpuPercent} % of a core, RSS ${q.rssMB} MB; requests meanwhile: homeserver ${q.requests.homeserver}, Slack ${q.requests.slack}, Telegram ${q.requests.telegram}`);
   }
   out.push("");
   out.push("Memory (bridge process)");

@@ -5,7 +5,7 @@
  *   npm run bench                 full run (about 5 minutes on 2 cores)
  *   npm run bench -- --quick      smoke run (< 60 s; CI): same phases, smaller; never fails on numbers
  *   npm run bench -- --profile    also write CPU profiles of the bridge process to bench/results/profiles/
- *   npm run bench -- --only relay only some phases (relay, fsync-off, ready, memory, embedded, attack, link)
+ *   npm run bench -- --only relay only some phases (relay, fsync-off, ready, rest, memory, embedded, attack, link)
  *   npm run bench -- --rate 50    the latency run's total rate (default 100 messages/s)
  *   npm run bench -- --readme     also rewrite README's budget table from this run (bench/readme.ts)
  *
@@ -36,6 +36,7 @@ import { mb, pcts, renderText, round, type BenchResult, type DirectionResult } f
 import { World, type WorldSpec } from "./world.js";
 import { attackPhase, IDLE, VALID } from "./attack.js";
 import { embeddedPhase } from "./embedded.js";
+import { restPhase } from "./rest.js";
 import { linkPhase } from "./link.js";
 import { updateReadme } from "./readme.js";
 import type { ChildStats } from "./child.js";
@@ -44,7 +45,7 @@ const quick = process.argv.includes("--quick");
 const profile = process.argv.includes("--profile");
 /** `--only relay,ready,memory,attack`: run some phases (for working on one number). */
 const onlyArg = process.argv.indexOf("--only");
-const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "fsync-off", "ready", "memory", "embedded", "attack", "link"]);
+const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "fsync-off", "ready", "rest", "memory", "embedded", "attack", "link"]);
 const writeReadme = process.argv.includes("--readme");
 /** `--rate N`: total messages/s of the latency run (default 100). */
 const rateArg = process.argv.indexOf("--rate");
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
     await phase("relay", () => relayPhase(dbs, result, profileDir));
     await phase("fsync-off", () => fsyncOffPhase(result));
     await phase("ready", async () => { for (const n of SIZE.ready) await readyPhase(dbs, result, n); });
+    await phase("rest", () => restPhase(dbs, result, { quick, resultsDir: RESULTS, broken, log, profileDir }));
     await phase("memory", () => memoryPhase(dbs, result, false));
     await phase("embedded", () => embeddedPhase(dbs, result, { quick, resultsDir: RESULTS, broken, log, profileDir }));
     await phase("embedded", () => memoryPhase(dbs, result, true));
@@ -395,6 +397,7 @@ function budget(r: BenchResult): void {
     { what: `embedded database: RSS, ${scale}, highest while they post again (in operation)`, budget: "<= 250 MB", measured: emMem.operating ? `${emMem.operating.rssMB} MB` : "-", ok: emMem.operating ? judge(emMem.operating.rssMB <= 250) : null },
     { what: `embedded database: RSS, ${scale}, highest while every ghost is new (set-up storm)`, budget: "<= 250 MB", measured: emMem.peak ? `${emMem.peak.rssMB} MB` : "-", ok: emMem.peak ? judge(emMem.peak.rssMB <= 250) : null },
     { what: "longest event-loop stall under 19 MB hostile bodies to the appservice listener (attack phase)", budget: "< 100 ms", measured: attackStall === null ? "-" : `${attackStall} ms`, ok: attackStall === null ? null : attackStall < 100 },
+    { what: `CPU at rest, ${r.rest?.portals ?? "-"} portals, ${r.rest?.logins ?? "-"} logins connected, nothing relayed (% of a core)`, budget: "<= 0.1 %", measured: r.rest ? `${r.rest.cpuPercent} %` : "-", ok: r.rest ? judge(r.rest.cpuPercent <= 0.1) : null },
     { what: "DB transactions (round trips) per relayed text message (worst of the latency run and each saturation; linked per relay)", budget: "<= 3", measured: String(round(worstTx, 2)), ok: judge(worstTx <= 3) },
   ];
   // Phases left out (--only) measured nothing: say so rather than judge Infinity.
