@@ -181,7 +181,10 @@ export class PgDb extends BaseDb {
   /** Connects once to fail early with one clear line ("cannot connect to Postgres at h:p/db: ECONNREFUSED"). */
   static async open(uri: string, onError?: (err: Error) => void): Promise<PgDb> {
     const where = describeUri(uri);
-    const pool = new pg.Pool({ connectionString: uri, application_name: "tandem", connectionTimeoutMillis: 15_000 });
+    // Idle connections are kept 5 minutes, not pg's 10 s: at rest the health probe (every 20 s by
+    // default) and the odd query would otherwise open a new connection each time (TCP, start-up and
+    // authentication: most of an idle bridge's CPU).
+    const pool = new pg.Pool({ connectionString: uri, application_name: "tandem", connectionTimeoutMillis: 15_000, idleTimeoutMillis: 5 * 60_000 });
     pool.on("error", (err) => onError?.(err));
     try {
       await pool.query("SELECT 1");
