@@ -21,7 +21,8 @@ const START_RE = /^\/start(?:@\w+)?\s+(\S{1,64})\s*$/;
 /** The claim a private `/start CODE` carries; null for any other update (a bare /start included). */
 export function startClaim(update: Update | undefined): StartClaim | null {
   const msg = update?.message;
-  if (!msg || msg.chat.type !== "private" || !msg.from || typeof msg.text !== "string") return null;
+  // Updates are untrusted JSON: a malformed one is not a claim (convertUpdate then names its fault).
+  if (!msg || msg.chat?.type !== "private" || typeof msg.from?.id !== "number" || typeof msg.text !== "string") return null;
   const m = START_RE.exec(msg.text);
   return m ? { chatId: msg.chat.id, user: userRef(msg.from.id), code: m[1]! } : null;
 }
