@@ -87,6 +87,11 @@ export class GhostManager {
     return author;
   }
 
+  /** Who removes a bridged message deleted on the remote side: a person their own (double puppeting), else the bot. */
+  redactorOf(author: string): string {
+    return this.matrix.canPuppet?.(author) ? author : this.matrix.botMxid;
+  }
+
   /** The ghost's profile is set again at its next use (its person was mapped or unmapped). */
   restyle(mxid: string): void {
     this.stale.add(mxid);

@@ -271,7 +271,7 @@ export class RemoteInbound {
     const { store, matrix } = this.deps;
     const rows = await store.messages.byRemote(p.network, ev.target);
     for (const row of rows) {
-      await matrix.redact(row.roomId, matrix.botMxid, row.eventId, `tandem-q${item.id}-r${row.part}-${row.roomId}`, "Deleted on the remote side");
+      await matrix.redact(row.roomId, this.ghosts.redactorOf(row.senderMxid), row.eventId, `tandem-q${item.id}-r${row.part}-${row.roomId}`, "Deleted on the remote side");
       if (row.part === 0) await this.fanOutRedaction(row.roomId, row.eventId, p, ev.chat);
     }
   }

@@ -29,6 +29,7 @@ export class FakeMatrixPort implements MatrixPort {
   readonly rooms: Array<CreateRoomOptions & { roomId: string; alias?: string }> = [];
   readonly profiles = new Map<string, { displayName?: string; avatarMxc?: string }>();
   readonly calls: Array<{ op: string; args: unknown[] }> = [];
+  /** `room|mxid` of who is in each room now (a leave removes them). */
   readonly joined = new Set<string>();
   readonly left: Array<{ roomId: string; mxid: string }> = [];
   readonly uploads: string[] = [];
@@ -99,6 +100,7 @@ export class FakeMatrixPort implements MatrixPort {
   }
 
   async leave(roomId: string, mxid: string): Promise<void> {
+    this.joined.delete(`${roomId}|${mxid}`);
     this.left.push({ roomId, mxid });
   }
 
@@ -138,8 +140,9 @@ export class FakeMatrixPort implements MatrixPort {
     return null;
   }
 
-  async joinedMembers(): Promise<string[]> {
-    return [];
+  /** Who is in a room now: joined through this port and not left since. */
+  async joinedMembers(roomId: string): Promise<string[]> {
+    return [...this.joined].filter((k) => k.startsWith(`${roomId}|`)).map((k) => k.slice(roomId.length + 1));
   }
 
   async powerLevel(): Promise<number> {

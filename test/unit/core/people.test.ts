@@ -170,6 +170,27 @@ describe("people: what a mapping does in the rooms", () => {
     expect(ops()).toEqual(["sentinel 2"]);
   });
 
+  it("with double puppeting, mapping moves the person into the portals their ghost is in, and their deleted message is redacted by them", async () => {
+    rig = await coreRig(await open(backends[0]!));
+    rig.matrix.puppets = true;
+    await linkBoth(rig);
+    const ref = await rig.a.post("ops", "ivan", "by the ghost");
+    await until(() => rig.matrix.messages(ROOM).some((e) => e.content.body === "by the ghost"), "ghost message");
+    expect(await rig.matrix.joinedMembers(ROOM)).toContain(IVAN_GHOST);
+    await say(rig, ADMIN, "map loopback ivan @ivan:example.org", "admin");
+    await until(async () => (await rig.matrix.joinedMembers(ROOM)).includes(IVAN), "Ivan joined to the portal");
+    await until(async () => !(await rig.matrix.joinedMembers(ROOM)).includes(IVAN_GHOST), "the ghost gone");
+
+    const mine = await rig.a.post("ops", "ivan", "mine");
+    await until(() => rig.matrix.messages(ROOM).some((e) => e.content.body === "mine"), "Ivan's message");
+    await rig.a.push([{ kind: "delete", key: "del:1", chat: "ops", at: Date.now(), target: mine, sender: "ivan" }]);
+    await rig.a.push([{ kind: "delete", key: "del:2", chat: "ops", at: Date.now(), target: ref, sender: "ivan" }]);
+    await rig.a.post("ops", "ivan", "sentinel");
+    await until(() => rig.matrix.messages(ROOM).some((e) => e.content.body === "sentinel"), "sentinel");
+    const redactions = rig.matrix.calls.filter((c) => c.op === "redact").map((c) => c.args[1]);
+    expect(redactions).toEqual([IVAN, rig.matrix.botMxid]); // the ghost's old message: by the bot, as before
+  });
+
   it("without double puppeting, the mapped person keeps a ghost whose name says whose it is, until unmapped", async () => {
     rig = await coreRig(await open(backends[0]!));
     await linkBoth(rig);
