@@ -381,7 +381,6 @@ export class SlackConnection implements Connection {
   readonly sendDirect = (user: UserRef, text: string): Promise<void> => people.sendDirect(this.api, this.team, user, text);
   readonly listUsers = (): Promise<DirectoryUser[]> => people.listUsers(this.api, this.team);
   readonly resolveUser = (input: string): Promise<UserRef | null> => people.resolveUser(this.api, this.team, input);
-
   isOwnUser(user: UserRef): boolean {
     const p = parseUserRef(user);
     if (!p || p.team !== this.team || !this.me) return false;
