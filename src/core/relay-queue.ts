@@ -38,6 +38,9 @@ export interface RelayQueueOptions {
   bugAttempts?: number;
 }
 
+/** Longest wait between two reads of a queue that failed (the database down). */
+const STORE_RETRY_MAX_MS = 5000;
+
 export type ItemHandler = (item: QueueItem) => Promise<void>;
 
 /**
@@ -351,7 +354,8 @@ export class RelayQueue {
    */
   private storeFailed(err: unknown): void {
     this.onStoreHealth(err instanceof Error ? err.message : String(err));
-    const delay = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.min(this.storeFailures, 20));
+    // At most 5 s apart: the poll this replaces found a database that came back within 250 ms.
+    const delay = Math.min(STORE_RETRY_MAX_MS, this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.min(this.storeFailures, 20));
     this.storeFailures++;
     this.armDue(Date.now() + delay);
   }
