@@ -181,11 +181,11 @@ describe("Slack backfill", () => {
     expect(at.redaction).toBeGreaterThan(at.edit);
     expect(at.reaction).toBeGreaterThan(at.redaction);
     expect(at.live).toBeGreaterThan(at.reaction);
-    expect(await pendingInLane()).toBe(0);
+    await waitUntil(async () => (await pendingInLane()) === 0, 5000, "the lane drained");
   });
 
   it("a live message and an edit during a long paced backfill wait in the queue across a restart, then follow the history", async () => {
-    await start({ conversation_count: 1 }, { pageSize: 10, intervalMs: 1500 });
+    await start({ conversation_count: 1 }, { pageSize: 10, intervalMs: 2500 });
     const past = await seed(slack, team, "C0001", 30);
     await login();
     await waitUntil(async () => (await job())?.pages === 1, 15_000, "the newest page collected");
