@@ -158,6 +158,11 @@ export function isActive(job: BackfillJob): boolean {
   return job.state === "collecting" || job.state === "importing" || job.state === "threads";
 }
 
+/** The main import is not in yet: the chat's lane waits for it (core/chat-holds.ts). */
+export function holdsChat(job: BackfillJob): boolean {
+  return job.state === "collecting" || job.state === "importing";
+}
+
 const secs = (ms: number) => `${Math.max(1, Math.ceil(ms / 1000))} s`;
 
 /**

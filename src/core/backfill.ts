@@ -1,32 +1,21 @@
 /**
  * Backfill: a new portal, or a newly linked room with no messages yet, gets the remote chat's
  * last N messages (per network, e.g. slack.backfill_count), with their original timestamps,
- * threads kept, and never relayed to the room's other links.
- *
- * Matrix can only append, so the order is the whole design, and the chat's lane keeps it:
- * - A job holds its chat (core/chat-holds.ts) from the moment it starts until its main import is
- *   in: every item of the chat's lane (live events to Matrix, Matrix events to the chat) waits
- *   in the durable queue, in order, and follows the history. A restart keeps both the job (kv)
- *   and the waiting items (the queue); the resumed job releases the chat.
- * - History comes newest page first (the connector pages backwards, paced to the network's
- *   limits: for Slack apps outside the Marketplace one request a minute, 15 messages each).
- *   Pages are collected (kept in kv, so a restart resumes) and imported oldest first in one go,
- *   once N are in or the start of the chat is reached.
- * - The one bounded exception: once an item of the chat waits, the job fetches for at most
- *   `holdMs` more; a page that cannot come by then is not waited for: what was collected
- *   (always the newest messages, so a gap-free run up to the present) is imported at once, and
- *   the waiting items follow. Older pages are dropped, and `status` says so. The order does
- *   not depend on this timer, only how much history a busy chat gets: with the strict Slack
- *   pace, a portal made by a live message gets its first page (15 messages) rather than holding
- *   live traffic for minutes.
- * - Thread replies live in their thread, so a thread whose replies were not fetched in time is
- *   filled in after the main import (paced, the chat released), unless a live reply reached
- *   that thread first.
+ * threads kept, and never relayed to the room's other links. Matrix can only append, so:
+ * - A job holds its chat (core/chat-holds.ts) until its main import is in: every item of the
+ *   chat's lane waits in the durable queue, in order, and follows the history (also across a
+ *   restart: the job is in kv, the items in the queue).
+ * - History comes newest page first, paced to the network (non-Marketplace Slack apps: one
+ *   request a minute, 15 messages), is collected in kv and imported oldest first in one go.
+ * - The bounded exception: once an item of the chat waits, the job fetches for at most `holdMs`
+ *   more, then imports what it has (the newest messages, gap-free up to the present; `status`
+ *   says it was cut short). Order does not depend on it, only how much history a busy chat gets.
+ * - Threads not fetched in time are filled in after the release, unless a live reply took them.
  * - If a Matrix user wrote in the room before the import, nothing is imported ("stopped").
  */
 import { createHash } from "node:crypto";
 import type { PortalLinkRow } from "../store/api.js";
-import { addPage, afterFailure, chooseStep, describeJob, isActive, loadJobs, newJob, saveJob, unseen, type BackfillJob, type StepKind } from "./backfill-jobs.js";
+import { addPage, afterFailure, chooseStep, describeJob, holdsChat, isActive, loadJobs, newJob, saveJob, unseen, type BackfillJob, type StepKind } from "./backfill-jobs.js";
 import type { ChatHolds } from "./chat-holds.js";
 import type { Connection } from "./connector.js";
 import type { CoreDeps } from "./context.js";
@@ -60,9 +49,6 @@ interface Running {
 
 /** The name a backfill job holds its chat under (core/chat-holds.ts). */
 export const BACKFILL_HOLDER = "backfill";
-/** The main import is not in yet: the chat's lane waits for it. */
-const holdsChat = (job: BackfillJob) => job.state === "collecting" || job.state === "importing";
-
 type Step = { run: Running; at: number; kind: StepKind | "stop"; why?: string };
 
 const IDLE_POLL_MS = 5000;
@@ -140,29 +126,21 @@ export class Backfill {
     if (!taken) await this.begin(link);
   }
 
-  /**
-   * An item of a chat this job holds waits in its lane (ChatHolds.onWaiting): from now on the
-   * job fetches for at most holdMs more, then imports what it has, and the item follows.
-   */
+  /** An item of a held chat waits (ChatHolds.onWaiting): fetch for at most holdMs more, then import. */
   onWaiting(network: string, chat: string, payload: QueuePayload): void {
     const run = this.jobs.get(key(network, chat));
     if (!run || run.job.state !== "collecting") return;
     const { job } = run;
+    const ev = payload.t === "remote" ? payload.event : undefined;
     // The message that made the portal stays live (fan-out, lag), unless history was already read.
-    if (payload.t === "remote" && payload.event.kind === "message" && job.pages === 0 && !run.fetching && payload.event.at < job.before) {
-      job.before = payload.event.at;
-    }
+    if (ev?.kind === "message" && job.pages === 0 && !run.fetching && ev.at < job.before) job.before = ev.at;
     if (run.liveDeadline === undefined) {
       run.liveDeadline = Date.now() + this.holdMs;
       this.kick();
     }
   }
 
-  /**
-   * A live message is about to land in the chat's room (the chat is not held: its main import
-   * is in). A reply in a thread still to be filled in takes that thread: older replies must not
-   * follow it. An import of thread replies in progress lands first.
-   */
+  /** A live message for the (released) chat: a reply takes its thread from the fill-in; an import in progress lands first. */
   async beforeLive(network: string, ev: Extract<RemoteEvent, { kind: "message" }>): Promise<void> {
     const run = this.jobs.get(key(network, ev.chat));
     if (!run || !isActive(run.job)) return;

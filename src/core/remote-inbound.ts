@@ -54,11 +54,7 @@ export class RemoteInbound {
   ) {}
 
   detachedWaitMs = 24 * 3600_000; // how long events of a detached chat wait for a new login (set by the bridge)
-  /**
-   * Set by the bridge, called once the message's room exists: throws Deferred while the chat is
-   * held for its history (core/chat-holds.ts: the message that made the portal started the
-   * backfill), and lets a thread fill-in give way (core/backfill.ts).
-   */
+  /** Set by the bridge, once the room exists: throws Deferred while the chat is held for its history (chat-holds.ts). */
   beforeLive?: (p: RemotePayload, ev: Of<"message">) => Promise<void>;
 
   /** Backfill: post one past message into its linked room, never fanned out; `id` makes its txnIds. */
