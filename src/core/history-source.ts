@@ -53,4 +53,6 @@ export interface HistorySource {
   download(file: FileRef): Promise<{ data: Buffer; mime: string; name: string }>;
   /** Notes worth telling the operator (e.g. "Slack rate tier 3: 50 requests/minute"), as they become known. */
   notes?(): string[];
+  /** Releases what the source holds open (an export zip's file handle); call once the import is done. */
+  close?(): Promise<void>;
 }

@@ -94,6 +94,9 @@ export class TelegramExportSource implements HistorySource {
     return new TelegramExportSource(dir, chats, names, skipped, opts);
   }
 
+  /** Nothing is held open: result.json was read whole at open, media files are read on download. */
+  async close(): Promise<void> {}
+
   notes(): string[] {
     const notes = ["chat ids: the export writes supergroups and channels without -100 and basic groups without -; mapped to the Bot API's ids"];
     if (this.skipped.length) notes.push(`skipped (a bot has no portal for them): ${this.skipped.join(", ")}`);
