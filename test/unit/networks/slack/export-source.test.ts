@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { strToU8, zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HistoryConversation, HistoryEvent, HistoryWindow } from "../../../../src/core/history-source.js";
 import type { RemoteEvent } from "../../../../src/core/types.js";
@@ -265,6 +266,15 @@ describe("Slack export: bad input", () => {
     const src = await SlackExportSource.open(corrupt);
     await expect(events(src, "general")).rejects.toThrow(/general\/2024-01-05\.json: (corrupt compressed data|CRC-32 does not match|inflate)/);
     await src.close();
+    // A stored (uncompressed) entry with one byte changed is caught by its CRC-32.
+    const stored = zipPath();
+    const day = JSON.stringify([slackMessage("U0001", slackTs(day1), "stored")]);
+    const raw = Buffer.from(zipSync({ "users.json": strToU8(JSON.stringify(users)), "channels.json": strToU8(JSON.stringify(base.channels)), "general/2024-01-05.json": [strToU8(day), { level: 0 }] }));
+    raw[raw.indexOf(Buffer.from('"stored"')) + 1] = "S".charCodeAt(0);
+    writeFileSync(stored, raw);
+    const src2 = await SlackExportSource.open(stored);
+    await expect(events(src2, "general")).rejects.toThrow(/general\/2024-01-05\.json: CRC-32 does not match/);
+    await src2.close();
   });
 });
 
