@@ -6,9 +6,10 @@
  *
  * Every message goes through the live mapping (inbound.ts) as the Bot API update it would have
  * been, so refs and keys are the live ones ("-100…" chat ids, "<chat>:<message id>" refs) and a
- * rerun or the live relay finds the message already bridged. result.json is one JSON document, so
- * it is parsed whole and every message's id, type and date are checked when the export is opened:
- * a broken message stops the import before anything is written, naming the chat and the message.
+ * rerun or the live relay finds the message already bridged. result.json is one JSON document of
+ * any size: it is streamed (export-json.ts), once when the export is opened, checking every
+ * message's id, type and date (a broken message stops the import before anything is written,
+ * naming the chat and the message), and again per chat as it is imported.
  * Other fields are read leniently (export-message.ts): a wrong width is "unknown", not an error.
  *
  * Chats a bot has no portal for are skipped with a note: personal and bot chats (a bot's DM with
@@ -20,6 +21,7 @@ import type { Chat, Update } from "grammy/types";
 import type { HistoryConversation, HistoryEvent, HistorySource, HistoryWindow } from "../../core/history-source.js";
 import type { ChatInfo, FileRef, RemoteEvent, UserInfo, UserRef } from "../../core/types.js";
 import { ExportFormatError } from "../export-error.js";
+import { JsonScanError, scanExport } from "./export-json.js";
 import { EXPORT_FILE_PREFIX, exportChatId, exportChatType, exportDate, exportPeerId, exportToMessage, missingMedia, type ExportChatKind } from "./export-message.js";
 import { aliasLocalpart, chatRef, roomName, userRef } from "./ids.js";
 import { chatKindOf, convertUpdate } from "./inbound.js";
@@ -38,7 +40,12 @@ interface ExportChat {
   name: string;
   kind: ExportChatKind;
   chat: Chat;
-  messages: Obj[];
+  /** Where its messages array is in result.json. */
+  range: { start: number; end: number };
+  /** Whether the export lists its messages in id order (Desktop does): then they are streamed. */
+  sorted: boolean;
+  /** Send times (s) of its messages (not service messages), for estimates. */
+  dates: number[];
 }
 
 export class TelegramExportSource implements HistorySource {
@@ -47,6 +54,7 @@ export class TelegramExportSource implements HistorySource {
 
   private constructor(
     private readonly dir: string,
+    private readonly file: string,
     private readonly chats: ExportChat[],
     private readonly names: Map<string, string>,
     private readonly skipped: string[],
@@ -62,36 +70,50 @@ export class TelegramExportSource implements HistorySource {
     });
     const dir = resolve(isDir ? path : join(path, ".."));
     const file = isDir ? join(dir, "result.json") : resolve(path);
-    const entry = relative(dir, file);
-    let root: unknown;
-    try {
-      root = JSON.parse(await readFile(file, "utf8"));
-    } catch (err) {
-      const problem = err instanceof SyntaxError ? `not valid JSON: ${err.message}` : `cannot read: ${(err as Error).message}`;
-      throw new ExportFormatError(dir, entry, problem, { cause: err });
-    }
-    const bad = (problem: string) => new ExportFormatError(dir, entry, problem);
-    if (!isObj(root)) throw bad("expected a JSON object");
-    let list: unknown[];
-    if (Array.isArray(root.messages)) list = [root];
-    else if (isObj(root.chats) && Array.isArray(root.chats.list)) list = [...root.chats.list, ...(isObj(root.left_chats) && Array.isArray(root.left_chats.list) ? root.left_chats.list : [])];
-    else throw bad('neither a chat ("messages") nor a full export ("chats.list")');
+    const bad = (problem: string, cause?: unknown) => new ExportFormatError(dir, relative(dir, file), problem, cause ? { cause } : undefined);
     const chats: ExportChat[] = [];
     const skipped: string[] = [];
     const names = new Map<string, string>();
-    list.forEach((c, i) => {
-      if (!isObj(c) || typeof c.id !== "number" || typeof c.type !== "string" || !Array.isArray(c.messages)) {
-        throw bad(`chat ${i} needs a numeric "id", a "type" and a "messages" array`);
+    // What is known of the chat being scanned; its fields come with its messages, the chat when it closes.
+    let seen = { index: 0, lastId: 0, sorted: true, dates: [] as number[] };
+    let chatIndex = 0;
+    try {
+      for await (const item of scanExport(file)) {
+        if (item.kind === "message") {
+          const where = `chat "${String(item.chatFields.name ?? chatIndex)}" (${String(item.chatFields.id ?? "?")}), message ${seen.index}`;
+          let m: unknown;
+          try {
+            m = JSON.parse(item.raw.toString("utf8"));
+          } catch (err) {
+            throw bad(`${where}: not valid JSON at byte ${item.offset}: ${(err as Error).message}`, err);
+          }
+          const msg = checkMessage(m, (p) => bad(`${where}: ${p}`), names);
+          if (msg.id <= seen.lastId) seen.sorted = false;
+          seen.lastId = msg.id;
+          if (msg.type === "message") seen.dates.push(msg.date);
+          seen.index++;
+          continue;
+        }
+        const { fields, messages } = item.chat;
+        if (typeof fields.id !== "number" || typeof fields.type !== "string") throw bad(`chat ${chatIndex} needs a numeric "id" and a "type"`);
+        const name = str(fields.name) ?? String(fields.id);
+        const kind = exportChatType(fields.type);
+        if (kind) {
+          const chat = { id: exportChatId(fields.id, kind), type: kind, title: name } as Chat;
+          chats.push({ name, kind, chat, range: messages, sorted: seen.sorted, dates: seen.dates });
+        } else {
+          skipped.push(`${name} (${fields.type})`);
+        }
+        seen = { index: 0, lastId: 0, sorted: true, dates: [] };
+        chatIndex++;
       }
-      const name = str(c.name) ?? String(c.id);
-      const kind = exportChatType(c.type);
-      if (!kind) { skipped.push(`${name} (${c.type})`); return; }
-      const chat = { id: exportChatId(c.id, kind), type: kind, title: name } as Chat;
-      const messages = c.messages as unknown[];
-      messages.forEach((m, j) => checkMessage(m, (p) => bad(`chat "${name}" (${c.id}), message ${j}: ${p}`), names));
-      chats.push({ name, kind, chat, messages: [...(messages as Obj[])].sort((a, b) => (a.id as number) - (b.id as number)) });
-    });
-    return new TelegramExportSource(dir, chats, names, skipped, opts);
+    } catch (err) {
+      if (err instanceof ExportFormatError) throw err;
+      const problem = err instanceof JsonScanError ? `not valid JSON: ${err.message}` : `cannot read: ${(err as Error).message}`;
+      throw bad(problem, err);
+    }
+    if (chatIndex === 0) throw bad('neither a chat ("messages") nor a full export ("chats.list")');
+    return new TelegramExportSource(dir, file, chats, names, skipped, opts);
   }
 
   /** Nothing is held open: result.json was read whole at open, media files are read on download. */
@@ -111,7 +133,7 @@ export class TelegramExportSource implements HistorySource {
       const info: ChatInfo = { name: c.name, kind, aliasLocalpart: aliasLocalpart(c.chat.id), roomName: roomName(c.name, kind) };
       yield {
         network: "telegram", chat: ref, info,
-        estimateMessages: async (w) => c.messages.filter((m) => m.type === "message" && inWindow(exportDate(m)! * 1000, w)).length,
+        estimateMessages: async (w) => c.dates.filter((d) => inWindow(d * 1000, w)).length,
         events: (w) => this.events(c, w),
       };
     }
@@ -135,11 +157,22 @@ export class TelegramExportSource implements HistorySource {
   }
 
   private async *events(c: ExportChat, window: HistoryWindow): AsyncIterable<HistoryEvent> {
-    for (const m of c.messages) {
+    for await (const m of this.messages(c)) {
       const date = exportDate(m)!;
       if (!inWindow(date * 1000, window)) continue;
       for (const ev of this.toEvents(m, c, date)) yield ev;
     }
+  }
+
+  /** The chat's messages, oldest first: streamed from result.json; held and sorted only if the export is out of order. */
+  private async *messages(c: ExportChat): AsyncIterable<Obj> {
+    const stream = async function* (file: string): AsyncIterable<Obj> {
+      for await (const item of scanExport(file, c.range)) if (item.kind === "message") yield JSON.parse(item.raw.toString("utf8")) as Obj;
+    };
+    if (c.sorted) { yield* stream(this.file); return; }
+    const all: Obj[] = [];
+    for await (const m of stream(this.file)) all.push(m);
+    yield* all.sort((a, b) => (a.id as number) - (b.id as number));
   }
 
   private toEvents(m: Obj, c: ExportChat, date: number): HistoryEvent[] {
@@ -193,7 +226,7 @@ function reactions(m: Obj, chat: string, target: string, at: number): RemoteEven
 }
 
 /** Checks one exported message as far as the import reads it, and remembers who wrote it. */
-function checkMessage(m: unknown, bad: (problem: string) => Error, names: Map<string, string>): void {
+function checkMessage(m: unknown, bad: (problem: string) => Error, names: Map<string, string>): { id: number; type: string; date: number } {
   if (!isObj(m)) throw bad("not an object");
   if (!Number.isSafeInteger(m.id) || (m.id as number) <= 0) throw bad('no valid "id"');
   if (m.type !== "message" && m.type !== "service") throw bad(`unknown "type" ${JSON.stringify(m.type)}`);
@@ -204,4 +237,5 @@ function checkMessage(m: unknown, bad: (problem: string) => Error, names: Map<st
     const name = str(m[nameField]);
     if (peer !== undefined && name) names.set(userRef(peer), name);
   }
+  return { id: m.id as number, type: m.type, date };
 }
