@@ -45,6 +45,8 @@ export interface HistorySource {
   network: NetworkName;
   /** For progress lines and `--dry-run`: "Slack workspace Acme (T0001)", "Telegram export of Ops". */
   describe: string;
+  /** Releases what the source holds open (an export zip's file handle); call once the import is done. */
+  close?(): Promise<void>;
   /** Every conversation the source holds, or just the one `only` names (a ref, `#name` or name). */
   conversations(only?: string): AsyncIterable<HistoryConversation>;
   /** Profile of an author (exports carry users.json; the API source asks the network). */
@@ -53,6 +55,4 @@ export interface HistorySource {
   download(file: FileRef): Promise<{ data: Buffer; mime: string; name: string }>;
   /** Notes worth telling the operator (e.g. "Slack rate tier 3: 50 requests/minute"), as they become known. */
   notes?(): string[];
-  /** Releases what the source holds open (an export zip's file handle); call once the import is done. */
-  close?(): Promise<void>;
 }

@@ -12,8 +12,9 @@
  * link line in the message ("File: name"), so nothing is silently lost and nothing fails later.
  *
  * Reactions: the export lists who reacted, not when; each becomes a reaction right after its
- * message, keyed `react:<team>:<channel>:<ts>:<user>:<name>:add:export` (a live reaction's key
- * carries its event time, which the export does not have).
+ * message, keyed `react:<team>:<channel>:<ts>:<user>:<name>:add:import` as the API source keys
+ * them (so an API import and an export import of one reaction are one); a live reaction's key
+ * carries its event time, which neither has.
  */
 import type { Doc } from "../../formatting/ast.js";
 import { slackEmojiToUnicode } from "../../formatting/slack.js";
@@ -205,7 +206,7 @@ export class SlackExportSource implements HistorySource {
       for (const u of r.users) {
         if (typeof u !== "string" || u === this.opts.botUserId) continue;
         out.push({
-          kind: "reaction", key: `react:${team}:${c.id}:${ts}:${u}:${name}:add:export`, chat: chatRef(team, c.id), at,
+          kind: "reaction", key: `react:${team}:${c.id}:${ts}:${u}:${name}:add:import`, chat: chatRef(team, c.id), at,
           target: messageRef(team, c.id, ts), sender: userRef(team, u), emoji, on: true,
         });
       }

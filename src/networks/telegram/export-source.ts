@@ -207,7 +207,7 @@ function exportedName(m: Obj, f: FileRef): string {
 
 /**
  * Newer exports list reactions with their most recent reactors. The export has no reliable time
- * for them (a local date string), so each comes right after its message, keyed `…:export:…`.
+ * for them (a local date string), so each comes right after its message, keyed `react:<message>:<user>:import:+<emoji>`.
  */
 function reactions(m: Obj, chat: string, target: string, at: number): RemoteEvent[] {
   const out: RemoteEvent[] = [];
@@ -217,7 +217,7 @@ function reactions(m: Obj, chat: string, target: string, at: number): RemoteEven
       const peer = isObj(who) ? exportPeerId(who.from_id) : undefined;
       if (peer === undefined) continue;
       out.push({
-        kind: "reaction", key: `react:${target}:${peer}:export:+${r.emoji as string}`, chat, at,
+        kind: "reaction", key: `react:${target}:${peer}:import:+${r.emoji as string}`, chat, at,
         target, sender: userRef(peer), emoji: toMatrixEmoji(r.emoji as string), on: true,
       });
     }

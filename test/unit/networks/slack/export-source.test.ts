@@ -103,8 +103,8 @@ describe("Slack export: messages", () => {
     const evs = await events(src, "general");
     expect(evs.map((e) => [e.kind, e.key])).toEqual([
       ["message", `msg:${T}:C0001:${root}`],
-      ["reaction", `react:${T}:C0001:${root}:U0002:thumbsup:add:export`],
-      ["reaction", `react:${T}:C0001:${root}:U0001:thumbsup:add:export`],
+      ["reaction", `react:${T}:C0001:${root}:U0002:thumbsup:add:import`],
+      ["reaction", `react:${T}:C0001:${root}:U0001:thumbsup:add:import`],
       ["message", `msg:${T}:C0001:${slackTs(day1 + 60_000)}`],
       ["message", `msg:${T}:C0001:${slackTs(day1 + 120_000)}`],
       ["message", `msg:${T}:C0001:${slackTs(day2)}`],

@@ -102,7 +102,7 @@ describe("Telegram export: messages", () => {
       tgMessage(4, t0 + 180, alice, ["liked"], { reactions: [{ type: "emoji", count: 1, emoji: "❤", recent: [{ from: "Bob", from_id: `user${bob.id}`, date: "2024-01-05T10:04:00" }] }] }),
     ]));
     const evs = await events(conv);
-    expect(evs.map((e) => e.key)).toEqual([`msg:${SG_REF}:1`, `msg:${SG_REF}:2`, `msg:${SG_REF}:3`, `msg:${SG_REF}:4`, `react:${SG_REF}:4:1002:export:+❤`]);
+    expect(evs.map((e) => e.key)).toEqual([`msg:${SG_REF}:1`, `msg:${SG_REF}:2`, `msg:${SG_REF}:3`, `msg:${SG_REF}:4`, `react:${SG_REF}:4:1002:import:+❤`]);
     expect(evs[0]).toMatchObject({ editedAt: (t0 + 300) * 1000 });
     expect("editedAt" in evs[1]!).toBe(false);
     expect(evs[1]).toMatchObject({ sender: SG_REF });
