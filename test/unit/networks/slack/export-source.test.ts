@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
+import { crc32 } from "node:zlib";
 import { runInNewContext } from "node:vm";
 import { strToU8, zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -275,6 +276,62 @@ describe("Slack export: bad input", () => {
     const src2 = await SlackExportSource.open(stored);
     await expect(events(src2, "general")).rejects.toThrow(/general\/2024-01-05\.json: CRC-32 does not match/);
     await src2.close();
+  });
+});
+
+/**
+ * A zip in the Zip64 layout (APPNOTE 4.3.14, 4.5.3): sizes and offsets in the Zip64 extra field
+ * with 0xFFFFFFFF in the headers, a Zip64 end record and its locator. Exports past 4 GiB are
+ * written so; fflate does not write it, so it is built here byte by byte (entries stored).
+ */
+function zip64(entries: Record<string, string>): Buffer {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const [name, text] of Object.entries(entries)) {
+    const data = Buffer.from(text);
+    const nameBuf = Buffer.from(name);
+    const crc = crc32(data);
+    const local = Buffer.alloc(30 + nameBuf.length + 20);
+    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(45, 4); local.writeUInt16LE(0x0800, 6); local.writeUInt16LE(0, 8);
+    local.writeUInt16LE(0x21, 12); local.writeUInt32LE(crc, 14); local.writeUInt32LE(0xffffffff, 18); local.writeUInt32LE(0xffffffff, 22);
+    local.writeUInt16LE(nameBuf.length, 26); local.writeUInt16LE(20, 28); nameBuf.copy(local, 30);
+    local.writeUInt16LE(0x0001, 30 + nameBuf.length); local.writeUInt16LE(16, 32 + nameBuf.length);
+    local.writeBigUInt64LE(BigInt(data.length), 34 + nameBuf.length); local.writeBigUInt64LE(BigInt(data.length), 42 + nameBuf.length);
+    const head = Buffer.alloc(46 + nameBuf.length + 28);
+    head.writeUInt32LE(0x02014b50, 0); head.writeUInt16LE(45, 4); head.writeUInt16LE(45, 6); head.writeUInt16LE(0x0800, 8); head.writeUInt16LE(0, 10);
+    head.writeUInt16LE(0x21, 14); head.writeUInt32LE(crc, 16); head.writeUInt32LE(0xffffffff, 20); head.writeUInt32LE(0xffffffff, 24);
+    head.writeUInt16LE(nameBuf.length, 28); head.writeUInt16LE(28, 30); head.writeUInt32LE(0xffffffff, 42); nameBuf.copy(head, 46);
+    const x = 46 + nameBuf.length;
+    head.writeUInt16LE(0x0001, x); head.writeUInt16LE(24, x + 2); head.writeBigUInt64LE(BigInt(data.length), x + 4);
+    head.writeBigUInt64LE(BigInt(data.length), x + 12); head.writeBigUInt64LE(BigInt(offset), x + 20);
+    parts.push(local, data);
+    central.push(head);
+    offset += local.length + data.length;
+  }
+  const cd = Buffer.concat(central);
+  const count = BigInt(central.length);
+  const end64 = Buffer.alloc(56);
+  end64.writeUInt32LE(0x06064b50, 0); end64.writeBigUInt64LE(44n, 4); end64.writeUInt16LE(45, 12); end64.writeUInt16LE(45, 14);
+  end64.writeBigUInt64LE(count, 24); end64.writeBigUInt64LE(count, 32); end64.writeBigUInt64LE(BigInt(cd.length), 40); end64.writeBigUInt64LE(BigInt(offset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0); locator.writeBigUInt64LE(BigInt(offset + cd.length), 8); locator.writeUInt32LE(1, 16);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(0xffff, 8); end.writeUInt16LE(0xffff, 10); end.writeUInt32LE(0xffffffff, 12); end.writeUInt32LE(0xffffffff, 16);
+  return Buffer.concat([...parts, cd, end64, locator, end]);
+}
+
+describe("Slack export: Zip64", () => {
+  it("reads an export written in the Zip64 layout (as exports past 4 GiB are)", async () => {
+    const file = zipPath();
+    writeFileSync(file, zip64({
+      "users.json": JSON.stringify(users),
+      "channels.json": JSON.stringify([slackChannel("C0001", "general", [])]),
+      "general/2024-01-05.json": JSON.stringify([slackMessage("U0001", slackTs(day1), "from a big export")]),
+    }));
+    const src = await SlackExportSource.open(file);
+    expect(texts(await events(src, "general"))).toEqual([JSON.stringify([{ type: "paragraph", children: [{ type: "text", text: "from a big export" }] }])]);
+    await src.close();
   });
 });
 

@@ -131,6 +131,13 @@ describe("Telegram export: messages", () => {
     expect(evs[2]).toMatchObject({ kind: "message", msg: { notice: true, doc: [{ type: "paragraph", children: [{ type: "text", text: "Topic: Releases" }] }] } });
   });
 
+  it("takes the time from date_unixtime, and from the local `date` in older exports that lack it", async () => {
+    const { date_unixtime: _drop, ...old } = tgMessage(2, t0 + 60, alice, ["old export"]);
+    const { conv } = await openOne(supergroup([tgMessage(1, t0, alice, ["new export"]), old]));
+    const evs = await events(conv);
+    expect(evs.map((e) => e.at)).toEqual([t0 * 1000, Date.parse(old.date as string)]);
+  });
+
   it("reads only the window asked for", async () => {
     const { conv } = await openOne(supergroup([0, 1, 2, 3].map((i) => tgMessage(i + 1, t0 + i * 86_400, alice, [`day ${i}`]))));
     const evs = await events(conv, { since: (t0 + 86_400) * 1000, until: (t0 + 2 * 86_400) * 1000 });
