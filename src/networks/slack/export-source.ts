@@ -40,11 +40,12 @@ export interface SlackExportOptions {
   team?: string;
   /** The workspace's subdomain, for portal aliases as the live connector makes them (default: the team id). */
   teamDomain?: string;
-  /** The bridge's own bot user and bot id: its posts in the export are Matrix messages already. */
-  botUserId?: string;
-  botId?: string;
-  /** The logged-in workspace's file download (files need its token); without it files become links. */
+  /** The bridge's own app (a login's `isOwnUser`): its posts in the export are Matrix messages already. */
+  isOwnUser?: (user: UserRef) => boolean;
+  /** A logged-in workspace's file download (files need its token); without it files become links. */
   download?: (file: FileRef) => Promise<{ data: Buffer; mime: string; name: string }>;
+  /** The workspace `download` belongs to: another workspace's export gets links (its token would not open them). */
+  downloadTeam?: string;
 }
 
 /** Numeric order of two Slack ts strings ("1700000000.000100"). */
@@ -60,6 +61,7 @@ export class SlackExportSource implements HistorySource {
   /** Bots have no users.json entry: their names come from the messages they posted. */
   private readonly botNames = new Map<string, string>();
   private readonly notesList: string[] = [];
+  private readonly fetchFile?: SlackExportOptions["download"];
 
   private constructor(
     private readonly file: string,
@@ -68,7 +70,9 @@ export class SlackExportSource implements HistorySource {
     private readonly opts: SlackExportOptions,
   ) {
     this.describe = `Slack export ${file} (${dir.team}, ${dir.conversations.length} conversations)`;
-    if (!opts.download) this.notesList.push("files: no Slack login for this workspace, so files are imported as links (url_private needs its token)");
+    if (opts.download && (!opts.downloadTeam || opts.downloadTeam === dir.team)) this.fetchFile = opts.download;
+    else if (opts.download) this.notesList.push(`files: the Slack login is for workspace ${opts.downloadTeam}, the export is of ${dir.team}: files are imported as links`);
+    else this.notesList.push("files: no Slack login for this workspace, so files are imported as links (url_private needs its token)");
   }
 
   static async open(file: string, opts: SlackExportOptions = {}): Promise<SlackExportSource> {
@@ -105,10 +109,10 @@ export class SlackExportSource implements HistorySource {
   }
 
   async download(file: FileRef): Promise<{ data: Buffer; mime: string; name: string }> {
-    if (!this.opts.download) {
+    if (!this.fetchFile) {
       throw new ExportFormatError(this.file, undefined, `file ${parseFileRefId(file.id).fileId} is only a link in the export, and no Slack login can fetch it`);
     }
-    return this.opts.download(file);
+    return this.fetchFile(file);
   }
 
   private conversation(c: ExportConversation): HistoryConversation {
@@ -161,12 +165,19 @@ export class SlackExportSource implements HistorySource {
 
   private context(): InboundContext {
     return {
-      team: this.dir.team, botUserId: this.opts.botUserId, botId: this.opts.botId,
+      team: this.dir.team,
       userName: (id) => this.dir.users.get(id)?.name, chatName: (id) => this.dir.channelNames.get(id),
     };
   }
 
+  /** Events of one exported message, without the bridge's own (its posts, joins and reactions). */
   private toEvents(m: Obj, c: ExportConversation): HistoryEvent[] {
+    const own = this.opts.isOwnUser;
+    const events = this.eventsOf(m, c);
+    return own ? events.filter((e) => !(("sender" in e && e.sender && own(e.sender)) || (e.kind === "membership" && own(e.user)))) : events;
+  }
+
+  private eventsOf(m: Obj, c: ExportConversation): HistoryEvent[] {
     const team = this.dir.team;
     const ts = m.ts as string;
     const chat = chatRef(team, c.id);
@@ -175,7 +186,7 @@ export class SlackExportSource implements HistorySource {
     this.learnAuthor(m);
     switch (m.subtype) {
       case "channel_join": case "group_join": case "channel_leave": case "group_leave": {
-        if (!user || user === this.opts.botUserId) return [];
+        if (!user) return [];
         const joined = String(m.subtype).endsWith("join");
         return [{ kind: "membership", key: `${joined ? "join" : "leave"}:${team}:${c.id}:${user}:${ts}`, chat, at, user: userRef(team, user), joined }];
       }
@@ -188,7 +199,7 @@ export class SlackExportSource implements HistorySource {
     for (const ev of eventToRemote({ ...m, type: "message", channel: c.id }, this.context())) {
       if (ev.kind !== "message") { out.push(ev); continue; }
       const editedTs = isObj(m.edited) ? str(m.edited.ts) : undefined;
-      const msg = this.opts.download ? ev.msg : withFileLinks(ev.msg);
+      const msg = this.fetchFile ? ev.msg : withFileLinks(ev.msg);
       out.push({ ...ev, msg, ...(editedTs ? { editedAt: tsToMs(editedTs) } : {}) });
       out.push(...this.reactions(m, c, ev.at));
     }
@@ -204,7 +215,7 @@ export class SlackExportSource implements HistorySource {
       if (!name || !Array.isArray(r.users)) continue;
       const emoji = slackEmojiToUnicode(name) ?? `:${name}:`;
       for (const u of r.users) {
-        if (typeof u !== "string" || u === this.opts.botUserId) continue;
+        if (typeof u !== "string") continue;
         out.push({
           kind: "reaction", key: `react:${team}:${c.id}:${ts}:${u}:${name}:add:import`, chat: chatRef(team, c.id), at,
           target: messageRef(team, c.id, ts), sender: userRef(team, u), emoji, on: true,

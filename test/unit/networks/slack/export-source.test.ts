@@ -15,7 +15,8 @@ import { ExportFormatError } from "../../../../src/networks/export-error.js";
 import { SlackExportSource } from "../../../../src/networks/slack/export-source.js";
 import { FakeSlack } from "../../../fakes/slack.js";
 import { byDay, slackChannel, slackMessage, slackTs, slackUser, writeSlackExport } from "../../../support/exports/slack-export.js";
-import { connect, PNG } from "./support.js";
+import { openExportSource } from "../../../../src/networks/export-sources.js";
+import { connect, loginFor, PNG } from "./support.js";
 
 const T = "T0EXP";
 const dir = mkdtempSync(join(tmpdir(), "tandem-slack-export-"));
@@ -202,20 +203,34 @@ describe("Slack export: the same messages as the live connector", () => {
       return m.length === 3 && m;
     }, 5000, "three live messages");
 
-    // The export holds what Slack stores: the same message objects conversations.history returns.
+    // The export holds what Slack stores: the same message objects conversations.history returns,
+    // and the bridge's own post (a Matrix message already), which the login's isOwnUser leaves out.
+    const stored = slack.messages(team, "C0001").map(({ _request, ...m }) => m);
+    const own = slackMessage(team.botUserId, slackTs(Number(stored.at(-1)!.ts) * 1000 + 1000), "from Matrix", { bot_id: team.botId, reactions: [{ name: "eyes", users: [team.botUserId], count: 1 }] });
     const file = zipPath();
     await writeSlackExport(file, {
       users: [slackUser("T0LIVE", "U0001", "Carol"), slackUser("T0LIVE", "U0002", "Dave")],
       channels: [slackChannel("C0001", "general", ["U0001", "U0002"])],
-      days: byDay("general", slack.messages(team, "C0001").map(({ _request, ...m }) => m)),
+      days: byDay("general", [...stored, own]),
     });
-    const src = await SlackExportSource.open(file, { download: (f) => conn.download(f) });
-    const imported = (await events(src, "general")).filter((e) => e.kind === "message");
+    const src = await openExportSource("slack-export", file, { live: { login: loginFor(team), connection: conn } });
+    const all = await events(src as SlackExportSource, "general");
+    expect(all.every((e) => e.kind === "message")).toBe(true);
+    const imported = all.filter((e) => e.kind === "message");
     expect(imported.map((e) => [e.key, e.ref, e.sender, e.at])).toEqual(live.map((e) => [e.key, e.ref, e.sender, e.at]));
     expect(imported.map((e) => e.msg)).toEqual(live.map((e) => e.msg));
     const got = await src.download(imported[2]!.msg.files![0]!);
     expect(got.data.equals(PNG)).toBe(true);
     await src.close();
+
+    // Another workspace's login cannot open this export's files: links, and a note saying why.
+    const other = zipPath();
+    await writeSlackExport(other, { users, channels: [slackChannel("C0001", "general", [])], days: byDay("general", stored.slice(2)) });
+    const foreign = await openExportSource("slack-export", other, { live: { login: loginFor(team), connection: conn } });
+    const [pic] = await events(foreign as SlackExportSource, "general");
+    expect(pic!.kind === "message" && pic!.msg.files).toBeUndefined();
+    expect(foreign.notes!().join("\n")).toContain("the Slack login is for workspace T0LIVE, the export is of T0EXP: files are imported as links");
+    await foreign.close();
     await conn.stop();
   });
 });

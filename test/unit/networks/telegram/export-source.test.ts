@@ -138,6 +138,14 @@ describe("Telegram export: messages", () => {
     expect(evs.map((e) => e.at)).toEqual([t0 * 1000, Date.parse(old.date as string)]);
   });
 
+  it("leaves out the bridge bot's own joins when told its id (as live)", async () => {
+    const bot = { id: 9, name: "Tandem bot" };
+    const dir = newDir();
+    await writeTelegramExport(dir, { chats: [supergroup([tgService(1, t0, bot, "join_group_by_link"), tgService(2, t0 + 1, bob, "join_group_by_link")])] });
+    const [conv] = await all((await TelegramExportSource.open(dir, { botId: 9 })).conversations());
+    expect((await events(conv!)).map((e) => e.key)).toEqual([`member:${SG_REF}:1002:join:${t0 + 1}`]);
+  });
+
   it("reads only the window asked for", async () => {
     const { conv } = await openOne(supergroup([0, 1, 2, 3].map((i) => tgMessage(i + 1, t0 + i * 86_400, alice, [`day ${i}`]))));
     const evs = await events(conv, { since: (t0 + 86_400) * 1000, until: (t0 + 2 * 86_400) * 1000 });
