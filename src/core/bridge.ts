@@ -9,6 +9,7 @@ import { Backfill, type BackfillOptions } from "./backfill.js";
 import { BridgeInfoWriter } from "./bridge-info.js";
 import { auditCommands } from "./commands/audit.js";
 import { cutoverCommands } from "./commands/cutover.js";
+import { peopleCommands } from "./commands/people.js";
 import { generalCommands } from "./commands/general.js";
 import { linkCommands } from "./commands/links.js";
 import { loginCommands } from "./commands/logins.js";
@@ -26,6 +27,7 @@ import { Detachment } from "./detached.js";
 import { perTarget, type QueuePayload, type RelayTiming } from "./payloads.js";
 export type { RelayTiming } from "./payloads.js";
 import { Permissions } from "./permissions.js";
+import { People } from "./people-service.js";
 import { PortalDirectory } from "./portals.js";
 import { RelayQueue, type RelayQueueOptions } from "./relay-queue.js";
 import { RemoteInbound } from "./remote-inbound.js";
@@ -52,6 +54,7 @@ export class BridgeCore implements BridgeServices {
   readonly permissions: Permissions;
   readonly queue: RelayQueue;
   readonly backfill: Backfill;
+  readonly people: People;
   private readonly loginManager: LoginManager;
   private readonly remote: RemoteInbound;
   private readonly outbound: MatrixOutbound;
@@ -75,6 +78,8 @@ export class BridgeCore implements BridgeServices {
     const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
     this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
       `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
+    this.people = new People(deps, this.ghosts, this.portals, this.loginManager, (mxid, text) => this.tellOwner(mxid, text));
+    this.loginManager.onClaim = (network, user, code) => this.people.redeemRemote(network, user, code);
     this.detachment = new Detachment(deps, this.portals, (lanes) => this.queue.kick(lanes), (roomId, text) => this.notice(roomId, text));
     this.portals.bridgeInfo = new BridgeInfoWriter(deps, (id) => this.loginManager.record(id), (roomId) => this.portals.portal(roomId)?.kind === "portal");
     this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue, opts.onRelayed);
@@ -93,7 +98,7 @@ export class BridgeCore implements BridgeServices {
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.queue.onStoreHealth = (error) => { deps.health.databaseError = error; };
     this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }), (s) => this.tokens.mask(s));
-    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this),
+    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this), ...peopleCommands(this),
       ...(opts.extraCommands?.(this) ?? []));
   }
 
@@ -107,6 +112,7 @@ export class BridgeCore implements BridgeServices {
 
   async start(): Promise<void> {
     await this.portals.load();
+    await this.people.load();
     await this.backfill.load(); // before the queue: live messages must find a backfill to wait for
     for (const [k, v] of await this.loadManagementRooms()) this.managementRooms.set(k, v);
     this.markLoaded();
@@ -167,7 +173,7 @@ export class BridgeCore implements BridgeServices {
     for (const ev of events) {
       if (ev.kind === "invite") { later.push(() => this.onInvite(ev)); continue; }
       if (ev.kind === "membership") { later.push(() => this.onMembership(ev)); continue; }
-      if (this.deps.matrix.isBridgeUser(ev.sender)) continue; // our own echo
+      if (this.deps.matrix.isBridgeUser(ev.sender) || this.people.isEcho(ev)) continue; // our own echo (a ghost's, or a person's own account's)
       const token = this.tokens.carriesToken(ev);
       if (ev.kind === "message" && ev.msgtype !== "file") {
         const isMgmt = this.managementRooms.get(ev.roomId) === ev.sender;
