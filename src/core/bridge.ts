@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { CutoverChangeRow, CutoverPhase, NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
 import { Backfill, type BackfillOptions } from "./backfill.js";
+import { ChatHolds } from "./chat-holds.js";
 import { BridgeInfoWriter } from "./bridge-info.js";
 import { auditCommands } from "./commands/audit.js";
 import { cutoverCommands } from "./commands/cutover.js";
@@ -24,7 +25,7 @@ import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import { MatrixOutbound } from "./matrix-outbound.js";
 import { Detachment } from "./detached.js";
-import { perTarget, type QueuePayload, type RelayTiming } from "./payloads.js";
+import { perTarget, type QueuePayload, type RelayTiming, type RemotePayload } from "./payloads.js";
 export type { RelayTiming } from "./payloads.js";
 import { Permissions } from "./permissions.js";
 import { People } from "./people-service.js";
@@ -55,6 +56,8 @@ export class BridgeCore implements BridgeServices {
   readonly queue: RelayQueue;
   readonly backfill: Backfill;
   readonly people: People;
+  /** Holds a chat's lane while its history is written (backfill, history import): core/chat-holds.ts. */
+  readonly holds: ChatHolds;
   private readonly loginManager: LoginManager;
   private readonly remote: RemoteInbound;
   private readonly outbound: MatrixOutbound;
@@ -90,9 +93,17 @@ export class BridgeCore implements BridgeServices {
       onRelayed: opts.onRelayed,
     });
     this.linker = new RoomLinker(deps, this.portals, this.loginManager);
-    this.backfill = new Backfill(deps, this.portals, this.loginManager, (p, id) => this.remote.importPast(p, id), opts.backfill);
+    this.holds = new ChatHolds(store, async (lanes) => {
+      await store.queue.wake(lanes);
+      this.queue.kick(lanes);
+    });
+    this.backfill = new Backfill(deps, this.portals, this.loginManager, this.holds, (p, id) => this.remote.importPast(p, id), opts.backfill);
+    this.holds.onWaiting = (network, chat, payload) => this.backfill.onWaiting(network, chat, payload);
     this.remote.detachedWaitMs = this.detachment.waitMs;
-    this.remote.beforeLive = (roomId, ev) => this.backfill.beforeLive(roomId, ev);
+    this.remote.beforeLive = async (p, ev) => {
+      this.holds.check(p.network, ev.chat, p);
+      await this.backfill.beforeLive(p.network, ev);
+    };
     this.portals.onCreated = (link) => this.backfill.onPortalCreated(link);
     this.linker.onLinked = (link) => this.backfill.onLinked(link);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
@@ -113,7 +124,8 @@ export class BridgeCore implements BridgeServices {
   async start(): Promise<void> {
     await this.portals.load();
     await this.people.load();
-    await this.backfill.load(); // before the queue: live messages must find a backfill to wait for
+    await this.holds.load(); // before the queue: a held chat's items must wait from the first claim
+    await this.backfill.load();
     for (const [k, v] of await this.loadManagementRooms()) this.managementRooms.set(k, v);
     this.markLoaded();
     this.queue.start();
@@ -250,6 +262,9 @@ export class BridgeCore implements BridgeServices {
   private async apply(item: QueueItem): Promise<void> {
     const p = item.payload as QueuePayload;
     try {
+      // A chat held for its history: every item of its lane waits (in order) until the history is in.
+      const chat = p.t === "remote" ? { network: p.network, chat: p.event.chat } : p.target;
+      if (chat) this.holds.check(chat.network, chat.chat, p);
       if (p.t === "remote") await this.remote.apply(item, p);
       else await this.outbound.apply(item, p);
     } catch (err) {
@@ -334,6 +349,15 @@ export class BridgeCore implements BridgeServices {
 
   linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
     return this.linker.link(roomId, network, input, by, isAdmin);
+  }
+
+  /**
+   * Post one past message into its chat's linked room, never fanned out; `id` makes its txnIds
+   * (derive it from the source message, so a rerun cannot double it). For history writers,
+   * between `holds.hold` and `holds.release` of the chat (core/chat-holds.ts).
+   */
+  importPast(p: RemotePayload, id: string): Promise<void> {
+    return this.remote.importPast(p, id);
   }
 
   backfillNote(roomId: string, network: string): string | undefined {

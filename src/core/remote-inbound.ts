@@ -55,8 +55,8 @@ export class RemoteInbound {
   ) {}
 
   detachedWaitMs = 24 * 3600_000; // how long events of a detached chat wait for a new login (set by the bridge)
-  /** Set by the bridge (core/backfill.ts): waits, bounded, for a running backfill of the room; true if it waited. */
-  beforeLive?: (roomId: string, ev: Of<"message">) => Promise<boolean>;
+  /** Set by the bridge, once the room exists: throws Deferred while the chat is held for its history (chat-holds.ts). */
+  beforeLive?: (p: RemotePayload, ev: Of<"message">) => Promise<void>;
 
   /** Backfill: post one past message into its linked room, never fanned out; `id` makes its txnIds. */
   async importPast(p: RemotePayload, id: string): Promise<void> {
@@ -112,8 +112,8 @@ export class RemoteInbound {
     if ((await store.messages.byRemote(p.network, ev.ref)).length > 0) return; // duplicate
     const link = await this.portalFor(p, connector, conn, ev.chat);
     const roomId = link.roomId;
-    // Older history first: a backfill of this room may have brought this very message meanwhile.
-    if (!p.backfill && await this.beforeLive?.(roomId, ev) && (await store.messages.byRemote(p.network, ev.ref)).length > 0) return;
+    // Older history first: the portal just made may be held for its backfill.
+    if (!p.backfill) await this.beforeLive?.(p, ev);
     const ghost = await this.ghosts.enter(roomId, await this.ghosts.senderFor(connector, conn, ev.sender));
 
     const relation = await this.relationFor(p.network, roomId, ev.msg.replyTo, ev.msg.threadRoot);
