@@ -11,7 +11,7 @@
  *   and errors with backoff, and stops for good on invalid_auth / token_revoked /
  *   account_inactive, reporting "bad-credentials".
  */
-import { SocketModeClient } from "@slack/socket-mode";
+import type { SocketModeClient } from "@slack/socket-mode";
 import type { Connection, ConnectionStatus, EventSink, HistoryOptions, HistoryPage, LoginRecord, OutboundMessage } from "../../core/connector.js";
 import { RemoteError } from "../../core/errors.js";
 import type { Logger } from "../../core/log.js";
@@ -173,6 +173,9 @@ export class SlackConnection implements Connection {
   /** One connection: resolves once Slack said hello, with a promise that resolves when it closes. */
   private async openSocket(): Promise<{ closed: Promise<void> }> {
     const { socket, api } = this.opts;
+    // Loaded by the first connection, in the background, not by every start: Socket Mode with
+    // its undici is ~0.2 s of module loading, which held up a restart's "ready".
+    const { SocketModeClient } = await import("@slack/socket-mode");
     const client = new SocketModeClient({
       appToken: this.appToken,
       logger: sdkLogger(this.log),
