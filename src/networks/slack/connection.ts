@@ -12,7 +12,7 @@
  *   account_inactive, reporting "bad-credentials".
  */
 import type { SocketModeClient } from "@slack/socket-mode";
-import type { Connection, ConnectionStatus, EventSink, HistoryOptions, HistoryPage, LoginRecord, OutboundMessage } from "../../core/connector.js";
+import type { Connection, ConnectionStatus, DirectoryUser, EventSink, HistoryOptions, HistoryPage, LoginRecord, OutboundMessage } from "../../core/connector.js";
 import { RemoteError } from "../../core/errors.js";
 import type { Logger } from "../../core/log.js";
 import type { ChatInfo, ChatRef, FileRef, MessageRef, RemoteEvent, UserInfo, UserRef } from "../../core/types.js";
@@ -23,6 +23,7 @@ import { SlackHistory, type HistoryPace } from "./history.js";
 import { parseMessageRef, parseUserRef } from "./ids.js";
 import { envelopeToEvents, mentionedIds, ownFileShare, userInfoFromSlack, type InboundContext } from "./inbound.js";
 import { SlackOutbound } from "./outbound.js";
+import * as people from "./people.js";
 import type { Pacer } from "../pacing.js";
 import { guardSocketMode } from "./socket-guard.js";
 import { errorFields } from "../../core/log.js";
@@ -173,10 +174,7 @@ export class SlackConnection implements Connection {
   /** One connection: resolves once Slack said hello, with a promise that resolves when it closes. */
   private async openSocket(): Promise<{ closed: Promise<void> }> {
     const { socket, api } = this.opts;
-    // Loaded by the first connection, in the background, not by every start: Socket Mode with
-    // its undici is ~0.2 s of module loading, which held up a restart's "ready".
-    const { SocketModeClient } = await import("@slack/socket-mode");
-    const client = new SocketModeClient({
+    const client = new (await import("@slack/socket-mode")).SocketModeClient({ // loaded here, not at start: ~0.2 s (undici)
       appToken: this.appToken,
       logger: sdkLogger(this.log),
       autoReconnectEnabled: false,
@@ -380,6 +378,9 @@ export class SlackConnection implements Connection {
     return this.past.readyAt(kind);
   }
 
+  readonly sendDirect = (user: UserRef, text: string): Promise<void> => people.sendDirect(this.api, this.team, user, text);
+  readonly listUsers = (): Promise<DirectoryUser[]> => people.listUsers(this.api, this.team);
+  readonly resolveUser = (input: string): Promise<UserRef | null> => people.resolveUser(this.api, this.team, input);
   isOwnUser(user: UserRef): boolean {
     const p = parseUserRef(user);
     if (!p || p.team !== this.team || !this.me) return false;
