@@ -60,7 +60,8 @@ export interface EmbeddedResult {
   /** Node flags before dist/cli.js ("" as the README starts it). */
   nodeFlags: string;
   firstStart: (EmbeddedStart & { rssIdleMB: number; stopMs: number }) | null;
-  restart: EmbeddedStart | null;
+  /** The median of the restarts measured (by time to ready), and every run. */
+  restart: (EmbeddedStart & { runs?: Array<{ readyMs: number; cpuAtReadyMs: number }> }) | null;
   threePortals: { warmUpMs: number; loadSeconds: number; loadRate: number; loadMaxMB: number; idleMB: number; steadyMaxMB: number } | null;
 }
 
@@ -159,10 +160,12 @@ export function renderText(r: BenchResult): string {
   const em = r.embedded;
   if (em) {
     out.push(`Embedded database (PGlite), run as an operator runs it: node ${em.nodeFlags ? `${em.nodeFlags} ` : ""}dist/cli.js start -c <file>, fresh data_dir`);
-    const starts = [["first start (empty data_dir)", em.firstStart], ["restart (3 portals seeded)", em.restart]] as const;
+    const starts = [["first start (empty data_dir)", em.firstStart], ["restart (3 portals seeded, median)", em.restart]] as const;
     out.push(table(["start", "to ready ms", "its CPU ms", "port answers ms", "RSS at ready MB", "RSS idle MB", "SIGTERM to exit ms"],
       starts.filter(([, s]) => s).map(([k, s]) => [k, s!.readyMs, s!.cpuAtReadyMs, s!.portMs ?? "-", s!.rssAtReadyMB, "rssIdleMB" in s! ? s.rssIdleMB : "-", "stopMs" in s! ? s.stopMs : "-"])));
     if (em.firstStart?.progress.length) out.push(...em.firstStart.progress.map((p) => `  first start: ${p}`));
+    if (em.restart?.runs) out.push(`  restarts: ${em.restart.runs.map((x) => `${x.readyMs} ms (CPU ${x.cpuAtReadyMs})`).join(", ")}; the median's lines:`);
+    if (em.restart?.progress.length) out.push(...em.restart.progress.map((p) => `  restart: ${p}`));
     const t = em.threePortals;
     if (t) out.push(`3 portals, logins connected: every direction relayed in ${t.warmUpMs} ms; RSS at most ${t.loadMaxMB} MB under ${t.loadRate} msg/s for ${t.loadSeconds} s, ${t.idleMB} MB idle after (no forced GC)`);
     out.push("");
