@@ -85,7 +85,7 @@ export class MatrixOutbound {
   private target(roomId: string, p: MatrixPayload): Target | undefined {
     const { network, chat } = p.target!;
     const link = this.portals.linkForChat(network, chat);
-    if (!link || link.roomId !== roomId) return undefined;
+    if (!link || link.roomId !== roomId || link.finishedAt) return undefined; // finished: the parallel run is over
     if (this.portals.portal(roomId)?.phase === "standby" && !this.opts.relayDuringStandby()) return undefined;
     const connector = this.deps.connectors.get(network);
     if (!connector) return undefined;

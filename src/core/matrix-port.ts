@@ -38,7 +38,9 @@ export type MatrixInbound =
   | (InboundBase & { kind: "redaction"; target: string })
   | (InboundBase & { kind: "reaction"; target: string; key: string })
   | (InboundBase & { kind: "invite"; target: string; isDirect: boolean })
-  | (InboundBase & { kind: "membership"; target: string; membership: string });
+  | (InboundBase & { kind: "membership"; target: string; membership: string })
+  /** The room was upgraded (`m.room.tombstone`): it continues in `replacement`. */
+  | (InboundBase & { kind: "tombstone"; replacement: string });
 
 export interface CreateRoomOptions {
   name: string;
@@ -48,9 +50,18 @@ export interface CreateRoomOptions {
   aliasLocalpart?: string;
   invite: string[];
   isDirect?: boolean;
-  /** MSC2346 m.bridge content. */
-  bridgeInfo: Record<string, unknown>;
-  stateKey: string;
+  /** MSC2346 m.bridge content (absent for rooms that bridge nothing themselves, e.g. a space). */
+  bridgeInfo?: Record<string, unknown>;
+  stateKey?: string;
+  /** "m.space" makes a space (creation_content.type). */
+  roomType?: "m.space";
+  /** More state to create the room with. */
+  initialState?: Array<{ type: string; stateKey: string; content: Record<string, unknown> }>;
+  /**
+   * People who must be admins of the room, so the bot is never its only one: additional creators
+   * where the server's default room version makes creators permanent admins (12), else power 100.
+   */
+  admins?: string[];
 }
 
 /** Matrix operations, always as a given identity (the bot or a ghost). */
@@ -78,6 +89,8 @@ export interface MatrixPort {
   avatarOf(mxid: string): Promise<string | null>;
   joinedMembers(roomId: string): Promise<string[]>;
   powerLevel(roomId: string, mxid: string): Promise<number>;
+  /** The room's m.room.power_levels content ({} when unreadable as an object). */
+  powerLevels(roomId: string): Promise<Record<string, unknown>>;
   /**
    * Whether the room has any m.room.message (or sticker, or encrypted) event other than those
    * `ignore` says to skip, read back through the room's history (/messages). Backfill only fills

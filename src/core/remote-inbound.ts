@@ -67,6 +67,7 @@ export class RemoteInbound {
   }
 
   async apply(item: QueueItem, p: RemotePayload): Promise<void> {
+    if (this.portals.linkForChat(p.network, p.event.chat)?.finishedAt && p.event.kind !== "chat-moved") return; // cutover finished
     const connector = this.deps.connectors.get(p.network);
     const conn = this.logins.connection(p.loginId);
     if (!connector || !conn) {

@@ -128,6 +128,10 @@ export class FakeMatrixPort implements MatrixPort {
     return [];
   }
 
+  async powerLevels(): Promise<Record<string, unknown>> {
+    return {};
+  }
+
   async powerLevel(): Promise<number> {
     return 100;
   }
