@@ -32,6 +32,7 @@ import { RemoteInbound } from "./remote-inbound.js";
 import { errorFields } from "./log.js";
 import { TokenGuard } from "./token-guard.js";
 import { SpaceDirectory } from "./spaces.js";
+import { EmojiPacks } from "./emoji-packs.js";
 import { CutoverFinisher, type FinishResult } from "./cutover-finish.js";
 import { RoomUpgrades } from "./room-upgrades.js";
 import { spaceCommands } from "./commands/spaces.js";
@@ -98,6 +99,7 @@ export class BridgeCore implements BridgeServices {
     const admins = () => this.permissions.namedAdmins(); // made admins of every room the bridge creates
     this.portals.admins = admins;
     this.spaces = new SpaceDirectory(deps, this.portals, admins);
+    this.spaces.emoji = this.remote.emoji = this.outbound.emoji = new EmojiPacks(deps);
     this.finisher = new CutoverFinisher(deps, this.portals, this.loginManager, this.linker);
     this.upgrades = new RoomUpgrades(deps, this.portals, this.spaces);
     this.portals.onCreated = async (link) => { await this.spaces.onLinked(link); await this.backfill.onPortalCreated(link); };
@@ -120,6 +122,7 @@ export class BridgeCore implements BridgeServices {
   async start(): Promise<void> {
     await this.portals.load();
     await this.spaces.load();
+    await this.spaces.emoji!.load();
     await this.backfill.load(); // before the queue: live messages must find a backfill to wait for
     for (const [k, v] of await this.loadManagementRooms()) this.managementRooms.set(k, v);
     this.markLoaded();
@@ -127,7 +130,7 @@ export class BridgeCore implements BridgeServices {
     await this.loginManager.startAll();
     // After the logins (their names are in it); in the background: readiness does not wait on it.
     void this.syncBridgeInfo();
-    void this.spaces.ensureAll(this.loginManager.all(), (id) => this.loginManager.connection(id)); // logins from before spaces: once
+    void (async () => { for (const l of this.loginManager.all()) await this.spaces.refresh(l, this.loginManager.connection(l.id)); })();
     this.backfill.start();
     this.sweeper = setInterval(() => this.registry.sweep(), 30_000);
     // Done queue items are kept a week for dedup (a redelivered event is a no-op), then dropped.
@@ -307,7 +310,7 @@ export class BridgeCore implements BridgeServices {
     await this.loginManager.start(row);
     await this.detachment.reattach(id);
     // The space first, so the first portals join it as they are made; a space that fails does not fail the login.
-    await this.spaces.ensure(row, this.loginManager.connection(id)).catch((err) => this.deps.log.warn("space not created", { login: id, ...errorFields(err) }));
+    await this.spaces.refresh(row, this.loginManager.connection(id));
     void this.sync(id).catch((err) => this.deps.log.warn("initial sync failed", { login: id, ...errorFields(err) }));
     return row;
   }

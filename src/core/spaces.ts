@@ -10,6 +10,7 @@ import type { PortalLinkRow } from "../store/api.js";
 import type { Connection, LoginRecord } from "./connector.js";
 import type { CoreDeps } from "./context.js";
 import { errorFields } from "./log.js";
+import type { EmojiPacks } from "./emoji-packs.js";
 import type { PortalDirectory } from "./portals.js";
 
 const SPACE = "space:";
@@ -24,6 +25,8 @@ export class SpaceDirectory {
   private readonly byLogin = new Map<string, string>();
   /** One space creation per login at a time (login and start-up may ask together). */
   private readonly making = new Map<string, Promise<string>>();
+  /** The login's custom emoji, synced into its space by `refresh`. */
+  emoji?: EmojiPacks;
   /** Extra people to invite (mapped accounts); only the owner when unset. */
   members?: SpaceMembers;
 
@@ -125,11 +128,15 @@ export class SpaceDirectory {
       .catch((err) => log.info("space parent not set in the room", { space, roomId, ...errorFields(err) }));
   }
 
-  /** Start-up: every login without a space gets one (once: it is remembered). In the background; failures logged. */
-  async ensureAll(logins: LoginRecord[], connection: (id: string) => Connection | undefined): Promise<void> {
-    for (const login of logins) {
-      if (this.byLogin.has(login.id)) continue;
-      await this.ensure(login, connection(login.id)).catch((err) => this.deps.log.warn("space not created", { login: login.id, ...errorFields(err) }));
-    }
+  /**
+   * The login's space (made if missing) and its custom emoji pack brought up to date. At login,
+   * and at start for every login (a space only once: it is remembered). Failures are logged.
+   */
+  async refresh(login: LoginRecord, conn: Connection | undefined): Promise<void> {
+    const space = await this.ensure(login, conn).catch((err) => { this.deps.log.warn("space not created", { login: login.id, ...errorFields(err) }); });
+    if (!conn || !this.emoji) return;
+    await this.emoji.sync(login, conn, space ?? undefined)
+      .then((n) => { if (n > 0) this.deps.log.info("custom emoji pack up to date", { login: login.id, images: n }); })
+      .catch((err) => this.deps.log.warn("custom emoji not synced", { login: login.id, ...errorFields(err) }));
   }
 }

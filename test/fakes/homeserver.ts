@@ -268,6 +268,11 @@ export class FakeHomeserver {
     return u ? { ...(u.displayname !== undefined ? { displayname: u.displayname } : {}), ...(u.avatar_url !== undefined ? { avatar_url: u.avatar_url } : {}) } : undefined;
   }
 
+  /** How many media files the homeserver holds (uploads, and media stored by tests). */
+  get mediaCount(): number {
+    return this.core.media.size;
+  }
+
   media(mxc: string): MediaContent | undefined {
     const m = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(mxc);
     if (!m || m[1] !== this.domain) return undefined;
