@@ -129,13 +129,16 @@ export class SpaceDirectory {
   }
 
   /**
-   * The login's space (made if missing) and its custom emoji pack brought up to date. At login,
-   * and at start for every login (a space only once: it is remembered). Failures are logged.
+   * The login's space (made if missing), then its custom emoji pack brought up to date in the
+   * background. At login, and at start for every login (a space only once: it is remembered).
+   * Failures are logged.
    */
   async refresh(login: LoginRecord, conn: Connection | undefined): Promise<void> {
     const space = await this.ensure(login, conn).catch((err) => { this.deps.log.warn("space not created", { login: login.id, ...errorFields(err) }); });
     if (!conn || !this.emoji) return;
-    await this.emoji.sync(login, conn, space ?? undefined)
+    // In the background: a workspace may have thousands of emoji, and the login's reply does not wait
+    // for them (until the pack is in, `:name:` arrives as text).
+    void this.emoji.sync(login, conn, space ?? undefined)
       .then((n) => { if (n > 0) this.deps.log.info("custom emoji pack up to date", { login: login.id, images: n }); })
       .catch((err) => this.deps.log.warn("custom emoji not synced", { login: login.id, ...errorFields(err) }));
   }
