@@ -28,13 +28,15 @@ export interface FinishResult {
  * The new power levels: `admins` at 100, the bot out of the users map (back to users_default),
  * everyone else as they were. Pure. Throws when the bot may not raise people that high.
  */
-export function finishedPowerLevels(pl: Record<string, unknown>, bot: string, admins: readonly string[]): Record<string, unknown> {
+export function finishedPowerLevels(pl: Record<string, unknown>, bot: string, admins: readonly string[], creators: readonly string[] = []): Record<string, unknown> {
   const users = { ...((typeof pl.users === "object" && pl.users !== null ? pl.users : {}) as Record<string, number>) };
-  const botLevel = users[bot] ?? (typeof pl.users_default === "number" ? pl.users_default : 0);
-  if (admins.some((a) => (users[a] ?? 0) < ADMIN) && botLevel < ADMIN) {
+  const botLevel = creators.includes(bot) ? Infinity : users[bot] ?? (typeof pl.users_default === "number" ? pl.users_default : 0);
+  // Creators of a room version 12 room outrank every level already, and may not be in the users map.
+  const raise = admins.filter((a) => !creators.includes(a));
+  if (raise.some((a) => (users[a] ?? 0) < ADMIN) && botLevel < ADMIN) {
     throw new CommandError(`I have power ${botLevel} in this room and cannot give anyone ${ADMIN}; give me ${ADMIN} first, or name people who have it already.`);
   }
-  for (const a of admins) users[a] = ADMIN;
+  for (const a of raise) users[a] = ADMIN;
   delete users[bot];
   return { ...pl, users };
 }
@@ -63,7 +65,8 @@ export class CutoverFinisher {
     if (admins.length === 0) {
       throw new CommandError(`No one in ${roomId} has power ${MODERATOR} or more to take over from me; name them: cutover finish --admins @a:example.org,@b:example.org`);
     }
-    const levels = finishedPowerLevels(pl, matrix.botMxid, admins); // checked before anything changes
+    const creators = (await matrix.privilegedCreators?.(roomId)) ?? [];
+    const levels = finishedPowerLevels(pl, matrix.botMxid, admins, creators); // checked before anything changes
     const where = `https://matrix.to/#/${encodeURIComponent(live.find((l) => l.alias)?.alias ?? await this.canonicalAlias(roomId) ?? roomId)}`;
     for (const link of live) {
       const connector = this.deps.connectors.get(link.network);
@@ -72,7 +75,8 @@ export class CutoverFinisher {
     }
     await this.portals.setFinished(roomId, new Date());
     await store.portals.record(roomId, portal.phase, "finished", by);
-    let powerNote: string | undefined;
+    // A creator of a version 12 room stays its admin for good: the bot can only say so.
+    let powerNote = creators.includes(matrix.botMxid) ? "I created this room (version 12) and stay one of its permanent admins; creators cannot step down" : undefined;
     await matrix.setState(roomId, matrix.botMxid, "m.room.power_levels", "", levels).catch((err: unknown) => {
       powerNote = `the power levels were not changed (${err instanceof Error ? err.message : String(err)})`;
       this.deps.log.warn("cutover finish: power levels not changed", { roomId, error: powerNote });

@@ -89,6 +89,11 @@ export interface MatrixPort {
   avatarOf(mxid: string): Promise<string | null>;
   joinedMembers(roomId: string): Promise<string[]>;
   powerLevel(roomId: string, mxid: string): Promise<number>;
+  /**
+   * The room's privileged creators (room version 12+: the create event's sender and its
+   * `additional_creators`, who rank above every power level); [] on older room versions.
+   */
+  privilegedCreators?(roomId: string): Promise<string[]>;
   /** The room's m.room.power_levels content ({} when unreadable as an object). */
   powerLevels(roomId: string): Promise<Record<string, unknown>>;
   /**

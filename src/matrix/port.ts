@@ -322,6 +322,13 @@ export class AppservicePort implements MatrixPort {
     return true; // a long history we did not read to the start: assume it has messages
   }
 
+  async privilegedCreators(roomId: string): Promise<string[]> {
+    const state = await this.call("room state", () => this.bridge.getIntent().matrixClient.getRoomState(roomId)) as Array<{ type?: unknown; sender?: unknown; content?: Record<string, unknown> }>;
+    const create = state.find((e) => e.type === "m.room.create");
+    if (!create?.content || !creatorsPrivileged(String(create.content.room_version ?? "1"))) return [];
+    return [...(typeof create.sender === "string" ? [create.sender] : []), ...creatorsOf(create.content)];
+  }
+
   async powerLevels(roomId: string): Promise<Record<string, unknown>> {
     const pl = await this.getState(roomId, "m.room.power_levels", "");
     return typeof pl === "object" && pl !== null && !Array.isArray(pl) ? pl : {};

@@ -69,6 +69,11 @@ describe("cutover finish power levels", () => {
     expect(finishedPowerLevels(pl, "@bot:x", ["@a:x", "@b:x"])).toEqual({ users: { "@a:x": 100, "@b:x": 100, "@ghost:x": 0 }, users_default: 0, state_default: 50 });
   });
 
+  it("room version 12: creators are not raised (nor put in the users map), and a creator bot may raise anyone", () => {
+    const pl = { users: { "@b:x": 0 } };
+    expect(finishedPowerLevels(pl, "@bot:x", ["@a:x", "@b:x"], ["@bot:x", "@a:x"])).toEqual({ users: { "@b:x": 100 } });
+  });
+
   it("a bot below 100 cannot raise anyone to 100: refused before anything changes (unless they have it already)", () => {
     const pl = { users: { "@bot:x": 50, "@a:x": 100 } };
     expect(() => finishedPowerLevels(pl, "@bot:x", ["@b:x"])).toThrow(CommandError);
