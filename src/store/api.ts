@@ -60,6 +60,11 @@ export interface PortalLinkRow {
   createdAt: Date;
   /** Set while the login was logged out (`logout`): the link stays, nothing goes out until a new login. */
   detachedAt?: Date | null;
+  /**
+   * Set by `cutover finish`: the parallel run ended for this chat, nothing is relayed either way.
+   * Kept in kv (`finished:<network>:<chat>`), not in the row; `cutover resume` clears it.
+   */
+  finishedAt?: Date | null;
 }
 
 export interface GhostRow {
@@ -140,8 +145,9 @@ export interface NewQueueItem {
 
 export interface CutoverChangeRow {
   roomId: string;
-  fromPhase: CutoverPhase;
-  toPhase: CutoverPhase;
+  /** A phase, or a cutover event: "finished" (cutover finish), "resumed" (its way back). */
+  fromPhase: CutoverPhase | "finished";
+  toPhase: CutoverPhase | "finished" | "resumed";
   byMxid: string;
   at: Date;
 }
@@ -184,6 +190,13 @@ export interface Store {
     list(): Promise<PortalRow[]>;
     setPhase(roomId: string, phase: CutoverPhase, byMxid: string): Promise<void>; // also records a CutoverChangeRow
     history(roomId: string): Promise<CutoverChangeRow[]>;
+    /** Record a cutover event that is not a phase (e.g. "finished", "resumed") in the room's history. */
+    record(roomId: string, from: string, to: string, byMxid: string): Promise<void>;
+    /**
+     * The room was upgraded: the portal (kind, owner, phase) and all its links move to `toRoomId`
+     * in one transaction; the old room's cutover history stays under its id. No-op without a portal.
+     */
+    moveRoom(fromRoomId: string, toRoomId: string): Promise<void>;
     delete(roomId: string): Promise<void>;
   };
   links: {
@@ -283,6 +296,8 @@ export interface Store {
   kv: {
     get(key: string): Promise<string | null>;
     set(key: string, value: string): Promise<void>;
+    /** Every non-empty entry whose key starts with `prefix` (e.g. "space:"), by key. */
+    list(prefix: string): Promise<Array<{ key: string; value: string }>>;
   };
   /** Read-only parity-audit and operator queries over the message map and the queue (audit.ts). Optional for hand-written fakes. */
   audit?: AuditRepo;

@@ -11,6 +11,7 @@
  *   and errors with backoff, and stops for good on invalid_auth / token_revoked /
  *   account_inactive, reporting "bad-credentials".
  */
+import { listCustomEmoji, workspaceIcon } from "./emoji.js";
 import type { SocketModeClient } from "@slack/socket-mode";
 import type { Connection, ConnectionStatus, DirectoryUser, EventSink, HistoryOptions, HistoryPage, LoginRecord, OutboundMessage } from "../../core/connector.js";
 import { RemoteError } from "../../core/errors.js";
@@ -354,6 +355,9 @@ export class SlackConnection implements Connection {
   downloadAvatar(avatar: string): Promise<{ data: Buffer; mime: string }> {
     return this.files.downloadAvatar(avatar);
   }
+
+  customEmoji = () => listCustomEmoji(this.api);
+  accountAvatar = () => workspaceIcon(this.api);
 
   listChats(limit: number): Promise<ChatRef[]> {
     return this.directory.listChats(limit);
