@@ -18,6 +18,9 @@ import type { LoginRecord, LoginResult, NetworkConnector } from "./connector.js"
 import type { CoreDeps } from "./context.js";
 import { Deferred, TandemError } from "./errors.js";
 import { GhostManager } from "./ghosts.js";
+import { HistoryImports } from "./history-import/importer.js";
+import { describeImport } from "./history-import/progress.js";
+import { importCommands } from "./commands/import.js";
 import { RoomLinker } from "./linking.js";
 import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
@@ -52,6 +55,7 @@ export class BridgeCore implements BridgeServices {
   readonly permissions: Permissions;
   readonly queue: RelayQueue;
   readonly backfill: Backfill;
+  readonly imports: HistoryImports;
   private readonly loginManager: LoginManager;
   private readonly remote: RemoteInbound;
   private readonly outbound: MatrixOutbound;
@@ -87,13 +91,21 @@ export class BridgeCore implements BridgeServices {
     this.linker = new RoomLinker(deps, this.portals, this.loginManager);
     this.backfill = new Backfill(deps, this.portals, this.loginManager, (p, id) => this.remote.importPast(p, id), opts.backfill);
     this.remote.detachedWaitMs = this.detachment.waitMs;
-    this.remote.beforeLive = (roomId, ev) => this.backfill.beforeLive(roomId, ev);
-    this.portals.onCreated = (link) => this.backfill.onPortalCreated(link);
+    this.imports = new HistoryImports(deps, this.portals, this.ghosts, this.loginManager);
+    this.remote.beforeLive = async (roomId, ev) => {
+      // A chat whose past is being imported: its live messages follow the import, in order.
+      const network = this.portals.linksOfRoom(roomId).find((l) => l.chat === ev.chat)?.network;
+      const held = network ? this.imports.hold(network, ev.chat) : undefined;
+      if (held) await held;
+      return (await this.backfill.beforeLive(roomId, ev)) || !!held;
+    };
+    // A portal the import makes gets the whole history from it, not the last-N backfill.
+    this.portals.onCreated = (link) => this.imports.holds(link.network, link.chat) ? Promise.resolve() : this.backfill.onPortalCreated(link);
     this.linker.onLinked = (link) => this.backfill.onLinked(link);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.queue.onStoreHealth = (error) => { deps.health.databaseError = error; };
     this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }), (s) => this.tokens.mask(s));
-    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this),
+    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this), ...importCommands(this.imports),
       ...(opts.extraCommands?.(this) ?? []));
   }
 
@@ -108,6 +120,7 @@ export class BridgeCore implements BridgeServices {
   async start(): Promise<void> {
     await this.portals.load();
     await this.backfill.load(); // before the queue: live messages must find a backfill to wait for
+    await this.imports.load(); // the same for an import that was running
     for (const [k, v] of await this.loadManagementRooms()) this.managementRooms.set(k, v);
     this.markLoaded();
     this.queue.start();
@@ -115,6 +128,7 @@ export class BridgeCore implements BridgeServices {
     // After the logins (their names are in it); in the background: readiness does not wait on it.
     void this.syncBridgeInfo();
     this.backfill.start();
+    void this.imports.resume();
     this.sweeper = setInterval(() => this.registry.sweep(), 30_000);
     // Done queue items are kept a week for dedup (a redelivered event is a no-op), then dropped.
     this.pruner = setInterval(() => void this.deps.store.queue.prune(new Date(Date.now() - QUEUE_KEEP_MS))
@@ -139,6 +153,7 @@ export class BridgeCore implements BridgeServices {
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.pruner) clearInterval(this.pruner);
     await this.backfill.stop();
+    await this.imports.shutdown();
     await this.loginManager.stopAll();
     await this.queue.stop();
   }
@@ -333,6 +348,11 @@ export class BridgeCore implements BridgeServices {
 
   backfillNote(roomId: string, network: string): string | undefined {
     return this.backfill.takeNote(roomId, network);
+  }
+
+  importStatus(): string | undefined {
+    const s = this.imports.snapshot();
+    return s ? describeImport(s) : undefined;
   }
 
   backfillStatus(loginIds?: ReadonlySet<string>): string[] {

@@ -4,6 +4,7 @@
  * what is stored. A connector never talks to Matrix or the database.
  */
 import type { Doc } from "../formatting/ast.js";
+import type { HistorySource } from "./history-source.js";
 import type {
   ChatInfo, ChatRef, FileKind, FileRef, MessageRef, NetworkName, RemoteEvent, UserInfo, UserRef,
 } from "./types.js";
@@ -156,6 +157,8 @@ export interface Connection {
   history?(chat: ChatRef, opts: HistoryOptions): Promise<HistoryPage>;
   /** When the next `history` call of this kind can go out without waiting (ms since epoch; <= now: at once). */
   historyReadyAt?(kind: "page" | "thread"): number;
+  /** Everything this login can read of its chats' past, for `tandem import` (history-source.ts); networks whose bots cannot read history omit it. */
+  historySource?(): HistorySource;
   /** Whether a remote user is this login's own account (its messages are echoes). */
   isOwnUser(user: UserRef): boolean;
   stop(): Promise<void>;

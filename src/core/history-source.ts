@@ -53,4 +53,6 @@ export interface HistorySource {
   download(file: FileRef): Promise<{ data: Buffer; mime: string; name: string }>;
   /** Notes worth telling the operator (e.g. "Slack rate tier 3: 50 requests/minute"), as they become known. */
   notes?(): string[];
+  /** Time spent waiting for the network's rate limits so far, and whether a wait is on now (for progress). */
+  waits?(): { totalMs: number; waitingNow: boolean };
 }

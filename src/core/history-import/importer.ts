@@ -1,0 +1,313 @@
+/**
+ * The history import (`tandem import <network>`, `import` in the bot DM): reads a HistorySource
+ * conversation by conversation, oldest first, and writes each event into the chat's room
+ * (RoomChooser) through HistoryWriter. One import runs at a time.
+ *
+ * - Resumable: the job is kept in kv (`import-job`); a bridge that restarts (or was killed)
+ *   resumes it, and since every write is skipped when already in the message map and every send
+ *   reuses its txn id, nothing is doubled and only what is missing is added. A stopped import
+ *   resumes the same way when started again.
+ * - Before live: while a conversation's past is not in, live messages of that chat wait in their
+ *   lane (`hold`), so they land after it, in order. Until the listing of conversations is done
+ *   every chat of the network waits (any of them may be in it).
+ */
+import { randomUUID } from "node:crypto";
+import type { CoreDeps } from "../context.js";
+import { CommandError, isTransient } from "../errors.js";
+import type { GhostManager } from "../ghosts.js";
+import type { HistoryConversation, HistoryEvent, HistorySource, HistoryWindow } from "../history-source.js";
+import type { LoginManager } from "../logins.js";
+import { errorFields } from "../log.js";
+import type { PortalDirectory } from "../portals.js";
+import { describeImport, ImportProgress, type ConversationProgress, type ImportSnapshot } from "./progress.js";
+import { sourceConnection } from "./source-connection.js";
+import { RoomChooser } from "./target.js";
+import { HistoryWriter, type WriteTarget } from "./writer.js";
+
+export interface ImportRequest {
+  network: string;
+  /** Which login's source (default: the network's only login). */
+  loginId?: string;
+  /** One conversation (a ref, `#name` or name); all when absent. */
+  conversation?: string;
+  since?: number;
+  until?: number;
+  dryRun?: boolean;
+  /** Who asked (a Matrix id, or "cli"). */
+  by: string;
+  /** A room to keep a status message in, edited as the import goes (the bot DM). */
+  statusRoom?: string;
+}
+
+interface StoredJob extends Omit<ImportRequest, "statusRoom"> {
+  id: string;
+  loginId: string;
+  state: "running" | "stopped" | "done" | "failed";
+}
+
+const JOB_KEY = "import-job";
+/** Tries of one event's write on transient failures (homeserver or store down) before the conversation is left for a rerun. */
+const WRITE_ATTEMPTS = 8;
+/** A dry run's estimate of the write speed (messages/s into a homeserver; `npm run bench -- --only import` measures it). */
+const ESTIMATED_WRITE_RATE = 40;
+const STATUS_EDIT_MS = 5000;
+
+export class HistoryImports {
+  private current: { job: StoredJob; progress: ImportProgress; done: Promise<void>; stop: boolean; shutdown?: boolean; source?: HistorySource } | null = null;
+  private last: ImportProgress | null = null;
+  /** Chats whose past is still to come, per network: null = not listed yet (every chat waits). */
+  private pending: Map<string, Set<string> | null> = new Map();
+  private readonly waiters: Array<{ network: string; chat: string; resolve: () => void }> = [];
+  private readonly writer: HistoryWriter;
+  private readonly rooms: RoomChooser;
+
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly portals: PortalDirectory,
+    ghosts: GhostManager,
+    private readonly logins: LoginManager,
+    private readonly retryBaseMs = 500,
+  ) {
+    this.writer = new HistoryWriter(deps, ghosts, portals);
+    this.rooms = new RoomChooser(deps, portals);
+  }
+
+  /** At start, before the relay queue: an import that was running when the bridge stopped holds its chats again. */
+  async load(): Promise<void> {
+    const job = await this.storedJob();
+    if (job?.state === "running" && !job.dryRun) this.pending.set(job.network, null);
+  }
+
+  /** After the logins connected: resume an import the bridge was running when it stopped. */
+  async resume(): Promise<void> {
+    const job = await this.storedJob();
+    if (job?.state !== "running" || job.dryRun || this.current) return;
+    this.deps.log.info("resuming the history import", { network: job.network, id: job.id });
+    try {
+      this.begin(job, undefined);
+    } catch (err) {
+      this.pending.delete(job.network);
+      this.release();
+      this.deps.log.warn("history import not resumed", { ...errorFields(err) });
+    }
+  }
+
+  start(req: ImportRequest): ImportSnapshot {
+    if (this.current && this.current.progress.state !== "done") throw new CommandError(`An import is already running:\n${describeImport(this.current.progress.snapshot())}`);
+    if (!this.deps.connectors.has(req.network)) throw new CommandError(`Unknown network ${req.network}; this bridge has ${[...this.deps.connectors.keys()].join(", ")}.`);
+    const loginId = req.loginId ?? this.loginFor(req.network);
+    const { statusRoom, ...rest } = req;
+    const job: StoredJob = { ...rest, id: randomUUID(), loginId, state: "running" };
+    return this.begin(job, statusRoom).snapshot();
+  }
+
+  /** Stop at the next event; what is in stays in, and the next run resumes from there. */
+  async stop(): Promise<ImportSnapshot | null> {
+    const cur = this.current;
+    if (!cur) return this.last?.snapshot() ?? null;
+    cur.stop = true;
+    cur.progress.state = "stopping";
+    await cur.done;
+    return cur.progress.snapshot();
+  }
+
+  /** The bridge is stopping: pause at the next event, and resume at the next start. */
+  async shutdown(): Promise<void> {
+    const cur = this.current;
+    if (!cur) return;
+    cur.stop = true;
+    cur.shutdown = true;
+    await cur.done;
+  }
+
+  snapshot(): ImportSnapshot | null {
+    return (this.current?.progress ?? this.last)?.snapshot() ?? null;
+  }
+
+  /** Whether a live event of this chat must wait for the import, and then until when. */
+  hold(network: string, chat: string): Promise<void> | undefined {
+    if (!this.holds(network, chat)) return undefined;
+    return new Promise((resolve) => this.waiters.push({ network, chat, resolve }));
+  }
+
+  holds(network: string, chat: string): boolean {
+    if (!this.pending.has(network)) return false;
+    const set = this.pending.get(network);
+    return set === null || set!.has(chat);
+  }
+
+  // ---- the run --------------------------------------------------------------------------
+
+  private loginFor(network: string): string {
+    const all = this.logins.all().filter((l) => l.network === network);
+    if (all.length === 0) throw new CommandError(`There is no ${network} login to import from.`);
+    if (all.length > 1) throw new CommandError(`There are ${all.length} ${network} logins; name one: ${all.map((l) => `${l.id} (${l.name})`).join(", ")}`);
+    return all[0]!.id;
+  }
+
+  private begin(job: StoredJob, statusRoom: string | undefined): ImportProgress {
+    const conn = this.logins.connection(job.loginId);
+    const source = conn?.historySource?.();
+    if (!source) throw new CommandError(`The ${job.network} login ${job.loginId} ${conn ? "cannot read history" : "is not connected"}.`);
+    const progress = new ImportProgress(job.id, job.network, source.describe, !!job.dryRun);
+    if (!job.dryRun) this.pending.set(job.network, null);
+    const cur = { job, progress, stop: false, source, done: Promise.resolve() };
+    this.current = cur;
+    cur.done = this.run(cur, source, statusRoom);
+    return progress;
+  }
+
+  private async run(cur: NonNullable<typeof this.current>, source: HistorySource, statusRoom?: string): Promise<void> {
+    const { job, progress } = cur;
+    const status = statusRoom ? this.statusMessage(statusRoom, progress) : undefined;
+    if (!job.dryRun) await this.deps.store.kv.set(JOB_KEY, JSON.stringify(job));
+    this.deps.log.info("history import started", { network: job.network, id: job.id, conversation: job.conversation, dryRun: job.dryRun });
+    const window: HistoryWindow = { ...(job.since !== undefined ? { since: job.since } : {}), ...(job.until !== undefined ? { until: job.until } : {}) };
+    try {
+      const convs: HistoryConversation[] = [];
+      for await (const conv of source.conversations(job.conversation)) convs.push(conv);
+      if (job.conversation && convs.length === 0) throw new CommandError(`No conversation ${job.conversation} in ${source.describe}.`);
+      if (!job.dryRun) this.pending.set(job.network, new Set(convs.map((c) => c.chat)));
+      this.release();
+      const rows = await Promise.all(convs.map(async (c) => progress.add(c.chat, c.info.name, await c.estimateMessages?.(window).catch(() => undefined))));
+      for (const [i, conv] of convs.entries()) {
+        if (cur.stop) break;
+        const row = rows[i]!;
+        row.state = "importing";
+        try {
+          if (job.dryRun) await this.count(cur, conv, window, row);
+          else await this.importOne(cur, source, conv, window, row);
+          if (!cur.stop) row.state = "done";
+        } catch (err) {
+          row.state = "failed";
+          row.error = err instanceof Error ? err.message : String(err);
+          this.deps.log.warn("history import of a conversation failed; a rerun adds what is missing", { chat: conv.chat, ...errorFields(err) });
+        } finally {
+          if (!job.dryRun && !cur.stop) this.pending.get(job.network)?.delete(conv.chat);
+          this.release();
+        }
+        progress.notes = source.notes?.() ?? [];
+      }
+      if (job.dryRun) {
+        const snap = progress.snapshot();
+        const seconds = (Date.now() - progress.startedAt) / 1000 + snap.messages / ESTIMATED_WRITE_RATE;
+        progress.notes.push(`Estimate: about ${Math.ceil(seconds / 60)} minutes for ${snap.messages} messages and ${snap.files} files (reading at this pace, writing at about ${ESTIMATED_WRITE_RATE} messages/s); nothing was written.`);
+      }
+      const failed = progress.conversations.some((c) => c.state === "failed");
+      progress.end(cur.stop ? "stopped" : failed ? "failed" : "done");
+    } catch (err) {
+      progress.end("failed", err instanceof Error ? err.message : String(err));
+      this.deps.log.warn("history import failed", { network: job.network, ...errorFields(err) });
+    } finally {
+      progress.notes = [...new Set([...progress.notes, ...(source.notes?.() ?? [])])];
+      // A stopped or failed import keeps its chats free: live traffic must not wait for a rerun that may never come.
+      this.pending.delete(job.network);
+      this.release();
+      if (!job.dryRun) {
+        const state = cur.shutdown ? "running" : progress.state === "done" ? "done" : progress.state === "failed" ? "failed" : "stopped";
+        await this.deps.store.kv.set(JOB_KEY, JSON.stringify({ ...job, state })).catch((err) => this.deps.log.warn("import job not saved", { ...errorFields(err) }));
+      }
+      this.last = progress;
+      this.current = null;
+      await status?.finish();
+      this.deps.log.info("history import ended", { network: job.network, id: job.id, ...summary(progress.snapshot()) });
+    }
+  }
+
+  private async count(cur: NonNullable<typeof this.current>, conv: HistoryConversation, window: HistoryWindow, row: ConversationProgress): Promise<void> {
+    for await (const ev of conv.events(window)) {
+      if (cur.stop) return;
+      this.waits(cur);
+      if (ev.kind !== "message") continue;
+      if ((await this.deps.store.messages.byRemote(conv.network, ev.ref)).length > 0) row.alreadyIn++;
+      else row.messages++;
+      row.files += ev.msg.files?.length ?? 0;
+    }
+  }
+
+  private async importOne(cur: NonNullable<typeof this.current>, source: HistorySource, conv: HistoryConversation, window: HistoryWindow, row: ConversationProgress): Promise<void> {
+    const connector = this.deps.connectors.get(conv.network);
+    const login = this.logins.record(cur.job.loginId);
+    if (!connector || !login) throw new CommandError(`The ${conv.network} login ${cur.job.loginId} is gone.`);
+    const conn = sourceConnection(source, conv, this.logins.connection(login.id));
+    const chosen = await this.rooms.choose(conv, connector, conn, login);
+    row.roomId = chosen.roomId;
+    row.archive = !!chosen.archiveOf;
+    const target: WriteTarget = { roomId: chosen.roomId, network: conv.network, connector, conn, source };
+    for await (const ev of conv.events(window)) {
+      if (cur.stop) return;
+      this.waits(cur);
+      const out = await this.writeRetrying(cur, target, ev);
+      if (out === "stopped") return;
+      if (out.kind === "message") { row.messages++; row.files += out.files; }
+      else if (out.kind === "already-in") { if (ev.kind === "message") row.alreadyIn++; }
+      else if (out.kind === "other") row.others++;
+    }
+    await this.rooms.linkArchive(chosen, connector.displayName);
+  }
+
+  /** Transient failures (homeserver, store) are retried with backoff; a bad event is logged and skipped. */
+  private async writeRetrying(cur: NonNullable<typeof this.current>, target: WriteTarget, ev: HistoryEvent) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.writer.write(target, ev);
+      } catch (err) {
+        if (!isTransient(err)) {
+          this.deps.log.warn("history import skipped an event it cannot write", { key: ev.key, ...errorFields(err) });
+          return { kind: "skipped" as const };
+        }
+        if (attempt >= WRITE_ATTEMPTS || cur.stop) throw err;
+        const ms = Math.max((err as { retryAfterMs?: number }).retryAfterMs ?? 0, this.retryBaseMs * 2 ** (attempt - 1));
+        this.deps.log.info("history import write failed, retrying", { key: ev.key, inMs: ms, ...errorFields(err) });
+        await new Promise((r) => setTimeout(r, ms));
+        if (cur.stop) return "stopped" as const;
+      }
+    }
+  }
+
+  private waits(cur: NonNullable<typeof this.current>): void {
+    const w = cur.source?.waits?.();
+    if (w) { cur.progress.rateLimitWaitMs = w.totalMs; cur.progress.waitingNow = w.waitingNow; }
+  }
+
+  private release(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (!this.holds(w.network, w.chat)) { this.waiters.splice(i, 1); w.resolve(); }
+    }
+  }
+
+  private async storedJob(): Promise<StoredJob | null> {
+    const raw = await this.deps.store.kv.get(JOB_KEY);
+    return raw ? JSON.parse(raw) as StoredJob : null;
+  }
+
+  /** A notice in `roomId` edited as the import goes (at most every STATUS_EDIT_MS), and a last time at the end. */
+  private statusMessage(roomId: string, progress: ImportProgress): { finish(): Promise<void> } {
+    const { matrix } = this.deps;
+    let first: Promise<string | null> | null = null;
+    let n = 0;
+    const post = async () => {
+      const body = describeImport(progress.snapshot());
+      if (!first) {
+        first = matrix.sendEvent(roomId, matrix.botMxid, "m.room.message", { msgtype: "m.notice", body, "m.mentions": {} }, `tandem-import-${progress.id}`)
+          .catch((err) => { this.deps.log.warn("import status message not sent", { ...errorFields(err) }); return null; });
+        return;
+      }
+      const eventId = await first;
+      if (!eventId) return;
+      await matrix.sendEvent(roomId, matrix.botMxid, "m.room.message", {
+        msgtype: "m.notice", body: `* ${body}`, "m.mentions": {},
+        "m.new_content": { msgtype: "m.notice", body, "m.mentions": {} }, "m.relates_to": { rel_type: "m.replace", event_id: eventId },
+      }, `tandem-import-${progress.id}-${++n}`).catch((err) => this.deps.log.warn("import status message not edited", { ...errorFields(err) }));
+    };
+    void post();
+    const timer = setInterval(() => void post(), STATUS_EDIT_MS);
+    timer.unref();
+    return { async finish() { clearInterval(timer); await first; await post(); } };
+  }
+}
+
+function summary(s: ImportSnapshot) {
+  return { state: s.state, messages: s.messages, files: s.files, alreadyIn: s.alreadyIn, conversations: s.conversations.length, error: s.error };
+}
