@@ -19,6 +19,7 @@ import { healthRoute } from "./observability/health-route.js";
 import { MetricsServer } from "./observability/http.js";
 import { createLogger, registerSecret } from "./observability/log.js";
 import { createMetrics } from "./observability/metrics.js";
+import { importRoute } from "./observability/import-route.js";
 import { routeSdkLogs } from "./observability/sdk-logs.js";
 import { auditRoute } from "./observability/audit-route.js";
 import { statusRoutes } from "./observability/status-page.js";
@@ -126,7 +127,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
 
   // Before anything is relayed: the counters count where events happen, from here on.
   const metricsRoute = config.metrics.enabled ? createMetrics(health, () => store.queue.depth(), core.queue,
-    { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { ...errorFields(err) }), droppedMatrixEvents: () => appservice.droppedEvents() }).route : null;
+    { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { ...errorFields(err) }), droppedMatrixEvents: () => appservice.droppedEvents(), importProgress: () => core.imports.snapshot() }).route : null;
   onFailure(() => matrix.close());
   onFailure(() => appservice.stop());
   await appservice.start((events) => core.onMatrixEvents(events));
@@ -156,6 +157,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
     const operator = { store, portals: core.portals, connectors, health, queueDepth: () => store.queue.depth(), roomName: (roomId: string) => roomNameOf(core, roomId) };
     metricsServer.route(auditRoute(operator));
     metricsServer.route(statusRoutes(operator));
+    metricsServer.route(importRoute(core.imports));
     const server = metricsServer;
     onFailure(() => server.close());
     metricsPort = await metricsServer.listen(config.metrics.port, config.metrics.hostname);

@@ -159,13 +159,15 @@ export class HistoryImports {
 
   private async run(cur: NonNullable<typeof this.current>, source: HistorySource, statusRoom?: string): Promise<void> {
     const { job, progress } = cur;
-    const status = statusRoom ? this.statusMessage(statusRoom, progress) : undefined;
+    let status: { finish(): Promise<void> } | undefined;
     if (!job.dryRun) await this.deps.store.kv.set(JOB_KEY, JSON.stringify(job));
     this.deps.log.info("history import started", { network: job.network, id: job.id, conversation: job.conversation, dryRun: job.dryRun });
     const window: HistoryWindow = { ...(job.since !== undefined ? { since: job.since } : {}), ...(job.until !== undefined ? { until: job.until } : {}) };
     try {
       const convs: HistoryConversation[] = [];
       for await (const conv of source.conversations(job.conversation)) convs.push(conv);
+      progress.source = source.describe; // known once the source has asked the network who it is
+      if (statusRoom) status = this.statusMessage(statusRoom, progress);
       if (job.conversation && convs.length === 0) throw new CommandError(`No conversation ${job.conversation} in ${source.describe}.`);
       if (!job.dryRun) this.pending.set(job.network, new Set(convs.map((c) => c.chat)));
       this.release();
@@ -209,7 +211,7 @@ export class HistoryImports {
       }
       this.last = progress;
       this.current = null;
-      await status?.finish();
+      await (status ?? (statusRoom ? this.statusMessage(statusRoom, progress) : undefined))?.finish();
       this.deps.log.info("history import ended", { network: job.network, id: job.id, ...summary(progress.snapshot()) });
     }
   }

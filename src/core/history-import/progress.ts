@@ -55,7 +55,7 @@ export class ImportProgress {
   rateLimitWaitMs = 0;
   waitingNow = false;
 
-  constructor(readonly id: string, readonly network: string, readonly source: string, readonly dryRun: boolean, readonly startedAt = Date.now()) {}
+  constructor(readonly id: string, readonly network: string, public source: string, readonly dryRun: boolean, readonly startedAt = Date.now()) {}
 
   add(chat: string, name: string, expected?: number): ConversationProgress {
     const c: ConversationProgress = { chat, name, state: "waiting", messages: 0, files: 0, alreadyIn: 0, others: 0, ...(expected !== undefined ? { expected } : {}) };
