@@ -70,6 +70,7 @@ export class FakeSlack {
   private readonly store: SlackStore;
   private readonly hub: SocketHub;
   private readonly rateLimits = new Map<string, { count: number; retryAfter: number }>();
+  private tier: { maxPerCall: number; perWindow: number; windowMs: number; seen: Map<string, number[]> } | null = null;
   /** chat.postMessage's per-channel limit, when enforced (postLimit()): a token bucket per channel. */
   private postBucket: { perSecond: number; burst: number; channels: Map<string, { tokens: number; at: number }> } | null = null;
   private readonly echoLeadMs: number;
@@ -295,6 +296,32 @@ export class FakeSlack {
   }
 
   /**
+   * Enforce a history rate tier on conversations.history and conversations.replies, per method
+   * (all workspaces together), as Slack documents them (docs.slack.dev, "rate limits for non-Marketplace apps"):
+   * at most `maxPerCall` messages per call whatever `limit` asks (15 for distributed apps outside
+   * the Marketplace, 999 for Tier 3), and `perWindow` requests per `windowMs` (1 a minute, or 50+
+   * a minute for Tier 3); a request over it answers HTTP 429 with Retry-After, counted as one.
+   * Tests scale the window down. `null` turns it off.
+   */
+  historyTier(tier: { maxPerCall: number; perWindow: number; windowMs: number } | null): void {
+    this.tier = tier ? { ...tier, seen: new Map() } : null;
+  }
+
+  /** Seconds to wait when this history read exceeds the tier; 0 = allowed (and counted). */
+  private overHistoryTier(method: string, params: Json): number {
+    const t = this.tier;
+    if (!t || (method !== "conversations.history" && method !== "conversations.replies")) return 0;
+    const asked = Number(params.limit ?? 100);
+    params.limit = String(Math.min(Number.isFinite(asked) && asked > 0 ? asked : 100, t.maxPerCall));
+    const now = Date.now();
+    const recent = (t.seen.get(method) ?? []).filter((at) => now - at < t.windowMs);
+    t.seen.set(method, recent);
+    if (recent.length >= t.perWindow) return Math.max(1, Math.ceil((recent[0]! + t.windowMs - now) / 1000));
+    recent.push(now);
+    return 0;
+  }
+
+  /**
    * Enforce chat.postMessage's special limit: "1 message per second to a specific channel, with
    * short bursts above 1 allowed" (api.slack.com/methods/chat.postMessage). Posts beyond it
    * answer HTTP 429 `ratelimited` with Retry-After, as Slack does.
@@ -455,6 +482,11 @@ export class FakeSlack {
     const tokenStr = bearer ?? (isJson ? undefined : (params.token as string | undefined));
     const { token: _t, ...shown } = params;
     call.params = shown;
+    const tierWait = this.overHistoryTier(method, params);
+    if (tierWait > 0) {
+      headers["retry-after"] = String(tierWait);
+      return reply(429, { ok: false, error: "ratelimited" });
+    }
     if (method === "chat.postMessage") {
       const wait = this.overPostLimit(params);
       if (wait > 0) {

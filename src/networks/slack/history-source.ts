@@ -43,7 +43,9 @@ export function tsCompare(a: string, b: string): number {
   return Number(ai) - Number(bi) || (af.padEnd(6, "0") < bf.padEnd(6, "0") ? -1 : af.padEnd(6, "0") > bf.padEnd(6, "0") ? 1 : 0);
 }
 
-const msToTs = (ms: number) => (ms / 1000).toFixed(6);
+/** A window's ms bounds as Slack ts bounds covering the whole millisecond (ts carry microseconds). */
+const fromTs = (ms: number) => `${(Math.floor(ms) / 1000).toFixed(3)}000`;
+const untilTs = (ms: number) => `${(Math.floor(ms) / 1000).toFixed(3)}999`;
 const JOIN_SUBTYPES = new Set(["channel_join", "group_join"]);
 const LEAVE_SUBTYPES = new Set(["channel_leave", "group_leave"]);
 
@@ -117,7 +119,7 @@ export class SlackHistorySource implements HistorySource {
       team: this.deps.team, botUserId: me.botUserId || undefined, botId: me.botId || undefined,
       userName: (id) => this.deps.directory.userName(id), chatName: (id) => this.deps.directory.channelName(id),
     };
-    const bounds = { ...(window.since !== undefined ? { oldest: msToTs(window.since) } : {}), ...(window.until !== undefined ? { latest: msToTs(window.until) } : {}), inclusive: true };
+    const bounds = { ...(window.since !== undefined ? { oldest: fromTs(window.since) } : {}), ...(window.until !== undefined ? { latest: untilTs(window.until) } : {}), inclusive: true };
     const top = await this.all(channel, "conversations.history", bounds);
     top.sort((a, b) => tsCompare(a.ts!, b.ts!));
     const seen = new Set(top.map((m) => m.ts));
