@@ -50,7 +50,10 @@ export function importCommands(imports: HistoryImports): Command[] {
       }
       if (word === "stop") {
         const s = await imports.stop();
-        return ctx.reply(s ? `Stopped. ${describeImport(s)}\nRun the same import again to resume.` : "No import is running.");
+        if (!s) return ctx.reply("No import is running.");
+        return ctx.reply(s.state === "stopping"
+          ? "Stopping at the next message (the import's status message says when it has). Run the same import again to resume."
+          : `Stopped. ${describeImport(s)}\nRun the same import again to resume.`);
       }
       imports.start({ ...parseImportArgs(word, ctx.args.slice(1), ctx.sender), statusRoom: ctx.roomId });
     },

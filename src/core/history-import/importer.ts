@@ -101,13 +101,19 @@ export class HistoryImports {
     return this.begin(job, statusRoom).snapshot();
   }
 
-  /** Stop at the next event; what is in stays in, and the next run resumes from there. */
-  async stop(): Promise<ImportSnapshot | null> {
+  /**
+   * Stop at the next event; what is in stays in, and the next run resumes from there. Waits up to
+   * `waitMs` for the run to end (a Slack call or a rate-limit wait in flight ends first), then
+   * answers with the state then ("stopping" if it has not ended yet).
+   */
+  async stop(waitMs = 3000): Promise<ImportSnapshot | null> {
     const cur = this.current;
     if (!cur) return this.last?.snapshot() ?? null;
     cur.stop = true;
-    cur.progress.state = "stopping";
-    await cur.done;
+    if (cur.progress.state === "running") cur.progress.state = "stopping";
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([cur.done, new Promise<void>((r) => { timer = setTimeout(r, waitMs); timer.unref(); })]);
+    clearTimeout(timer);
     return cur.progress.snapshot();
   }
 
@@ -115,9 +121,8 @@ export class HistoryImports {
   async shutdown(): Promise<void> {
     const cur = this.current;
     if (!cur) return;
-    cur.stop = true;
     cur.shutdown = true;
-    await cur.done;
+    await this.stop(2000); // a call in flight may take its full timeout: the job resumes from kv anyway
   }
 
   snapshot(): ImportSnapshot | null {
