@@ -86,6 +86,15 @@ describe("Slack history source", () => {
     expect(source.notes().join()).toMatch(/15 messages per request/);
   }, 60_000);
 
+  it("a Slack outage of a few calls (503) is waited out: nothing lost, nothing doubled", async () => {
+    slack.failNext("conversations.history", 2, 503);
+    slack.failNext("conversations.replies", 1, 500);
+    const [general] = await collect(source.conversations("C0001"));
+    const evs = await collect(general!.events({}));
+    expect(messageKeys(evs)).toEqual(expectedRefs("C0001"));
+    expect(slack.calls.filter((c) => c.method === "conversations.history" && c.status === 503)).toHaveLength(2);
+  }, 30_000);
+
   it("--since and --until bound the read (inclusive)", async () => {
     const all = ws.messages.filter((m) => m.conv === "G0003" && !m.root);
     const since = Math.floor(Number(all[10]!.ts) * 1000); // a date's ms: the whole millisecond counts

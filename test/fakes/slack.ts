@@ -70,6 +70,7 @@ export class FakeSlack {
   private readonly store: SlackStore;
   private readonly hub: SocketHub;
   private readonly rateLimits = new Map<string, { count: number; retryAfter: number }>();
+  private readonly failures = new Map<string, { count: number; status: number }>();
   private tier: { maxPerCall: number; perWindow: number; windowMs: number; seen: Map<string, number[]> } | null = null;
   /** chat.postMessage's per-channel limit, when enforced (postLimit()): a token bucket per channel. */
   private postBucket: { perSecond: number; burst: number; channels: Map<string, { tokens: number; at: number }> } | null = null;
@@ -290,6 +291,10 @@ export class FakeSlack {
   scopes(token: string): string[] {
     return [...this.tokenRecord(token).scopes];
   }
+  /** The next `count` calls of `method` answer HTTP `status` (a Slack outage: 500, 503). */
+  failNext(method: string, count: number, status = 503): void {
+    this.failures.set(method, { count, status });
+  }
   /** The next `count` calls of `method` answer HTTP 429 with `Retry-After: retryAfterSec`. */
   rateLimitNext(method: string, count: number, retryAfterSec = 1): void {
     this.rateLimits.set(method, { count, retryAfter: retryAfterSec });
@@ -464,6 +469,11 @@ export class FakeSlack {
       res.end(JSON.stringify(body));
     };
 
+    const failure = this.failures.get(method);
+    if (failure && failure.count > 0) {
+      failure.count -= 1;
+      return reply(failure.status, { ok: false, error: "service_unavailable" });
+    }
     const limit = this.rateLimits.get(method);
     if (limit && limit.count > 0) {
       limit.count -= 1;

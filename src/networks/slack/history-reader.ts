@@ -15,6 +15,9 @@ import type { Obj, SlackApi } from "./api.js";
 export const IMPORT_PAGE_LIMIT = 999;
 /** 429s in a row after which the import gives up on one call (Slack unreachable for ~an hour at 1/min). */
 const MAX_RATE_LIMITED = 60;
+/** Tries of one call that fails transiently (5xx, transport), 1 s doubling between them. */
+const TRANSIENT_TRIES = 5;
+const TRANSIENT_BACKOFF_MS = 1000;
 
 export interface ReaderStats {
   requests: number;
@@ -36,13 +39,18 @@ export class HistoryReader {
 
   /** One read; 429s are waited out (Retry-After) and retried, other failures thrown. */
   async call<T extends Obj>(method: string, params: Obj): Promise<T> {
-    for (let limited = 0; ; ) {
+    for (let limited = 0, failed = 0; ; ) {
       this.stats.requests++;
       try {
         const r = await this.api.call<T>(method, params);
         this.notePage(params, r);
         return r;
       } catch (err) {
+        // Slack or the network hiccuped (5xx, a reset): a few tries with backoff before the conversation is left for a rerun.
+        if (err instanceof RemoteError && err.retryable && !err.badCredentials && err.code !== "ratelimited" && ++failed < TRANSIENT_TRIES) {
+          await this.sleep(TRANSIENT_BACKOFF_MS * 2 ** (failed - 1));
+          continue;
+        }
         if (!(err instanceof RemoteError) || err.code !== "ratelimited" || ++limited > MAX_RATE_LIMITED) throw err;
         const ms = err.retryAfterMs ?? 60_000;
         this.stats.rateLimited++;
