@@ -49,7 +49,7 @@ async function importOnce(perConversation: number, files: boolean, log: (s: stri
     slack.userPosts(ws.team, "G0002", "U0001", "live warm-up");
     let live = "";
     await waitFor(async () => { live = (await admin.resolveAlias("#slack_acme_secret:bench.local")) ?? ""; return live !== ""; }, 60_000, "the live portal");
-    await admin.join(live);
+    await waitFor(() => admin.join(live).then(() => true, () => false), 60_000, "joining the live portal (the invite follows the room)", 250);
     const expected = ws.messages.filter((m) => m.conv === "C0001").length;
     const base = `http://127.0.0.1:${bridge.metricsPort}`;
     const synapsePid = Number(readFileSync(join(hs.dir, "homeserver.pid"), "utf8"));
