@@ -95,7 +95,7 @@ class ProgressView {
   constructor(out: NodeJS.WriteStream) {
     this.multi = new cliProgress.MultiBar({
       stream: out, hideCursor: true, clearOnComplete: false, noTTYOutput: true, notTTYSchedule: 5000, etaBuffer: 50,
-      format: "{name} |{bar}| {value}/{total} messages | {files} files | {rate}/s | ETA {eta} | {waits}",
+      format: "{name} |{bar}| {value}/{total} messages | {files} files | {speed} | {left} | {waits}",
       barsize: 24, autopadding: true,
     }, cliProgress.Presets.shades_classic);
   }
@@ -103,8 +103,9 @@ class ProgressView {
   update(s: ImportSnapshot): void {
     const waits = s.waitingNow ? "waiting for Slack's rate limit" : s.rateLimitWaitMs > 0 ? `waited ${formatDuration(s.rateLimitWaitMs / 1000)} for rate limits` : "no rate-limit waits";
     const total = s.conversations.reduce((n, c) => n + Math.max(c.expected ?? 0, c.messages + c.alreadyIn), 0);
-    const eta = s.etaSeconds !== undefined ? formatDuration(s.etaSeconds) : "?";
-    const payload = { name: `${s.dryRun ? "dry run" : "all"} (${s.conversations.filter((c) => c.state === "done").length}/${s.conversations.length})`, files: s.files, rate: s.rate, eta, waits };
+    // Slack cannot tell a conversation's size without reading it: the ETA is known only when the source can count (exports).
+    const left = s.state !== "running" ? s.state : s.etaSeconds !== undefined ? `ETA ${formatDuration(s.etaSeconds)}` : "ETA unknown";
+    const payload = { name: `${s.dryRun ? "dry run" : "all"} (${s.conversations.filter((c) => c.state === "done").length}/${s.conversations.length})`, files: s.files, speed: `${s.rate}/s`, left, waits };
     const done = s.messages + s.alreadyIn;
     if (!this.overall) this.overall = this.multi.create(Math.max(1, total), done, payload);
     else { this.overall.setTotal(Math.max(1, total)); this.overall.update(done, payload); }
@@ -112,7 +113,7 @@ class ProgressView {
       if (c.state === "waiting") continue;
       const n = c.messages + c.alreadyIn;
       const ctotal = Math.max(1, c.expected ?? 0, n);
-      const cp = { name: `${c.name}${c.archive ? " (archive)" : ""}${c.state === "failed" ? " FAILED" : ""}`, files: c.files, rate: "", eta: c.state === "done" ? "done" : "", waits: c.alreadyIn ? `${c.alreadyIn} already in` : "" };
+      const cp = { name: `${c.name}${c.archive ? " (archive room)" : ""}`, files: c.files, speed: "", left: c.state === "failed" ? `FAILED: ${c.error ?? ""}` : c.state, waits: c.alreadyIn ? `${c.alreadyIn} already in` : "" };
       const bar = this.perConv.get(c.chat);
       if (!bar) this.perConv.set(c.chat, this.multi.create(ctotal, n, cp));
       else { bar.setTotal(ctotal); bar.update(n, cp); }

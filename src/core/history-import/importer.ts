@@ -225,6 +225,7 @@ export class HistoryImports {
     for await (const ev of conv.events(window)) {
       if (cur.stop) return;
       this.waits(cur);
+      row.expected ??= conv.knownSize?.();
       if (ev.kind !== "message") continue;
       if ((await this.deps.store.messages.byRemote(conv.network, ev.ref)).length > 0) row.alreadyIn++;
       else row.messages++;
@@ -244,6 +245,7 @@ export class HistoryImports {
     for await (const ev of conv.events(window)) {
       if (cur.stop) return;
       this.waits(cur);
+      row.expected ??= conv.knownSize?.();
       const out = await this.writeRetrying(cur, target, ev);
       if (out === "stopped") return;
       if (out.kind === "message") { row.messages++; row.files += out.files; }

@@ -76,7 +76,8 @@ export class SlackHistorySource implements HistorySource {
       const chat = chatRef(this.deps.team, c.id!);
       if (wanted && ![c.id, chat, c.name, `#${c.name}`].includes(wanted)) continue;
       const info = await this.deps.directory.chatInfo(chat);
-      yield { network: this.network, chat, info, events: (w) => this.events(c.id!, chat, w) };
+      const size: { n?: number } = {};
+      yield { network: this.network, chat, info, events: (w) => this.events(c.id!, chat, w, size), knownSize: () => size.n };
     }
   }
 
@@ -113,7 +114,7 @@ export class SlackHistorySource implements HistorySource {
     return out;
   }
 
-  private async *events(channel: string, chat: ChatRef, window: HistoryWindow): AsyncIterable<HistoryEvent> {
+  private async *events(channel: string, chat: ChatRef, window: HistoryWindow, size: { n?: number }): AsyncIterable<HistoryEvent> {
     const me = await this.deps.directory.identity();
     const ctx: InboundContext = {
       team: this.deps.team, botUserId: me.botUserId || undefined, botId: me.botId || undefined,
@@ -122,6 +123,9 @@ export class SlackHistorySource implements HistorySource {
     const bounds = { ...(window.since !== undefined ? { oldest: fromTs(window.since) } : {}), ...(window.until !== undefined ? { latest: untilTs(window.until) } : {}), inclusive: true };
     const top = await this.all(channel, "conversations.history", bounds);
     top.sort((a, b) => tsCompare(a.ts!, b.ts!));
+    // Replies in the window are at most the roots' reply counts (a broadcast reply is also in the top level).
+    size.n = top.filter((m) => !JOIN_SUBTYPES.has(m.subtype ?? "") && !LEAVE_SUBTYPES.has(m.subtype ?? "") && m.subtype !== "channel_topic")
+      .reduce((n, m) => n + 1 + (m.thread_ts === m.ts ? m.reply_count ?? 0 : 0), 0);
     const seen = new Set(top.map((m) => m.ts));
     let replies: RawMessage[] = [];
     for (const m of top) {
