@@ -104,6 +104,7 @@ export class BridgeCore implements BridgeServices {
     this.linker.onLinked = (link) => this.backfill.onLinked(link);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.queue.onStoreHealth = (error) => { deps.health.databaseError = error; };
+    this.imports.lanesInFlight = () => this.queue.lanesInFlight;
     this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }), (s) => this.tokens.mask(s));
     this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this), ...importCommands(this.imports),
       ...(opts.extraCommands?.(this) ?? []));

@@ -51,6 +51,8 @@ const WRITE_ATTEMPTS = 8;
 /** A dry run's estimate of the write speed (messages/s into a homeserver; `npm run bench -- --only import` measures it). */
 const ESTIMATED_WRITE_RATE = 40;
 const STATUS_EDIT_MS = 5000;
+/** How long one imported message waits at most for live traffic to go first. */
+const LIVE_FIRST_MS = 500;
 
 export class HistoryImports {
   private current: { job: StoredJob; progress: ImportProgress; done: Promise<void>; stop: boolean; shutdown?: boolean; source?: HistorySource } | null = null;
@@ -60,6 +62,8 @@ export class HistoryImports {
   private readonly waiters: Array<{ network: string; chat: string; resolve: () => void }> = [];
   private readonly writer: HistoryWriter;
   private readonly rooms: RoomChooser;
+  /** Lanes of the relay queue being worked now (set by the bridge): live traffic goes first. */
+  lanesInFlight?: () => number;
 
   constructor(
     private readonly deps: CoreDeps,
@@ -246,6 +250,7 @@ export class HistoryImports {
       if (cur.stop) return;
       this.waits(cur);
       row.expected ??= conv.knownSize?.();
+      await this.yieldToLive();
       const out = await this.writeRetrying(cur, target, ev);
       if (out === "stopped") return;
       if (out.kind === "message") { row.messages++; row.files += out.files; }
@@ -272,6 +277,16 @@ export class HistoryImports {
         if (cur.stop) return "stopped" as const;
       }
     }
+  }
+
+  /**
+   * Live traffic first: while the relay queue works lanes other than those waiting for this
+   * import, wait (up to LIVE_FIRST_MS per message), so a large import does not slow the live relay
+   * of other chats through the homeserver they share.
+   */
+  private async yieldToLive(): Promise<void> {
+    const end = Date.now() + LIVE_FIRST_MS;
+    while ((this.lanesInFlight?.() ?? 0) > this.waiters.length && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   }
 
   private waits(cur: NonNullable<typeof this.current>): void {
