@@ -7,11 +7,13 @@
  *   resumes it, and since every write is skipped when already in the message map and every send
  *   reuses its txn id, nothing is doubled and only what is missing is added. A stopped import
  *   resumes the same way when started again.
- * - Before live: while a conversation's past is not in, live messages of that chat wait in their
- *   lane (`hold`), so they land after it, in order. Until the listing of conversations is done
- *   every chat of the network waits (any of them may be in it).
+ * - Before live: once the conversations are listed, the import holds each one's lane
+ *   (core/chat-holds.ts): its live events, and Matrix events going out to it, wait in the durable
+ *   queue, in order, and follow once that conversation's past is in. The holds are stored, so
+ *   after a restart the chats wait for the resumed import too. A stopped or failed import lets go.
  */
 import { randomUUID } from "node:crypto";
+import type { ChatHolds } from "../chat-holds.js";
 import type { CoreDeps } from "../context.js";
 import { CommandError, isTransient } from "../errors.js";
 import type { GhostManager } from "../ghosts.js";
@@ -43,7 +45,12 @@ interface StoredJob extends Omit<ImportRequest, "statusRoom"> {
   id: string;
   loginId: string;
   state: "running" | "stopped" | "done" | "failed";
+  /** Chats this import holds (listed, not done yet), so a restart that cannot resume lets them go. */
+  held?: string[];
 }
+
+/** The ChatHolds holder name of the history import. */
+export const IMPORT_HOLDER = "import";
 
 const JOB_KEY = "import-job";
 /** Tries of one event's write on transient failures (homeserver or store down) before the conversation is left for a rerun. */
@@ -57,9 +64,6 @@ const LIVE_FIRST_MS = 500;
 export class HistoryImports {
   private current: { job: StoredJob; progress: ImportProgress; done: Promise<void>; stop: boolean; shutdown?: boolean; source?: HistorySource } | null = null;
   private last: ImportProgress | null = null;
-  /** Chats whose past is still to come, per network: null = not listed yet (every chat waits). */
-  private pending: Map<string, Set<string> | null> = new Map();
-  private readonly waiters: Array<{ network: string; chat: string; resolve: () => void }> = [];
   private readonly writer: HistoryWriter;
   private readonly rooms: RoomChooser;
   /** Lanes of the relay queue being worked now (set by the bridge): live traffic goes first. */
@@ -70,16 +74,11 @@ export class HistoryImports {
     private readonly portals: PortalDirectory,
     ghosts: GhostManager,
     private readonly logins: LoginManager,
+    private readonly holds: ChatHolds,
     private readonly retryBaseMs = 500,
   ) {
     this.writer = new HistoryWriter(deps, ghosts, portals);
     this.rooms = new RoomChooser(deps, portals);
-  }
-
-  /** At start, before the relay queue: an import that was running when the bridge stopped holds its chats again. */
-  async load(): Promise<void> {
-    const job = await this.storedJob();
-    if (job?.state === "running" && !job.dryRun) this.pending.set(job.network, null);
   }
 
   /** After the logins connected: resume an import the bridge was running when it stopped. */
@@ -90,8 +89,9 @@ export class HistoryImports {
     try {
       this.begin(job, undefined);
     } catch (err) {
-      this.pending.delete(job.network);
-      this.release();
+      // Its chats must not wait for an import that cannot run: they go live (a rerun adds what is missing).
+      for (const chat of job.held ?? []) await this.holds.release(job.network, chat, IMPORT_HOLDER);
+      await this.deps.store.kv.set(JOB_KEY, JSON.stringify({ ...job, state: "stopped" }));
       this.deps.log.warn("history import not resumed", { ...errorFields(err) });
     }
   }
@@ -133,18 +133,6 @@ export class HistoryImports {
     return (this.current?.progress ?? this.last)?.snapshot() ?? null;
   }
 
-  /** Whether a live event of this chat must wait for the import, and then until when. */
-  hold(network: string, chat: string): Promise<void> | undefined {
-    if (!this.holds(network, chat)) return undefined;
-    return new Promise((resolve) => this.waiters.push({ network, chat, resolve }));
-  }
-
-  holds(network: string, chat: string): boolean {
-    if (!this.pending.has(network)) return false;
-    const set = this.pending.get(network);
-    return set === null || set!.has(chat);
-  }
-
   // ---- the run --------------------------------------------------------------------------
 
   private loginFor(network: string): string {
@@ -159,7 +147,6 @@ export class HistoryImports {
     const source = conn?.historySource?.();
     if (!source) throw new CommandError(`The ${job.network} login ${job.loginId} ${conn ? "cannot read history" : "is not connected"}.`);
     const progress = new ImportProgress(job.id, job.network, source.describe, !!job.dryRun);
-    if (!job.dryRun) this.pending.set(job.network, null);
     const cur = { job, progress, stop: false, source, done: Promise.resolve() };
     this.current = cur;
     cur.done = this.run(cur, source, statusRoom);
@@ -178,8 +165,12 @@ export class HistoryImports {
       progress.source = source.describe; // known once the source has asked the network who it is
       if (statusRoom) status = this.statusMessage(statusRoom, progress);
       if (job.conversation && convs.length === 0) throw new CommandError(`No conversation ${job.conversation} in ${source.describe}.`);
-      if (!job.dryRun) this.pending.set(job.network, new Set(convs.map((c) => c.chat)));
-      this.release();
+      if (!job.dryRun) {
+        // Every listed chat waits for its past from now on (held before its room is made or written to).
+        job.held = convs.map((c) => c.chat);
+        for (const chat of job.held) await this.holds.hold(job.network, chat, IMPORT_HOLDER);
+        await this.deps.store.kv.set(JOB_KEY, JSON.stringify(job));
+      }
       const rows = await Promise.all(convs.map(async (c) => progress.add(c.chat, c.info.name, await c.estimateMessages?.(window).catch(() => undefined))));
       for (const [i, conv] of convs.entries()) {
         if (cur.stop) break;
@@ -194,8 +185,7 @@ export class HistoryImports {
           row.error = err instanceof Error ? err.message : String(err);
           this.deps.log.warn("history import of a conversation failed; a rerun adds what is missing", { chat: conv.chat, ...errorFields(err) });
         } finally {
-          if (!job.dryRun && !cur.stop) this.pending.get(job.network)?.delete(conv.chat);
-          this.release();
+          if (!job.dryRun && !cur.stop) await this.letGo(job, conv.chat);
         }
         progress.notes = source.notes?.() ?? [];
       }
@@ -211,9 +201,11 @@ export class HistoryImports {
       this.deps.log.warn("history import failed", { network: job.network, ...errorFields(err) });
     } finally {
       progress.notes = [...new Set([...progress.notes, ...(source.notes?.() ?? [])])];
-      // A stopped or failed import keeps its chats free: live traffic must not wait for a rerun that may never come.
-      this.pending.delete(job.network);
-      this.release();
+      // A stopped or failed import lets its chats go: live traffic must not wait for a rerun that may never come.
+      // A bridge shutdown keeps them held (stored): the import resumes at the next start.
+      if (!job.dryRun && !cur.shutdown) {
+        for (const chat of [...(job.held ?? [])]) await this.letGo(job, chat).catch((err) => this.deps.log.warn("import hold not released", { chat, ...errorFields(err) }));
+      }
       if (!job.dryRun) {
         const state = cur.shutdown ? "running" : progress.state === "done" ? "done" : progress.state === "failed" ? "failed" : "stopped";
         await this.deps.store.kv.set(JOB_KEY, JSON.stringify({ ...job, state })).catch((err) => this.deps.log.warn("import job not saved", { ...errorFields(err) }));
@@ -280,13 +272,13 @@ export class HistoryImports {
   }
 
   /**
-   * Live traffic first: while the relay queue works lanes other than those waiting for this
-   * import, wait (up to LIVE_FIRST_MS per message), so a large import does not slow the live relay
+   * Live traffic first: while the relay queue works any lane (held chats' items are put back, not
+   * worked), wait (up to LIVE_FIRST_MS per message), so a large import does not slow the live relay
    * of other chats through the homeserver they share.
    */
   private async yieldToLive(): Promise<void> {
     const end = Date.now() + LIVE_FIRST_MS;
-    while ((this.lanesInFlight?.() ?? 0) > this.waiters.length && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    while ((this.lanesInFlight?.() ?? 0) > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   }
 
   private waits(cur: NonNullable<typeof this.current>): void {
@@ -294,11 +286,10 @@ export class HistoryImports {
     if (w) { cur.progress.rateLimitWaitMs = w.totalMs; cur.progress.waitingNow = w.waitingNow; }
   }
 
-  private release(): void {
-    for (let i = this.waiters.length - 1; i >= 0; i--) {
-      const w = this.waiters[i]!;
-      if (!this.holds(w.network, w.chat)) { this.waiters.splice(i, 1); w.resolve(); }
-    }
+  /** The chat's past is in (or will not be): its waiting items follow. */
+  private async letGo(job: StoredJob, chat: string): Promise<void> {
+    await this.holds.release(job.network, chat, IMPORT_HOLDER);
+    job.held = (job.held ?? []).filter((c) => c !== chat);
   }
 
   private async storedJob(): Promise<StoredJob | null> {

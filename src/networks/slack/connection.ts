@@ -9,7 +9,7 @@
  *   good on invalid_auth / token_revoked / account_inactive, reporting "bad-credentials".
  */
 import { SocketModeClient } from "@slack/socket-mode";
-import type { Connection, ConnectionStatus, EventSink, HistoryOptions, HistoryPage, LoginRecord, OutboundMessage } from "../../core/connector.js";
+import type { Connection, ConnectionStatus, DirectoryUser, EventSink, HistoryOptions, HistoryPage, LoginRecord, OutboundMessage } from "../../core/connector.js";
 import { RemoteError } from "../../core/errors.js";
 import type { Logger } from "../../core/log.js";
 import type { ChatInfo, ChatRef, FileRef, MessageRef, RemoteEvent, UserInfo, UserRef } from "../../core/types.js";
@@ -22,6 +22,7 @@ import { SlackHistorySource } from "./history-source.js";
 import { parseMessageRef, parseUserRef } from "./ids.js";
 import { envelopeToEvents, mentionedIds, ownFileShare, userInfoFromSlack, type InboundContext } from "./inbound.js";
 import { SlackOutbound } from "./outbound.js";
+import * as people from "./people.js";
 import type { Pacer } from "../pacing.js";
 import { guardSocketMode } from "./socket-guard.js";
 import { errorFields } from "../../core/log.js";
@@ -376,11 +377,11 @@ export class SlackConnection implements Connection {
     return this.past.readyAt(kind);
   }
 
-  historySource(): HistorySource {
-    const { api, directory, team, files, opts } = this;
-    return new SlackHistorySource({ api, directory, team, download: (f) => files.download(f), nameLookupMs: opts.nameLookupMs });
-  }
-
+  readonly historySource = (): HistorySource =>
+    new SlackHistorySource({ api: this.api, directory: this.directory, team: this.team, download: (f) => this.files.download(f), nameLookupMs: this.opts.nameLookupMs });
+  readonly sendDirect = (user: UserRef, text: string): Promise<void> => people.sendDirect(this.api, this.team, user, text);
+  readonly listUsers = (): Promise<DirectoryUser[]> => people.listUsers(this.api, this.team);
+  readonly resolveUser = (input: string): Promise<UserRef | null> => people.resolveUser(this.api, this.team, input);
   isOwnUser(user: UserRef): boolean {
     const p = parseUserRef(user);
     if (!p || p.team !== this.team || !this.me) return false;
