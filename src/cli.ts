@@ -23,7 +23,8 @@ Commands:
   doctor                 check config, database, homeserver and logins
   healthcheck            exit 0 when the running bridge's /health says ok (for Docker, systemd)
   import <network>       import the whole history into Matrix through the running bridge
-                         [--conversation X] [--since DATE] [--until DATE] [--dry-run] [--login ID]
+                         [--conversation X] [--since DATE] [--until DATE] [--dry-run] [--login ID];
+                         slack-export FILE.zip or telegram-export DIR read an export (on the bridge's host)
 
 Options:
   -c, --config FILE   config file (default bridge.yaml, env TANDEM_CONFIG)

@@ -28,7 +28,7 @@ async function call(url: string, init?: RequestInit): Promise<{ status: number; 
 export async function runImportCli(config: Config, args: string[], out: NodeJS.WriteStream = process.stdout): Promise<number> {
   const network = args[0];
   if (!network) {
-    console.error("Usage: tandem import <network> [--conversation X] [--since DATE] [--until DATE] [--dry-run] [--login ID]");
+    console.error("Usage: tandem import <slack | slack-export FILE.zip | telegram-export DIR> [--conversation X] [--since DATE] [--until DATE] [--dry-run] [--login ID]");
     return 2;
   }
   let req;

@@ -26,7 +26,9 @@ import { auditRoute } from "./observability/audit-route.js";
 import { statusRoutes } from "./observability/status-page.js";
 import { openStore, secretsPolicyError } from "./store/index.js";
 import type { Store } from "./store/api.js";
+import { CommandError } from "./core/errors.js";
 import { createConnectors, TOKEN_SHAPES } from "./networks/index.js";
+import { EXPORT_KINDS, isExportKind, openExportSource } from "./networks/export-sources.js";
 import { errorFields } from "./core/log.js";
 
 export interface StartOptions {
@@ -128,6 +130,11 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
       tokenShapes: TOKEN_SHAPES,
     },
   }, opts.core);
+  // `import slack-export FILE` / `import telegram-export DIR`: the core reads exports through this (it imports no network).
+  core.imports.openExport = async (kind, path, live) => {
+    if (!isExportKind(kind)) throw new CommandError(`Unknown export kind ${kind}: ${EXPORT_KINDS.join(" or ")}`);
+    return openExportSource(kind, path, { live });
+  };
 
   // Before anything is relayed: the counters count where events happen, from here on.
   const metricsRoute = config.metrics.enabled ? createMetrics(health, () => store.queue.depth(), core.queue,

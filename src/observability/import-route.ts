@@ -3,7 +3,7 @@
  * bridge: the embedded database is single-process, and the bridge's logins, ghosts and portals
  * are the import's):
  *   GET  /import        the current (or last) import's progress, JSON (null when none ran)
- *   POST /import        start one: {"network","conversation"?,"since"?,"until"?,"dryRun"?,"loginId"?}
+ *   POST /import        start one: {"network","path"? (an export's),"conversation"?,"since"?,"until"?,"dryRun"?,"loginId"?}
  *   POST /import/stop   stop it at the next event (a rerun resumes)
  * POST is taken only from the loopback interface: the listener has no authentication, and an
  * import writes to the homeserver.
@@ -48,8 +48,8 @@ export function importRoute(imports: HistoryImports): Route {
     const bad = (["since", "until"] as const).find((k) => body[k] !== undefined && typeof body[k] !== "number");
     if (bad) return send(res, 400, { error: `${bad} must be ms since the epoch` });
     try {
-      return send(res, 202, imports.start({
-        network: body.network, by: "cli",
+      return send(res, 202, await imports.start({
+        network: body.network, by: "cli", ...(typeof body.path === "string" ? { path: body.path } : {}),
         ...(typeof body.conversation === "string" ? { conversation: body.conversation } : {}),
         ...(typeof body.loginId === "string" ? { loginId: body.loginId } : {}),
         ...(body.since !== undefined ? { since: body.since } : {}), ...(body.until !== undefined ? { until: body.until } : {}),

@@ -8,7 +8,8 @@ import { describeImport } from "../history-import/progress.js";
 import type { HistoryImports, ImportRequest } from "../history-import/importer.js";
 import type { Command } from "./registry.js";
 
-const USAGE = "Usage: import <network> [--conversation <chat>] [--since <date>] [--until <date>] [--dry-run] [--login <id>], import status, import stop";
+const USAGE = "Usage: import <network> [--conversation <chat>] [--since <date>] [--until <date>] [--dry-run] [--login <id>], " +
+  "import slack-export <file.zip> …, import telegram-export <folder> …, import status, import stop";
 
 /** A date as typed (2024-01-31, an ISO time, or ms since the epoch) → ms; a clear error otherwise. */
 export function parseDate(flag: string, text: string | undefined): number {
@@ -21,6 +22,12 @@ export function parseDate(flag: string, text: string | undefined): number {
 /** The words after `import <network>` → a request; unknown words are an error, never ignored. */
 export function parseImportArgs(network: string, words: string[], by: string): ImportRequest {
   const req: ImportRequest = { network, by };
+  if (network.endsWith("-export")) {
+    // An export's path comes first (on the bridge's host).
+    if (!words[0] || words[0].startsWith("--")) throw new CommandError(`import ${network} needs the export's path first. ${USAGE}`);
+    req.path = words[0];
+    words = words.slice(1);
+  }
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
     const value = () => words[++i];
@@ -55,7 +62,7 @@ export function importCommands(imports: HistoryImports): Command[] {
           ? "Stopping at the next message (the import's status message says when it has). Run the same import again to resume."
           : `Stopped. ${describeImport(s)}\nRun the same import again to resume.`);
       }
-      imports.start({ ...parseImportArgs(word, ctx.args.slice(1), ctx.sender), statusRoom: ctx.roomId });
+      await imports.start({ ...parseImportArgs(word, ctx.args.slice(1), ctx.sender), statusRoom: ctx.roomId });
     },
   }];
 }

@@ -14,6 +14,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ChatHolds } from "../chat-holds.js";
+import type { Connection, LoginRecord } from "../connector.js";
 import type { CoreDeps } from "../context.js";
 import { CommandError, isTransient } from "../errors.js";
 import type { GhostManager } from "../ghosts.js";
@@ -27,7 +28,10 @@ import { RoomChooser } from "./target.js";
 import { HistoryWriter, type WriteTarget } from "./writer.js";
 
 export interface ImportRequest {
+  /** "slack" (the login's API), or an export kind ("slack-export", "telegram-export") with `path`. */
   network: string;
+  /** The export file or folder (on the bridge's host), for an export kind. */
+  path?: string;
   /** Which login's source (default: the network's only login). */
   loginId?: string;
   /** One conversation (a ref, `#name` or name); all when absent. */
@@ -49,6 +53,12 @@ interface StoredJob extends Omit<ImportRequest, "statusRoom"> {
   held?: string[];
 }
 
+/** The network whose chats an import writes: "slack-export" → "slack". */
+const chatNetwork = (job: { network: string }) => job.network.replace(/-export$/, "");
+
+/** Opens an export as a HistorySource (src/networks/export-sources.ts, wired by main). */
+export type ExportOpener = (kind: string, path: string, live?: { login: LoginRecord; connection: Connection }) => Promise<HistorySource>;
+
 /** The ChatHolds holder name of the history import. */
 export const IMPORT_HOLDER = "import";
 
@@ -66,6 +76,8 @@ export class HistoryImports {
   private last: ImportProgress | null = null;
   private readonly writer: HistoryWriter;
   private readonly rooms: RoomChooser;
+  /** Opens exports (set by main: the core does not import networks); without it only live logins are read. */
+  openExport?: ExportOpener;
   /** Lanes of the relay queue being worked now (set by the bridge): live traffic goes first. */
   lanesInFlight?: () => number;
 
@@ -87,22 +99,24 @@ export class HistoryImports {
     if (job?.state !== "running" || job.dryRun || this.current) return;
     this.deps.log.info("resuming the history import", { network: job.network, id: job.id });
     try {
-      this.begin(job, undefined);
+      await this.begin(job, undefined);
     } catch (err) {
       // Its chats must not wait for an import that cannot run: they go live (a rerun adds what is missing).
-      for (const chat of job.held ?? []) await this.holds.release(job.network, chat, IMPORT_HOLDER);
+      for (const chat of job.held ?? []) await this.holds.release(chatNetwork(job), chat, IMPORT_HOLDER);
       await this.deps.store.kv.set(JOB_KEY, JSON.stringify({ ...job, state: "stopped" }));
       this.deps.log.warn("history import not resumed", { ...errorFields(err) });
     }
   }
 
-  start(req: ImportRequest): ImportSnapshot {
+  async start(req: ImportRequest): Promise<ImportSnapshot> {
     if (this.current && this.current.progress.state !== "done") throw new CommandError(`An import is already running:\n${describeImport(this.current.progress.snapshot())}`);
-    if (!this.deps.connectors.has(req.network)) throw new CommandError(`Unknown network ${req.network}; this bridge has ${[...this.deps.connectors.keys()].join(", ")}.`);
-    const loginId = req.loginId ?? this.loginFor(req.network);
+    const network = chatNetwork(req);
+    if (!this.deps.connectors.has(network)) throw new CommandError(`Unknown network ${req.network}; this bridge has ${[...this.deps.connectors.keys()].join(", ")}.`);
+    if (network !== req.network && !req.path) throw new CommandError(`import ${req.network} needs the export's path, e.g. import ${req.network} /srv/export.zip`);
+    const loginId = req.loginId ?? this.loginFor(network);
     const { statusRoom, ...rest } = req;
     const job: StoredJob = { ...rest, id: randomUUID(), loginId, state: "running" };
-    return this.begin(job, statusRoom).snapshot();
+    return (await this.begin(job, statusRoom)).snapshot();
   }
 
   /**
@@ -142,10 +156,18 @@ export class HistoryImports {
     return all[0]!.id;
   }
 
-  private begin(job: StoredJob, statusRoom: string | undefined): ImportProgress {
+  private async begin(job: StoredJob, statusRoom: string | undefined): Promise<ImportProgress> {
     const conn = this.logins.connection(job.loginId);
-    const source = conn?.historySource?.();
+    const login = this.logins.record(job.loginId);
+    let source: HistorySource | undefined;
+    if (job.path !== undefined) {
+      if (!this.openExport) throw new CommandError("This bridge cannot read exports.");
+      source = await this.openExport(job.network, job.path, login && conn ? { login, connection: conn } : undefined);
+    } else {
+      source = conn?.historySource?.();
+    }
     if (!source) throw new CommandError(`The ${job.network} login ${job.loginId} ${conn ? "cannot read history" : "is not connected"}.`);
+    if (this.current) { await source.close?.(); throw new CommandError("An import is already running."); }
     const progress = new ImportProgress(job.id, job.network, source.describe, !!job.dryRun);
     const cur = { job, progress, stop: false, source, done: Promise.resolve() };
     this.current = cur;
@@ -168,7 +190,7 @@ export class HistoryImports {
       if (!job.dryRun) {
         // Every listed chat waits for its past from now on (held before its room is made or written to).
         job.held = convs.map((c) => c.chat);
-        for (const chat of job.held) await this.holds.hold(job.network, chat, IMPORT_HOLDER);
+        for (const chat of job.held) await this.holds.hold(chatNetwork(job), chat, IMPORT_HOLDER);
         await this.deps.store.kv.set(JOB_KEY, JSON.stringify(job));
       }
       const rows = await Promise.all(convs.map(async (c) => progress.add(c.chat, c.info.name, await c.estimateMessages?.(window).catch(() => undefined))));
@@ -201,6 +223,7 @@ export class HistoryImports {
       this.deps.log.warn("history import failed", { network: job.network, ...errorFields(err) });
     } finally {
       progress.notes = [...new Set([...progress.notes, ...(source.notes?.() ?? [])])];
+      await source.close?.().catch((err) => this.deps.log.warn("history source not closed", { ...errorFields(err) }));
       // A stopped or failed import lets its chats go: live traffic must not wait for a rerun that may never come.
       // A bridge shutdown keeps them held (stored): the import resumes at the next start.
       if (!job.dryRun && !cur.shutdown) {
@@ -288,7 +311,7 @@ export class HistoryImports {
 
   /** The chat's past is in (or will not be): its waiting items follow. */
   private async letGo(job: StoredJob, chat: string): Promise<void> {
-    await this.holds.release(job.network, chat, IMPORT_HOLDER);
+    await this.holds.release(chatNetwork(job), chat, IMPORT_HOLDER);
     job.held = (job.held ?? []).filter((c) => c !== chat);
   }
 
