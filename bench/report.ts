@@ -1,5 +1,7 @@
 /** Percentiles, the printed table and the JSON written to bench/results/latest.json. */
 
+import type { RestResult } from "./rest.js";
+
 export interface Pcts {
   n: number;
   p50: number;
@@ -28,6 +30,8 @@ export interface DirectionResult {
   /** Saturation: messages/s relayed, statements per message, bridge-added latency under saturation. */
   saturation?: {
     messages: number; seconds: number; perSecond: number; statementsPerMessage: number;
+    /** Database transactions (round trips that commit) per message: the budget counts these. */
+    transactionsPerMessage: number;
     /** CPU time of the bridge process per message (user + system): what a free core would allow is 1000 / this. */
     cpuMsPerMessage: number;
     /** CPU of the benchmark process (the fakes and the load generator) per message. */
@@ -92,10 +96,12 @@ export interface BenchResult {
     ratePerSecond: number; seconds: number; portals: number; perDirection: Record<string, number>;
     /** The bridge process's event-loop delay during the run (its own CPU work in the way), ms. */
     eventLoopDelayMs?: { p50: number; p99: number; max: number };
+    /** Database transactions per relay over the run (a linked message is two relays). */
+    transactionsPerRelay?: number;
   };
   directions: Record<string, DirectionResult>;
   /** Saturation with every direction at once (full mode). */
-  mixedSaturation?: { messages: number; seconds: number; perSecond: number; statementsPerMessage: number; cpuMsPerMessage: number; fakesCpuMsPerMessage: number; postgresCpuMsPerMessage: number | null };
+  mixedSaturation?: { messages: number; seconds: number; perSecond: number; statementsPerMessage: number; transactionsPerMessage: number; cpuMsPerMessage: number; fakesCpuMsPerMessage: number; postgresCpuMsPerMessage: number | null };
   memory: Record<string, { rssMB: number; heapUsedMB: number; note: string }>;
   ready: Record<string, { portals: number; ghosts: number; startBridgeMs: number; processMs: number; connectedMs: number | null; rssMB: number; heapUsedAfterGcMB: number }>;
   /** Attack phase: longest event-loop stall (and p99) per kind of hostile request, the answers, whether the logins stayed connected. */
@@ -103,6 +109,8 @@ export interface BenchResult {
   import?: ImportBenchResult[];
   /** Phase "link 20 busy rooms" (bench/link.ts), once per number of rooms the ghosts are already in. */
   link?: LinkResult[];
+  /** Phase "rest" (bench/rest.ts): an idle bridge. */
+  rest?: RestResult;
   budget: Array<{ what: string; budget: string; measured: string; ok: boolean | null }>;
   notes: string[];
 }
@@ -133,6 +141,7 @@ export function renderText(r: BenchResult): string {
   const lr = r.latencyRun;
   out.push(`Latency run: ${lr.ratePerSecond} msg/s in total over ${lr.portals} portals for ${lr.seconds} s (ms; bridge-added = event received by the bridge → outgoing call issued; to answer = → the call's answer)`);
   if (lr.eventLoopDelayMs) out.push(`bridge event-loop delay meanwhile: p50 ${lr.eventLoopDelayMs.p50} / p99 ${lr.eventLoopDelayMs.p99} / max ${lr.eventLoopDelayMs.max} ms`);
+  if (lr.transactionsPerRelay !== undefined) out.push(`database transactions per relay meanwhile: ${lr.transactionsPerRelay}`);
   out.push(table(
     ["direction", "n", "added p50", "p95", "p99", "max", "to answer p50", "p99", "e2e p50", "p95", "p99"],
     Object.entries(r.directions).map(([d, x]) => [d, x.added.n, x.added.p50, x.added.p95, x.added.p99, x.added.max, x.answered.p50, x.answered.p99, x.e2e.p50, x.e2e.p95, x.e2e.p99]),
@@ -149,17 +158,21 @@ export function renderText(r: BenchResult): string {
       r.import.map((x) => [x.files ? "every 5th" : "none", x.messages, x.fileCount, x.seconds, x.perSecond, x.bridgeCpuMsPerMessage, x.homeserverCpuMsPerMessage, x.ratio, x.liveRelayMs.p50, x.liveRelayMs.p99])));
   }
   out.push("");
-  out.push("Saturation (one direction at a time, pacing off): messages relayed per second, DB statements per message");
+  out.push("Saturation (one direction at a time, pacing off): messages relayed per second, DB statements and transactions per message");
   out.push(table(
-    ["direction", "messages", "seconds", "msg/s", "stmts/msg", "bridge CPU ms/msg", "fakes", "postgres", "added p99", "e2e p99", "complete"],
+    ["direction", "messages", "seconds", "msg/s", "stmts/msg", "tx/msg", "bridge CPU ms/msg", "fakes", "postgres", "added p99", "e2e p99", "complete"],
     Object.entries(r.directions).filter(([, x]) => x.saturation).map(([d, x]) => {
       const s = x.saturation!;
-      return [d, s.messages, s.seconds, s.perSecond, s.statementsPerMessage, s.cpuMsPerMessage, s.fakesCpuMsPerMessage, s.postgresCpuMsPerMessage ?? "-", s.addedP99, s.e2eP99, s.complete ? "yes" : "NO"];
+      return [d, s.messages, s.seconds, s.perSecond, s.statementsPerMessage, s.transactionsPerMessage, s.cpuMsPerMessage, s.fakesCpuMsPerMessage, s.postgresCpuMsPerMessage ?? "-", s.addedP99, s.e2eP99, s.complete ? "yes" : "NO"];
     }),
   ));
   if (r.mixedSaturation) {
     const m = r.mixedSaturation;
-    out.push(`all directions at once: ${m.messages} messages in ${m.seconds} s = ${m.perSecond} msg/s, ${m.statementsPerMessage} statements/message, CPU ms/message: bridge ${m.cpuMsPerMessage}, fakes ${m.fakesCpuMsPerMessage}, postgres ${m.postgresCpuMsPerMessage ?? "-"}`);
+    out.push(`all directions at once: ${m.messages} messages in ${m.seconds} s = ${m.perSecond} msg/s, ${m.statementsPerMessage} statements/message, ${m.transactionsPerMessage} transactions/message, CPU ms/message: bridge ${m.cpuMsPerMessage}, fakes ${m.fakesCpuMsPerMessage}, postgres ${m.postgresCpuMsPerMessage ?? "-"}`);
+  }
+  if (r.rest) {
+    const q = r.rest;
+    out.push(`at rest (${q.portals} portals, ${q.logins} logins, nothing relayed, ${q.windowSeconds} s): bridge CPU ${q.cpuPercent} % of a core, RSS ${q.rssMB} MB; requests meanwhile: homeserver ${q.requests.homeserver}, Slack ${q.requests.slack}, Telegram ${q.requests.telegram}`);
   }
   out.push("");
   out.push("Memory (bridge process)");

@@ -207,9 +207,11 @@ export class Backfill {
       const step = this.next(Date.now());
       const wait = step ? step.at - Date.now() : IDLE_POLL_MS;
       if (wait > 0) {
+        // With no job under way nothing can come due: sleep until kicked (a new job), not a poll.
+        const idle = ![...this.jobs.values()].some((r) => isActive(r.job));
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, Math.min(wait, IDLE_POLL_MS));
-          timer.unref();
+          const timer = idle ? undefined : setTimeout(done, Math.min(wait, IDLE_POLL_MS));
+          timer?.unref();
           function done() { clearTimeout(timer); resolve(); }
           this.wake = done;
         });

@@ -175,8 +175,7 @@ export class BridgeCore implements BridgeServices {
 
   async enqueue(items: NewQueueItem[]): Promise<void> {
     if (items.length === 0) return;
-    await this.deps.store.queue.enqueue(items);
-    this.queue.kick(items.map((i) => i.lane));
+    await this.queue.enqueue(items);
   }
 
   /**

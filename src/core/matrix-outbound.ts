@@ -19,6 +19,7 @@ import type { MatrixInbound } from "./matrix-port.js";
 import { perTarget, type MatrixPayload, type RelayTiming } from "./payloads.js";
 import type { Permissions } from "./permissions.js";
 import type { PortalDirectory } from "./portals.js";
+import { recordMap } from "./relay-queue.js";
 
 type Of<K extends MatrixInbound["kind"]> = Extract<MatrixInbound, { kind: K }>;
 
@@ -69,7 +70,7 @@ export class MatrixOutbound {
     const t = this.target(ev.roomId, p);
     if (!t) return;
     switch (ev.kind) {
-      case "message": return this.message(t, ev, p, item.tries > 1);
+      case "message": return this.message(t, ev, p, item);
       case "edit": return this.edit(t, ev, p);
       case "redaction": return this.redaction(t, ev);
       case "reaction": return this.reaction(t, ev);
@@ -96,7 +97,8 @@ export class MatrixOutbound {
     return { link, connector, conn };
   }
 
-  private async message(t: Target, ev: Of<"message">, p: MatrixPayload, maybeSent: boolean): Promise<void> {
+  private async message(t: Target, ev: Of<"message">, p: MatrixPayload, item: QueueItem): Promise<void> {
+    const maybeSent = item.tries > 1;
     const { store } = this.deps;
     const already = await store.messages.byEvent(ev.eventId);
     // Already sent to this chat (a retry after the map was written, or the event redelivered): never twice.
@@ -120,7 +122,7 @@ export class MatrixOutbound {
     const refs = await t.conn.send(t.link.chat, msg);
     this.onRelayed?.({ from: p.origin?.network ?? "matrix", to: t.link.network, receivedAt: p.receivedAt, issuedAt, doneAt: Date.now(), waitedMs: p.waitedMs });
     const threadRow = ev.threadRoot ? (await store.messages.byEvent(ev.threadRoot)).find((r) => r.network === t.link.network) : undefined;
-    await store.messages.insert(refs.map((remoteRef, part) => ({
+    await recordMap(store, item, refs.map((remoteRef, part) => ({
       roomId: ev.roomId, eventId: ev.eventId, network: t.link.network, chat: t.link.chat, remoteRef, part,
       origin: "matrix" as const, senderMxid: ev.sender,
       threadRootEvent: ev.threadRoot ?? null, threadRootRemote: threadRow?.remoteRef ?? null,

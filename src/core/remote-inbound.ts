@@ -4,7 +4,7 @@
  * repeat (message-map check first, txnIds derived from the queue item), so a retry after a
  * crash cannot double a message.
  */
-import type { NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
+import type { NewMessageRow, NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
 import { plainText } from "../formatting/ast.js";
 import type { Connection, NetworkConnector } from "./connector.js";
 import type { MatrixFileInfo } from "./matrix-port.js";
@@ -15,6 +15,7 @@ import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
 import { perTarget, type RelayTiming, type RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
+import { recordMap } from "./relay-queue.js";
 import { renderCappedForMatrix, withMention, type Mentions } from "./render.js";
 import type { FileRef, RemoteEvent } from "./types.js";
 
@@ -105,7 +106,7 @@ export class RemoteInbound {
     return this.portals.createPortal(connector, conn, login.id, login.ownerMxid, chat);
   }
 
-  private async message(item: { id: number | string; attempts?: number }, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
+  private async message(item: { id: number | string; attempts?: number; mapRows?: NewMessageRow[] }, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
     const { store, matrix } = this.deps;
     if (conn.isOwnUser(ev.sender)) return; // our own post echoed back: the message map has it
     if ((await store.messages.byRemote(p.network, ev.ref)).length > 0) return; // duplicate
@@ -170,7 +171,7 @@ export class RemoteInbound {
       record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(part), ev.at), part, info);
       part++;
     }
-    await store.messages.insert(rows);
+    await recordMap(store, item, rows);
     if (p.backfill) return; // history: not a relay, and never sent on to the room's other links
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
     await this.fanOut(roomId, p, connector, ev, ghost, sent, waitedMs);

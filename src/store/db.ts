@@ -89,7 +89,10 @@ export function toStoreError(err: unknown, sql: string, where?: string): unknown
 }
 
 export interface Counter {
+  /** Statements. */
   n: number;
+  /** Transactions (top-level statements and tx() calls). */
+  tx: number;
 }
 
 export abstract class BaseDb implements Db {
@@ -97,6 +100,9 @@ export abstract class BaseDb implements Db {
   constructor(protected readonly counter: Counter) {}
   get statementCount(): number {
     return this.counter.n;
+  }
+  get transactionCount(): number {
+    return this.counter.tx;
   }
   abstract query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   abstract exec(sql: string): Promise<void>;
@@ -169,13 +175,16 @@ class PgClientDb extends BaseDb {
 export class PgDb extends BaseDb {
   readonly kind = "pg" as const;
   private constructor(private readonly pool: pg.Pool, readonly where: string) {
-    super({ n: 0 });
+    super({ n: 0, tx: 0 });
   }
 
   /** Connects once to fail early with one clear line ("cannot connect to Postgres at h:p/db: ECONNREFUSED"). */
   static async open(uri: string, onError?: (err: Error) => void): Promise<PgDb> {
     const where = describeUri(uri);
-    const pool = new pg.Pool({ connectionString: uri, application_name: "tandem", connectionTimeoutMillis: 15_000 });
+    // Idle connections are kept 5 minutes, not pg's 10 s: at rest the health probe (every 20 s by
+    // default) and the odd query would otherwise open a new connection each time (TCP, start-up and
+    // authentication: most of an idle bridge's CPU).
+    const pool = new pg.Pool({ connectionString: uri, application_name: "tandem", connectionTimeoutMillis: 15_000, idleTimeoutMillis: 5 * 60_000 });
     pool.on("error", (err) => onError?.(err));
     try {
       await pool.query("SELECT 1");
@@ -190,6 +199,7 @@ export class PgDb extends BaseDb {
 
   async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
     this.counter.n++;
+    this.counter.tx++;
     try {
       const res = await this.pool.query(prepared(sql, params));
       return res.rows as T[];
@@ -203,6 +213,7 @@ export class PgDb extends BaseDb {
   }
 
   async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    this.counter.tx++;
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();

@@ -54,7 +54,7 @@ const openDirs = new Set<string>();
 export class PGliteDb extends BaseDb {
   readonly kind = "pglite" as const;
   private constructor(private readonly pg: PGlite, private readonly dir: string | null) {
-    super({ n: 0 });
+    super({ n: 0, tx: 0 });
   }
 
   /**
@@ -108,6 +108,7 @@ export class PGliteDb extends BaseDb {
   async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
     this.guard();
     this.counter.n++;
+    this.counter.tx++;
     try {
       return (await this.pg.query<T>(sql, params as unknown[] | undefined)).rows;
     } catch (err) {
@@ -118,6 +119,7 @@ export class PGliteDb extends BaseDb {
   async exec(sql: string): Promise<void> {
     this.guard();
     this.counter.n++;
+    this.counter.tx++;
     try {
       await this.pg.exec(sql);
     } catch (err) {
@@ -133,6 +135,7 @@ export class PGliteDb extends BaseDb {
     this.guard();
     const mark: TxMark = { db: this, open: true };
     const marks = [...(txContext.getStore() ?? []), mark];
+    this.counter.tx++;
     try {
       return await this.pg.transaction(async (t) => {
         this.counter.n++; // BEGIN

@@ -9,12 +9,15 @@ import { migrate, type Migration } from "./migrate.js";
 import { linksRepo, portalsRepo } from "./portals.js";
 import { mappingsRepo } from "./people.js";
 import { queueRepo } from "./queue.js";
-import { PGliteDb } from "./pglite.js";
+import type { PGliteDb } from "./pglite.js";
 import { SecretBox } from "./secrets.js";
 
 /** Open the database named by the options: pg when uri is set, else embedded PGlite in dataDir. */
 export async function openDb(opts: { uri: string; dataDir: string; onError?: (err: Error) => void; progress?: (message: string) => void }): Promise<PgDb | PGliteDb> {
-  return opts.uri ? PgDb.open(opts.uri, opts.onError) : PGliteDb.open(opts.dataDir, opts.progress);
+  if (opts.uri) return PgDb.open(opts.uri, opts.onError);
+  // Loaded only when used: a bridge on Postgres does not carry the embedded database's code (~5 MB).
+  const { PGliteDb: Embedded } = await import("./pglite.js");
+  return Embedded.open(opts.dataDir, opts.progress);
 }
 
 /** A Store over an open Db (no migration). `close` closes the Db. */

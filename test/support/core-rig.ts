@@ -46,7 +46,7 @@ export async function coreRig(store: Store, opts: { initialChatCount?: Record<st
     connectors: new Map([["loopback", ca], ["loopback2", cb]]),
     options: { commandPrefix: "!tandem", permissions: { "example.org": "user" }, maxFileSize: 1e6, promptTimeoutMs: 1000, initialChatCount: opts.initialChatCount ?? {} },
   };
-  const core = new BridgeCore(deps, { queue: { pollMs: 20, baseDelayMs: 10, maxDelayMs: 40 } });
+  const core = new BridgeCore(deps, { queue: { pollMs: 3600_000, baseDelayMs: 10, maxDelayMs: 40 } });
   await core.start();
   await core.completeLogin(OWNER, ca, { remoteId: "acctA", name: "Alpha", secrets: { token: "lb-a" }, reply: "" });
   await core.completeLogin(OWNER, cb, { remoteId: "acctB", name: "Beta", secrets: { token: "lb-b" }, reply: "" });
