@@ -65,6 +65,21 @@ export interface EmbeddedResult {
   threePortals: { warmUpMs: number; loadSeconds: number; loadRate: number; loadMaxMB: number; idleMB: number; steadyMaxMB: number } | null;
 }
 
+/** Phase "import" (bench/import.ts): a history import into a real Synapse, with or without files. */
+export interface ImportBenchResult {
+  files: boolean;
+  messages: number;
+  fileCount: number;
+  seconds: number;
+  perSecond: number;
+  bridgeCpuMsPerMessage: number;
+  homeserverCpuMsPerMessage: number;
+  /** Bridge CPU / homeserver CPU over the import. */
+  ratio: number;
+  /** Slack → Matrix time of live messages in another chat during the import, ms. */
+  liveRelayMs: Pcts;
+}
+
 export interface BenchResult {
   version: 1;
   mode: "quick" | "full";
@@ -92,6 +107,7 @@ export interface BenchResult {
   ready: Record<string, { portals: number; ghosts: number; startBridgeMs: number; processMs: number; connectedMs: number | null; rssMB: number; heapUsedAfterGcMB: number }>;
   /** Attack phase: longest event-loop stall (and p99) per kind of hostile request, the answers, whether the logins stayed connected. */
   attack?: Record<string, { stallMs: number; p99Ms: number; statuses: number[]; requests: number; connected: boolean }>;
+  import?: ImportBenchResult[];
   /** Phase "link 20 busy rooms" (bench/link.ts), once per number of rooms the ghosts are already in. */
   link?: LinkResult[];
   /** Phase "rest" (bench/rest.ts): an idle bridge. */
@@ -135,6 +151,12 @@ export function renderText(r: BenchResult): string {
     out.push(`for comparison, NOT durable (${r.fsyncOff.durability}): the same latency run`);
     out.push(table(["direction", "added p50", "p99", "to answer p50", "p99"],
       Object.entries(r.fsyncOff.directions).map(([d, x]) => [d, x.added.p50, x.added.p99, x.answered.p50, x.answered.p99])));
+  }
+  if (r.import?.length) {
+    out.push("");
+    out.push("History import (fake Slack → real Synapse 1.67, one conversation; live relay of another chat meanwhile)");
+    out.push(table(["files", "messages", "files up", "seconds", "msg/s", "bridge CPU ms/msg", "Synapse CPU ms/msg", "bridge/Synapse", "live p50", "live p99"],
+      r.import.map((x) => [x.files ? "every 5th" : "none", x.messages, x.fileCount, x.seconds, x.perSecond, x.bridgeCpuMsPerMessage, x.homeserverCpuMsPerMessage, x.ratio, x.liveRelayMs.p50, x.liveRelayMs.p99])));
   }
   out.push("");
   out.push("Saturation (one direction at a time, pacing off): messages relayed per second, DB statements and transactions per message");

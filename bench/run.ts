@@ -5,7 +5,8 @@
  *   npm run bench                 full run (about 5 minutes on 2 cores)
  *   npm run bench -- --quick      smoke run (< 60 s; CI): same phases, smaller; never fails on numbers
  *   npm run bench -- --profile    also write CPU profiles of the bridge process to bench/results/profiles/
- *   npm run bench -- --only relay only some phases (relay, fsync-off, ready, rest, memory, embedded, attack, link)
+ *   npm run bench -- --only relay only some phases (relay, fsync-off, ready, rest, memory, embedded, attack, link;
+ *                                 and import, only when asked: it needs the real Synapse of ../shared/homeserver/)
  *   npm run bench -- --rate 50    the latency run's total rate (default 100 messages/s)
  *   npm run bench -- --readme     also rewrite README's budget table from this run (bench/readme.ts)
  *
@@ -38,6 +39,7 @@ import { attackPhase, IDLE, VALID } from "./attack.js";
 import { embeddedPhase } from "./embedded.js";
 import { restPhase } from "./rest.js";
 import { linkPhase } from "./link.js";
+import { importPhase } from "./import.js";
 import { updateReadme } from "./readme.js";
 import type { ChildStats } from "./child.js";
 
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
     await phase("embedded", () => memoryPhase(dbs, result, true));
     await phase("attack", () => attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log, profileDir));
     await phase("link", () => linkPhase(dbs, result, quick ? [20] : [0, 20, 80], RESULTS, broken, log));
+    await phase("import", () => importPhase(result, { quick, log, broken }));
   } finally {
     await dbs.cleanup();
   }

@@ -22,6 +22,9 @@ Commands:
   start                  run the bridge
   doctor                 check config, database, homeserver and logins
   healthcheck            exit 0 when the running bridge's /health says ok (for Docker, systemd)
+  import <network>       import the whole history into Matrix through the running bridge
+                         [--conversation X] [--since DATE] [--until DATE] [--dry-run] [--login ID];
+                         slack-export FILE.zip or telegram-export DIR read an export (on the bridge's host)
 
 Options:
   -c, --config FILE   config file (default bridge.yaml, env TANDEM_CONFIG)
@@ -32,6 +35,14 @@ Options:
   -h, --help          show this help`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "import") {
+    // Its own options (parsed in import-cli.ts, as the bot's `import` command parses them); -c stays.
+    const at = argv.findIndex((a) => a === "-c" || a === "--config");
+    const configPath = (at > 0 ? argv[at + 1] : undefined) ?? process.env.TANDEM_CONFIG ?? "bridge.yaml";
+    const rest = at > 0 ? [...argv.slice(1, at), ...argv.slice(at + 2)] : argv.slice(1);
+    const { runImportCli } = await import("./import-cli.js");
+    return runImportCli(loadConfig(configPath), rest);
+  }
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
     options: {

@@ -91,6 +91,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   const {
     AppservicePort, AvatarProxy, BridgeCore, DatabaseWriteProbe, HealthBoard, HomeserverLink, HomeserverWatch, MatrixAppservice,
     MetricsServer, TOKEN_SHAPES, auditRoute, createConnectors, createMetrics, healthRoute, routeSdkLogs, statusRoutes,
+    importRoute, EXPORT_KINDS, isExportKind, openExportSource, CommandError,
   } = stack;
   routeSdkLogs(log);
 
@@ -130,10 +131,15 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
       tokenShapes: TOKEN_SHAPES,
     },
   }, opts.core);
+  // `import slack-export FILE` / `import telegram-export DIR`: the core reads exports through this (it imports no network).
+  core.imports.openExport = async (kind, path, live) => {
+    if (!isExportKind(kind)) throw new CommandError(`Unknown export kind ${kind}: ${EXPORT_KINDS.join(" or ")}`);
+    return openExportSource(kind, path, { live });
+  };
 
   // Before anything is relayed: the counters count where events happen, from here on.
   const metricsRoute = config.metrics.enabled ? createMetrics(health, () => store.queue.depth(), core.queue,
-    { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { ...errorFields(err) }), droppedMatrixEvents: () => appservice.droppedEvents() }).route : null;
+    { audit: store.audit, onError: (err) => log.warn("metrics: store query failed", { ...errorFields(err) }), droppedMatrixEvents: () => appservice.droppedEvents(), importProgress: () => core.imports.snapshot() }).route : null;
   onFailure(() => matrix.close());
   onFailure(() => appservice.stop());
   await appservice.start((events) => core.onMatrixEvents(events));
@@ -163,6 +169,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
     const operator = { store, portals: core.portals, connectors, health, queueDepth: () => store.queue.depth(), roomName: (roomId: string) => roomNameOf(core, roomId) };
     metricsServer.route(auditRoute(operator));
     metricsServer.route(statusRoutes(operator));
+    metricsServer.route(importRoute(core.imports));
     const server = metricsServer;
     onFailure(() => server.close());
     metricsPort = await metricsServer.listen(config.metrics.port, config.metrics.hostname);

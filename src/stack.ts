@@ -20,3 +20,6 @@ export { routeSdkLogs } from "./observability/sdk-logs.js";
 export { auditRoute } from "./observability/audit-route.js";
 export { statusRoutes } from "./observability/status-page.js";
 export { createConnectors, TOKEN_SHAPES } from "./networks/index.js";
+export { importRoute } from "./observability/import-route.js";
+export { EXPORT_KINDS, isExportKind, openExportSource } from "./networks/export-sources.js";
+export { CommandError } from "./core/errors.js";

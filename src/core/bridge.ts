@@ -20,6 +20,9 @@ import type { LoginRecord, LoginResult, NetworkConnector } from "./connector.js"
 import type { CoreDeps } from "./context.js";
 import { Deferred, TandemError } from "./errors.js";
 import { GhostManager } from "./ghosts.js";
+import { HistoryImports, IMPORT_HOLDER } from "./history-import/importer.js";
+import { describeImport } from "./history-import/progress.js";
+import { importCommands } from "./commands/import.js";
 import { RoomLinker } from "./linking.js";
 import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
@@ -63,6 +66,7 @@ export class BridgeCore implements BridgeServices {
   readonly spaces: SpaceDirectory;
   private readonly finisher: CutoverFinisher;
   private readonly upgrades: RoomUpgrades;
+  readonly imports: HistoryImports;
   readonly people: People;
   /** Holds a chat's lane while its history is written (backfill, history import): core/chat-holds.ts. */
   readonly holds: ChatHolds;
@@ -108,6 +112,7 @@ export class BridgeCore implements BridgeServices {
     this.backfill = new Backfill(deps, this.portals, this.loginManager, this.holds, (p, id) => this.remote.importPast(p, id), opts.backfill);
     this.holds.onWaiting = (network, chat, payload) => this.backfill.onWaiting(network, chat, payload);
     this.remote.detachedWaitMs = this.detachment.waitMs;
+    this.imports = new HistoryImports(deps, this.portals, this.ghosts, this.loginManager, this.holds);
     this.remote.beforeLive = async (p, ev) => {
       this.holds.check(p.network, ev.chat, p);
       await this.backfill.beforeLive(p.network, ev);
@@ -118,12 +123,18 @@ export class BridgeCore implements BridgeServices {
     this.spaces.emoji = this.remote.emoji = this.outbound.emoji = new EmojiPacks(deps);
     this.finisher = new CutoverFinisher(deps, this.portals, this.loginManager, this.linker);
     this.upgrades = new RoomUpgrades(deps, this.portals, this.spaces);
-    this.portals.onCreated = async (link) => { await this.spaces.onLinked(link); await this.backfill.onPortalCreated(link); };
+    // A portal the import makes gets the whole history from it, not the last-N backfill.
+    this.portals.onCreated = async (link) => {
+      await this.spaces.onLinked(link);
+      if (!this.holds.holders(link.network, link.chat).has(IMPORT_HOLDER)) await this.backfill.onPortalCreated(link);
+    };
     this.linker.onLinked = async (link) => { await this.spaces.onLinked(link); await this.backfill.onLinked(link); };
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.queue.onStoreHealth = (error) => { deps.health.databaseError = error; };
+    this.imports.lanesInFlight = () => this.queue.lanesInFlight;
     this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }), (s) => this.tokens.mask(s));
     this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this), ...peopleCommands(this), ...spaceCommands(this),
+      ...importCommands(this.imports),
       ...(opts.extraCommands?.(this) ?? []));
   }
 
@@ -150,6 +161,7 @@ export class BridgeCore implements BridgeServices {
     void this.syncBridgeInfo();
     void (async () => { for (const l of this.loginManager.all()) await this.spaces.refresh(l, this.loginManager.connection(l.id)); })();
     this.backfill.start();
+    void this.imports.resume();
     this.sweeper = setInterval(() => this.registry.sweep(), 30_000);
     // Done queue items are kept a week for dedup (a redelivered event is a no-op), then dropped.
     this.pruner = setInterval(() => void this.deps.store.queue.prune(new Date(Date.now() - QUEUE_KEEP_MS))
@@ -174,6 +186,7 @@ export class BridgeCore implements BridgeServices {
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.pruner) clearInterval(this.pruner);
     await this.backfill.stop();
+    await this.imports.shutdown();
     await this.loginManager.stopAll();
     await this.queue.stop();
   }
@@ -382,6 +395,11 @@ export class BridgeCore implements BridgeServices {
 
   backfillNote(roomId: string, network: string): string | undefined {
     return this.backfill.takeNote(roomId, network);
+  }
+
+  importStatus(): string | undefined {
+    const s = this.imports.snapshot();
+    return s ? describeImport(s) : undefined;
   }
 
   backfillStatus(loginIds?: ReadonlySet<string>): string[] {

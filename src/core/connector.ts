@@ -4,6 +4,7 @@
  * what is stored. A connector never talks to Matrix or the database.
  */
 import type { Doc } from "../formatting/ast.js";
+import type { HistorySource } from "./history-source.js";
 import type {
   ChatInfo, ChatRef, FileKind, FileRef, MessageRef, NetworkName, RemoteEvent, UserInfo, UserRef,
 } from "./types.js";
@@ -176,6 +177,8 @@ export interface Connection {
   history?(chat: ChatRef, opts: HistoryOptions): Promise<HistoryPage>;
   /** When the next `history` call of this kind can go out without waiting (ms since epoch; <= now: at once). */
   historyReadyAt?(kind: "page" | "thread"): number;
+  /** Everything this login can read of its chats' past, for `tandem import` (history-source.ts); networks whose bots cannot read history omit it. */
+  historySource?(): HistorySource;
   /** Send one remote user a private message from the bridge (claim codes). Networks where a bot may not write first omit it. */
   sendDirect?(user: UserRef, text: string): Promise<void>;
   /** Every user of the account with their e-mail where the network gives it (bulk mapping). */

@@ -33,6 +33,11 @@ export interface HistoryConversation {
   /** How many messages the source expects to yield in this window, when it can tell cheaply (exports). */
   estimateMessages?(window: HistoryWindow): Promise<number | undefined>;
   /**
+   * How many messages `events()` is yielding, once the source knows without extra requests
+   * (the Slack API source: after it read the conversation's top level, with the reply counts).
+   */
+  knownSize?(): number | undefined;
+  /**
    * The conversation's past, OLDEST FIRST across the whole conversation, thread replies included
    * right after their turn in time (each with `msg.threadRoot` set). Reactions and membership/topic
    * changes come as their own events after the message they follow in time. Pacing to the network's
@@ -55,4 +60,6 @@ export interface HistorySource {
   download(file: FileRef): Promise<{ data: Buffer; mime: string; name: string }>;
   /** Notes worth telling the operator (e.g. "Slack rate tier 3: 50 requests/minute"), as they become known. */
   notes?(): string[];
+  /** Time spent waiting for the network's rate limits so far, and whether a wait is on now (for progress). */
+  waits?(): { totalMs: number; waitingNow: boolean };
 }

@@ -15,6 +15,7 @@
 import { PrometheusMetrics } from "matrix-appservice-bridge";
 import { Registry } from "prom-client";
 import type { HealthBoard, LoginHealth } from "../core/health.js";
+import type { ImportSnapshot } from "../core/history-import/progress.js";
 import type { QueueOutcome } from "../core/relay-queue.js";
 import type { AuditRepo } from "../store/audit.js";
 import type { Route } from "./http.js";
@@ -29,6 +30,8 @@ export interface MetricsSources {
   onError?: (err: unknown) => void;
   /** Matrix events dropped by the appservice listener since start, by reason. */
   droppedMatrixEvents?: () => ReadonlyMap<string, number>;
+  /** The history import's progress (the current one, or the last since start). */
+  importProgress?: () => ImportSnapshot | null;
 }
 
 /** The relay queue as the metrics see it: outcomes as they happen. */
@@ -82,6 +85,11 @@ export function createMetrics(health: HealthBoard, queueDepth: () => Promise<num
     dead.inc({ direction: toMatrix ? "to_matrix" : "from_matrix", reason: o.reason ?? "unknown" });
   });
   const droppedMatrix = counter("matrix_events_dropped_total", "Matrix events of appservice transactions not handed to the core since start, by reason (repeated_transaction: a retry of a committed transaction; too_large, too_deep, unreadable)", ["reason"]);
+  const importRunning = gauge("import_running", "1 while a history import (tandem import) runs");
+  const importMessages = gauge("import_messages", "Messages the current (or last) history import wrote into Matrix");
+  const importFiles = gauge("import_files", "Files the current (or last) history import uploaded");
+  const importWait = gauge("import_rate_limit_wait_seconds", "Time the current (or last) history import waited for the network's rate limits");
+  const importConvs = gauge("import_conversations", "Conversations of the current (or last) history import, by state", ["state"]);
   /** What the listener's tally was at the last scrape: the counter only ever adds the increase. */
   const droppedSeen = new Map<string, number>();
 
@@ -97,6 +105,14 @@ export function createMetrics(health: HealthBoard, queueDepth: () => Promise<num
       const added = n - (droppedSeen.get(reason) ?? 0);
       if (added > 0) droppedMatrix.inc({ reason }, added);
       droppedSeen.set(reason, Math.max(n, droppedSeen.get(reason) ?? 0));
+    }
+    const imp = sources.importProgress?.();
+    if (imp) {
+      importRunning.set(imp.state === "running" || imp.state === "stopping" ? 1 : 0);
+      importMessages.set(imp.dryRun ? 0 : imp.messages);
+      importFiles.set(imp.dryRun ? 0 : imp.files);
+      importWait.set(imp.rateLimitWaitMs / 1000);
+      for (const s of ["waiting", "importing", "done", "failed"] as const) importConvs.set({ state: s }, imp.conversations.filter((c) => c.state === s).length);
     }
     if (sources.audit) await collectStore(sources.audit).catch((err) => sources.onError?.(err));
   });

@@ -70,6 +70,8 @@ export class FakeSlack {
   private readonly store: SlackStore;
   private readonly hub: SocketHub;
   private readonly rateLimits = new Map<string, { count: number; retryAfter: number }>();
+  private readonly failures = new Map<string, { count: number; status: number }>();
+  private tier: { maxPerCall: number; perWindow: number; windowMs: number; seen: Map<string, number[]> } | null = null;
   /** chat.postMessage's per-channel limit, when enforced (postLimit()): a token bucket per channel. */
   private postBucket: { perSecond: number; burst: number; channels: Map<string, { tokens: number; at: number }> } | null = null;
   private readonly echoLeadMs: number;
@@ -289,9 +291,39 @@ export class FakeSlack {
   scopes(token: string): string[] {
     return [...this.tokenRecord(token).scopes];
   }
+  /** The next `count` calls of `method` answer HTTP `status` (a Slack outage: 500, 503). */
+  failNext(method: string, count: number, status = 503): void {
+    this.failures.set(method, { count, status });
+  }
   /** The next `count` calls of `method` answer HTTP 429 with `Retry-After: retryAfterSec`. */
   rateLimitNext(method: string, count: number, retryAfterSec = 1): void {
     this.rateLimits.set(method, { count, retryAfter: retryAfterSec });
+  }
+
+  /**
+   * Enforce a history rate tier on conversations.history and conversations.replies, per method
+   * (all workspaces together), as Slack documents them (docs.slack.dev, "rate limits for non-Marketplace apps"):
+   * at most `maxPerCall` messages per call whatever `limit` asks (15 for distributed apps outside
+   * the Marketplace, 999 for Tier 3), and `perWindow` requests per `windowMs` (1 a minute, or 50+
+   * a minute for Tier 3); a request over it answers HTTP 429 with Retry-After, counted as one.
+   * Tests scale the window down. `null` turns it off.
+   */
+  historyTier(tier: { maxPerCall: number; perWindow: number; windowMs: number } | null): void {
+    this.tier = tier ? { ...tier, seen: new Map() } : null;
+  }
+
+  /** Seconds to wait when this history read exceeds the tier; 0 = allowed (and counted). */
+  private overHistoryTier(method: string, params: Json): number {
+    const t = this.tier;
+    if (!t || (method !== "conversations.history" && method !== "conversations.replies")) return 0;
+    const asked = Number(params.limit ?? 100);
+    params.limit = String(Math.min(Number.isFinite(asked) && asked > 0 ? asked : 100, t.maxPerCall));
+    const now = Date.now();
+    const recent = (t.seen.get(method) ?? []).filter((at) => now - at < t.windowMs);
+    t.seen.set(method, recent);
+    if (recent.length >= t.perWindow) return Math.max(1, Math.ceil((recent[0]! + t.windowMs - now) / 1000));
+    recent.push(now);
+    return 0;
   }
 
   /**
@@ -437,6 +469,11 @@ export class FakeSlack {
       res.end(JSON.stringify(body));
     };
 
+    const failure = this.failures.get(method);
+    if (failure && failure.count > 0) {
+      failure.count -= 1;
+      return reply(failure.status, { ok: false, error: "service_unavailable" });
+    }
     const limit = this.rateLimits.get(method);
     if (limit && limit.count > 0) {
       limit.count -= 1;
@@ -455,6 +492,11 @@ export class FakeSlack {
     const tokenStr = bearer ?? (isJson ? undefined : (params.token as string | undefined));
     const { token: _t, ...shown } = params;
     call.params = shown;
+    const tierWait = this.overHistoryTier(method, params);
+    if (tierWait > 0) {
+      headers["retry-after"] = String(tierWait);
+      return reply(429, { ok: false, error: "ratelimited" });
+    }
     if (method === "chat.postMessage") {
       const wait = this.overPostLimit(params);
       if (wait > 0) {

@@ -40,7 +40,8 @@ export function generalCommands(svc: BridgeServices): Command[] {
       const detached = await svc.detachedStatus?.(ctx.level === "admin" ? undefined : ctx.sender) ?? [];
       await ctx.reply([lines.length ? "Connections:" : "No connections. Use `login app` (Slack) or `login telegram`.", ...lines,
         ...(detached.length ? ["Detached (logged out, waiting for a new login):", ...detached.map((d) => `• ${d}`)] : []),
-        ...(backfill.length ? ["Backfill:", ...backfill.map((b) => `• ${b}`)] : []), hs, `Queue depth: ${depth}`].join("\n"));
+        ...(backfill.length ? ["Backfill:", ...backfill.map((b) => `• ${b}`)] : []),
+        ...(ctx.level === "admin" && svc.importStatus?.() ? [svc.importStatus()!] : []), hs, `Queue depth: ${depth}`].join("\n"));
     },
   };
   const list: Command = {

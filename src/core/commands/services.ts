@@ -38,6 +38,8 @@ export interface BridgeServices {
   backfillNote?(roomId: string, network: string): string | undefined;
   /** One `status` line per backfill of these logins' portals (running, or recently ended). */
   backfillStatus?(loginIds?: ReadonlySet<string>): string[];
+  /** What the history import is doing (or last did), for `status`; absent when none ran. */
+  importStatus?(): string | undefined;
   /** One `status` line per detached link (its login logged out) of logins `owner` had (all when absent). */
   detachedStatus?(owner?: string): Promise<string[]>;
 }

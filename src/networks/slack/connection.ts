@@ -1,15 +1,12 @@
 /**
  * One Slack login: a Socket Mode connection for events and a WebClient for everything else.
- *
  * - Each events_api envelope is converted (inbound.ts), pushed to the core, and acked only once
- *   the push resolved (the events are durably queued). If the push fails the envelope is not
- *   acked and Slack redelivers it; the queue drops the duplicate by its key.
- * - Envelopes are handled one after another, so an edit can never overtake its message; those
- *   that arrive while earlier ones are being queued are queued together, in order, in one push.
- * - The SDK's own reconnect is off: it retries bad tokens forever and can leak an unhandled
- *   rejection when a reconnect fails. This loop reconnects on refresh_requested, dropped sockets
- *   and errors with backoff, and stops for good on invalid_auth / token_revoked /
- *   account_inactive, reporting "bad-credentials".
+ *   the push resolved (durably queued); if it fails, Slack redelivers and the queue drops the duplicate.
+ * - Envelopes are handled one after another (an edit never overtakes its message); those arriving
+ *   while earlier ones are being queued go together, in order, in one push.
+ * - The SDK's own reconnect is off (it retries bad tokens forever, can leak a rejection): this
+ *   loop reconnects on refresh_requested, dropped sockets and errors with backoff, and stops for
+ *   good on invalid_auth / token_revoked / account_inactive, reporting "bad-credentials".
  */
 import { listCustomEmoji, workspaceIcon } from "./emoji.js";
 import type { SocketModeClient } from "@slack/socket-mode";
@@ -20,7 +17,9 @@ import type { ChatInfo, ChatRef, FileRef, MessageRef, RemoteEvent, UserInfo, Use
 import { SlackApi, sdkLogger, toRemoteError, type ApiOptions } from "./api.js";
 import { SlackDirectory, type Identity } from "./directory.js";
 import { SlackFiles } from "./files.js";
+import type { HistorySource } from "../../core/history-source.js";
 import { SlackHistory, type HistoryPace } from "./history.js";
+import { SlackHistorySource } from "./history-source.js";
 import { parseMessageRef, parseUserRef } from "./ids.js";
 import { envelopeToEvents, mentionedIds, ownFileShare, userInfoFromSlack, type InboundContext } from "./inbound.js";
 import { SlackOutbound } from "./outbound.js";
@@ -382,6 +381,8 @@ export class SlackConnection implements Connection {
     return this.past.readyAt(kind);
   }
 
+  readonly historySource = (): HistorySource =>
+    new SlackHistorySource({ api: this.api, directory: this.directory, team: this.team, download: (f) => this.files.download(f), nameLookupMs: this.opts.nameLookupMs });
   readonly sendDirect = (user: UserRef, text: string): Promise<void> => people.sendDirect(this.api, this.team, user, text);
   readonly listUsers = (): Promise<DirectoryUser[]> => people.listUsers(this.api, this.team);
   readonly resolveUser = (input: string): Promise<UserRef | null> => people.resolveUser(this.api, this.team, input);

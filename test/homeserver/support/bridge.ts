@@ -70,6 +70,11 @@ export class SynapseBridge {
     return `@tandembot:${this.hs.domain}`;
   }
 
+  /** The running bridge's process id (the bench reads its CPU time). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Writes bridge.yaml, generates the registration with the CLI and hands it to Synapse. */
   static async create(hs: Synapse, opts: SynapseBridgeOptions = {}): Promise<SynapseBridge> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);

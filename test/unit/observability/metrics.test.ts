@@ -85,7 +85,9 @@ describeEachBackend("metrics", (backend) => {
 
     const names = [...text.matchAll(/^# TYPE (tandem_\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
     expect(names).toEqual([
-      "tandem_connection_state gauge", "tandem_dead_letters_total counter", "tandem_homeserver_up gauge", "tandem_lag_seconds gauge",
+      "tandem_connection_state gauge", "tandem_dead_letters_total counter", "tandem_homeserver_up gauge",
+      "tandem_import_conversations gauge", "tandem_import_files gauge", "tandem_import_messages gauge",
+      "tandem_import_rate_limit_wait_seconds gauge", "tandem_import_running gauge", "tandem_lag_seconds gauge",
       "tandem_matrix_events_dropped_total counter",
       "tandem_portal_lag_seconds gauge", "tandem_portal_last_delivery_timestamp_seconds gauge", "tandem_queue_depth gauge",
       "tandem_queue_items_total counter", "tandem_queue_lane_depth gauge", "tandem_queue_oldest_pending_seconds gauge",
