@@ -7,7 +7,8 @@
  */
 import { plainDoc } from "../../src/formatting/ast.js";
 import { BridgeCore } from "../../src/core/bridge.js";
-import type { CoreDeps } from "../../src/core/context.js";
+import type { CoreDeps, CoreOptions } from "../../src/core/context.js";
+import type { RelayTiming } from "../../src/core/payloads.js";
 import { HealthBoard } from "../../src/core/health.js";
 import { silentLogger } from "../../src/core/log.js";
 import type { MatrixInbound } from "../../src/core/matrix-port.js";
@@ -28,8 +29,15 @@ export interface CoreRig {
   stop(): Promise<void>;
 }
 
-/** `initialChatCount`: portals made at login (and by `sync`) per network; none by default. */
-export async function coreRig(store: Store, opts: { initialChatCount?: Record<string, number> } = {}): Promise<CoreRig> {
+export interface CoreRigOptions {
+  /** Portals made at login (and by `sync`) per network; none by default. */
+  initialChatCount?: Record<string, number>;
+  /** Core options over the rig's defaults (file size limit, message parts, avatars…). */
+  options?: Partial<CoreOptions>;
+  onRelayed?: (timing: RelayTiming) => void;
+}
+
+export async function coreRig(store: Store, opts: CoreRigOptions = {}): Promise<CoreRig> {
   const matrix = new FakeMatrixPort();
   const a = new LoopbackNetwork();
   const b = new LoopbackNetwork();
@@ -44,9 +52,9 @@ export async function coreRig(store: Store, opts: { initialChatCount?: Record<st
   const deps: CoreDeps = {
     store, matrix, log: silentLogger, health: new HealthBoard(),
     connectors: new Map([["loopback", ca], ["loopback2", cb]]),
-    options: { commandPrefix: "!tandem", permissions: { "example.org": "user" }, maxFileSize: 1e6, promptTimeoutMs: 1000, initialChatCount: opts.initialChatCount ?? {} },
+    options: { commandPrefix: "!tandem", permissions: { "example.org": "user" }, maxFileSize: 1e6, promptTimeoutMs: 1000, initialChatCount: opts.initialChatCount ?? {}, ...opts.options },
   };
-  const core = new BridgeCore(deps, { queue: { pollMs: 20, baseDelayMs: 10, maxDelayMs: 40 } });
+  const core = new BridgeCore(deps, { queue: { pollMs: 20, baseDelayMs: 10, maxDelayMs: 40 }, onRelayed: opts.onRelayed });
   await core.start();
   await core.completeLogin(OWNER, ca, { remoteId: "acctA", name: "Alpha", secrets: { token: "lb-a" }, reply: "" });
   await core.completeLogin(OWNER, cb, { remoteId: "acctB", name: "Beta", secrets: { token: "lb-b" }, reply: "" });

@@ -23,6 +23,9 @@ export interface LoopbackMessage {
   deleted?: boolean;
   pinned?: boolean;
   notice?: boolean;
+  emote?: boolean;
+  /** The bridge said an earlier try of this send may have gone out. */
+  maybeSent?: boolean;
   reactions: Set<string>;
 }
 
@@ -43,6 +46,8 @@ export class LoopbackNetwork {
   downloadFailure: RemoteError | null = null;
   /** File downloads asked for so far. */
   downloadCalls = 0;
+  /** Every reaction the bridge added or removed, in order ("+👍 ops/3", "-👍 ops/3"): a network may refuse a doubled one. */
+  readonly reactCalls: string[] = [];
 
   addAccount(token: string, account: string, name: string): void {
     this.tokens.set(token, { account, name });
@@ -112,7 +117,8 @@ class LoopbackConnection implements Connection {
     c.messages.push({
       ref, sender: "bridge", text: plainText(msg.doc), doc: msg.doc, replyTo: msg.replyTo, threadRoot: msg.threadRoot,
       senderName: msg.sender.name + (msg.sender.via ? ` (${msg.sender.via})` : ""), senderAvatarUrl: msg.sender.avatarUrl,
-      files: msg.files?.map((f) => ({ name: f.name, size: f.data.length })), notice: msg.notice, reactions: new Set(),
+      files: msg.files?.map((f) => ({ name: f.name, size: f.data.length })), notice: msg.notice, emote: msg.emote,
+      maybeSent: msg.maybeSent, reactions: new Set(),
     });
     refs.push(ref);
     return refs;
@@ -131,6 +137,7 @@ class LoopbackConnection implements Connection {
   }
 
   async react(chat: string, target: string, emoji: string, on: boolean): Promise<void> {
+    this.net.reactCalls.push(`${on ? "+" : "-"}${emoji} ${target}`);
     const m = this.net.chats.get(chat)?.messages.find((x) => x.ref === target);
     if (!m) return;
     if (on) m.reactions.add(emoji);
