@@ -298,7 +298,8 @@ export class RemoteInbound {
       const existing = await store.reactions.findRemote(ev.target, ghost, ev.emoji);
       if (!existing) return;
       await matrix.redact(existing.roomId, ghost, existing.eventId, `tandem-q${item.id}-unreact`);
-      await store.reactions.deleteByEvent(existing.eventId);
+      // Only this network's row: the other chats' rows of the reaction are removed by the fan-out below.
+      await store.reactions.deleteByEvent(existing.eventId, p.network);
       await this.fanOutRedaction(existing.roomId, existing.eventId, p, ev.chat, ghost);
     }
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
