@@ -294,6 +294,16 @@ describe("RemoteInbound, event by event", () => {
     expect(rig.matrix.profiles.get(IVAN)?.displayName).toBe("Ivan the Great");
   });
 
+  it("a chat that moved (a group upgraded to a supergroup) keeps its room under its new id", async () => {
+    await start();
+    rig.a.addChat("ops-new", "ops");
+    await push({ kind: "chat-moved", to: "ops-new" } as never);
+    await until(() => rig.core.portals.linkForChat("loopback", "ops-new")?.roomId === ROOM, "the link under the new id");
+    expect(rig.core.portals.linkForChat("loopback", "ops")).toBeUndefined();
+    await rig.a.post("ops-new", "ivan", "from the new chat");
+    await until(() => rig.matrix.messages(ROOM).some((e) => e.content.body === "from the new chat"), "the message in the same room");
+  });
+
   it("a message in a chat on standby is not bridged; its sender is pointed at Matrix once", async () => {
     await start();
     await rig.core.portals.setPhase(ROOM, "standby", "@alice:example.org");
