@@ -183,6 +183,16 @@ describe("RemoteInbound, event by event", () => {
     expect(notice.content.body).toContain("the file host timed out");
   });
 
+  it("a file the host refuses for good costs its message at once, saying why", async () => {
+    await start();
+    rig.a.downloadFailure = new RemoteError("file_deleted", "deleted by its owner", { retryable: false, userMessage: "the file was deleted" });
+    await rig.a.post("ops", "ivan", "with file", { file: { name: "deleted.txt", data: Buffer.from("x"), mime: "text/plain" } });
+    await until(() => rig.matrix.messages(ROOM).some((e) => String(e.content.body).includes("the file was deleted")), "the dead-letter notice");
+    rig.a.downloadFailure = null;
+    await settle();
+    expect(rig.a.downloadCalls).toBe(1);
+  });
+
   it("an edit replaces the original in Matrix, marked and cut when too long; an edit of a message never bridged is dropped", async () => {
     await start();
     const ref = await rig.a.post("ops", "ivan", "lunch at 12");
