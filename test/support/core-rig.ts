@@ -26,6 +26,8 @@ export interface CoreRig {
   /** Network "loopback" (chat "ops") and "loopback2" (chat "fleet"), both linked to ROOM by `linkBoth`. */
   a: LoopbackNetwork;
   b: LoopbackNetwork;
+  /** What `status` reads: each login's relayed counts and lag. */
+  health: HealthBoard;
   stop(): Promise<void>;
 }
 
@@ -47,10 +49,11 @@ export async function coreRig(store: Store, opts: CoreRigOptions = {}): Promise<
   b.addChat("fleet", "fleet");
   a.addUser("ivan", "Ivan Petrov");
   b.addUser("olga", "Olga K");
+  const health = new HealthBoard();
   const ca = new LoopbackConnector(a, "loopback");
   const cb = new LoopbackConnector(b, "loopback2");
   const deps: CoreDeps = {
-    store, matrix, log: silentLogger, health: new HealthBoard(),
+    store, matrix, log: silentLogger, health,
     connectors: new Map([["loopback", ca], ["loopback2", cb]]),
     options: { commandPrefix: "!tandem", permissions: { "example.org": "user" }, maxFileSize: 1e6, promptTimeoutMs: 1000, initialChatCount: opts.initialChatCount ?? {}, ...opts.options },
   };
@@ -58,7 +61,7 @@ export async function coreRig(store: Store, opts: CoreRigOptions = {}): Promise<
   await core.start();
   await core.completeLogin(OWNER, ca, { remoteId: "acctA", name: "Alpha", secrets: { token: "lb-a" }, reply: "" });
   await core.completeLogin(OWNER, cb, { remoteId: "acctB", name: "Beta", secrets: { token: "lb-b" }, reply: "" });
-  return { core, store, matrix, a, b, stop: () => core.stop() };
+  return { core, store, matrix, a, b, health, stop: () => core.stop() };
 }
 
 /** Link ROOM to loopback "ops" and loopback2 "fleet" (as `link` does). */

@@ -314,6 +314,20 @@ describe("RemoteInbound, event by event", () => {
     await until(() => rig.matrix.messages(ROOM).some((e) => e.content.body === "from the new chat"), "the message in the same room");
   });
 
+  it("what is relayed counts on its login's health, both ways", async () => {
+    await start();
+    const ref = await rig.a.post("ops", "ivan", "hello");
+    await rig.a.editPost("ops", "ivan", ref, "hello again");
+    await push({ kind: "reaction", target: ref, sender: "petra", emoji: "👋", on: true } as never);
+    await push({ kind: "reaction", target: ref, sender: "petra", emoji: "👋", on: false } as never);
+    await settle();
+    const toMatrix = (login: string) => rig.health.get(login)?.relayed.toMatrix;
+    const fromMatrix = (login: string) => rig.health.get(login)?.relayed.fromMatrix;
+    expect(toMatrix("loopback:acctA")).toBe(5); // hello, its edit, the reaction and its removal, the sentinel
+    expect(fromMatrix("loopback2:acctB")).toBe(3); // the fan-outs of hello, its edit and the sentinel
+    expect(fromMatrix("loopback:acctA")).toBe(0);
+  });
+
   it("a message in a chat on standby is not bridged; its sender is pointed at Matrix once", async () => {
     await start();
     await rig.core.portals.setPhase(ROOM, "standby", "@alice:example.org");
