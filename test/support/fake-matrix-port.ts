@@ -66,8 +66,16 @@ export class FakeMatrixPort implements MatrixPort {
   /** Media a test put on the server, by mxc URL (others download as 4 bytes of octet-stream). */
   readonly media = new Map<string, { data: Buffer; mime: string }>();
 
-  async downloadMedia(mxc: string): Promise<{ data: Buffer; mime: string }> {
-    return this.media.get(mxc) ?? { data: Buffer.from("file"), mime: "application/octet-stream" };
+  /** Faults for the next downloadMedia calls, in order. */
+  failDownloads: MatrixError[] = [];
+
+  /** As the real port: past `maxBytes` it stops and throws M_TOO_LARGE (not retryable). */
+  async downloadMedia(mxc: string, maxBytes = Infinity): Promise<{ data: Buffer; mime: string }> {
+    const fault = this.failDownloads.shift();
+    if (fault) throw fault;
+    const media = this.media.get(mxc) ?? { data: Buffer.from("file"), mime: "application/octet-stream" };
+    if (media.data.length > maxBytes) throw new MatrixError("M_TOO_LARGE", `download media: over ${maxBytes} bytes`, { retryable: false });
+    return media;
   }
 
   async createRoom(opts: CreateRoomOptions): Promise<{ roomId: string; alias?: string }> {

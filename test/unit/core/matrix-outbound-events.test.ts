@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Doc } from "../../../src/formatting/ast.js";
 import { plainDoc } from "../../../src/formatting/ast.js";
 import type { MatrixInbound } from "../../../src/core/matrix-port.js";
-import { RemoteError } from "../../../src/core/errors.js";
+import { MatrixError, RemoteError } from "../../../src/core/errors.js";
 import type { RelayTiming } from "../../../src/core/payloads.js";
 import { backends, storeOpener } from "../../support/db.js";
 import { coreRig, linkBoth, matrixMessage, OWNER, ROOM, until, type CoreRig, type CoreRigOptions } from "../../support/core-rig.js";
@@ -126,6 +126,19 @@ describe("MatrixOutbound, event by event", () => {
     for (const net of ["a", "b"] as const) {
       expect(sent(net).map((m) => m.files?.map((f) => `${f.name}:${f.size}`).join())).toEqual(["plan.txt:16", "limit.bin:16", undefined]);
     }
+    const notices = rig.matrix.messages(ROOM).filter((e) => e.sender === rig.matrix.botMxid).map((e) => String(e.content.body));
+    for (const name of ["says-small.bin", "says-big.bin"]) {
+      for (const net of ["Loopback", "Loopback2"]) expect(notices.some((n) => n.includes(`The file ${name} is too large for ${net} (limit 0 MB)`))).toBe(true);
+    }
+  });
+
+  it("a file whose download from the homeserver fails for a while goes out once it works, once per chat", async () => {
+    await start();
+    rig.matrix.failDownloads.push(new MatrixError("M_UNKNOWN", "media repo hiccup", { retryable: true }));
+    await message([], { msgtype: "file", body: "plan.txt", file: { mxc: "mxc://example.org/plan", name: "plan.txt", mime: "text/plain", kind: "file" } });
+    await settle();
+    for (const net of ["a", "b"] as const) expect(sent(net).map((m) => m.files?.[0]?.name ?? m.text)).toEqual(["plan.txt", "sentinel"]);
+    expect(sent("a")[0]!.files).toEqual([{ name: "plan.txt", size: 4 }]);
   });
 
   it("an edit changes each chat's copy; an edit of someone else's message is refused with one notice", async () => {
