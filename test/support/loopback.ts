@@ -40,10 +40,14 @@ export class LoopbackNetwork {
   failSends: Error[] = [];
   /** While set, every send fails with it (a network that is down, or a bug on its side of the bridge). */
   failAllSends: Error | null = null;
+  /** While set, sends wait for it, then take their fault from failSends as usual. */
+  holdSends: Promise<void> | null = null;
   /** While set, file downloads wait for it (keeps a remote chat's queue lane busy). */
   holdDownloads: Promise<void> | null = null;
   /** While set, every file download fails with this error (a file host that is down). */
   downloadFailure: RemoteError | null = null;
+  /** Sends asked for so far (failed ones included). */
+  sendCalls = 0;
   /** File downloads asked for so far. */
   downloadCalls = 0;
   /** Every reaction the bridge added or removed, in order ("+👍 ops/3", "-👍 ops/3"): a network may refuse a doubled one. */
@@ -108,6 +112,8 @@ class LoopbackConnection implements Connection {
   constructor(private readonly net: LoopbackNetwork, private readonly login: LoginRecord, private readonly network: string, private readonly displayName: string) {}
 
   async send(chat: string, msg: OutboundMessage): Promise<string[]> {
+    this.net.sendCalls++;
+    await this.net.holdSends;
     const failure = this.net.failSends.shift() ?? this.net.failAllSends;
     if (failure) throw failure;
     const c = this.net.chats.get(chat);
