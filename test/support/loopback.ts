@@ -46,6 +46,10 @@ export class LoopbackNetwork {
   holdDownloads: Promise<void> | null = null;
   /** While set, every file download fails with this error (a file host that is down). */
   downloadFailure: RemoteError | null = null;
+  /** Texts longer than this go out as several messages (as Telegram splits at 4,096 characters). */
+  maxTextLength = Infinity;
+  /** Every message the bridge deleted, in order ("ops/3"). */
+  readonly deleteCalls: string[] = [];
   /** Sends asked for so far (failed ones included). */
   sendCalls = 0;
   /** File downloads asked for so far. */
@@ -119,14 +123,19 @@ class LoopbackConnection implements Connection {
     const c = this.net.chats.get(chat);
     if (!c) throw new RemoteError("chat_not_found", `no chat ${chat}`, { retryable: false, userMessage: "the chat does not exist" });
     const refs: string[] = [];
-    const ref = this.net.nextRef(chat);
-    c.messages.push({
-      ref, sender: "bridge", text: plainText(msg.doc), doc: msg.doc, replyTo: msg.replyTo, threadRoot: msg.threadRoot,
-      senderName: msg.sender.name + (msg.sender.via ? ` (${msg.sender.via})` : ""), senderAvatarUrl: msg.sender.avatarUrl,
-      files: msg.files?.map((f) => ({ name: f.name, size: f.data.length })), notice: msg.notice, emote: msg.emote,
-      maybeSent: msg.maybeSent, reactions: new Set(),
-    });
-    refs.push(ref);
+    const text = plainText(msg.doc);
+    const max = this.net.maxTextLength;
+    const pieces = text.length > max ? Array.from({ length: Math.ceil(text.length / max) }, (_, i) => text.slice(i * max, (i + 1) * max)) : [text];
+    for (const [i, piece] of pieces.entries()) {
+      const ref = this.net.nextRef(chat);
+      c.messages.push({
+        ref, sender: "bridge", text: piece, doc: pieces.length > 1 ? plainDoc(piece) : msg.doc, replyTo: msg.replyTo, threadRoot: msg.threadRoot,
+        senderName: msg.sender.name + (msg.sender.via ? ` (${msg.sender.via})` : ""), senderAvatarUrl: msg.sender.avatarUrl,
+        files: i === 0 ? msg.files?.map((f) => ({ name: f.name, size: f.data.length })) : undefined, notice: msg.notice, emote: msg.emote,
+        maybeSent: msg.maybeSent, reactions: new Set(),
+      });
+      refs.push(ref);
+    }
     return refs;
   }
 
@@ -138,6 +147,7 @@ class LoopbackConnection implements Connection {
   }
 
   async delete(chat: string, target: string): Promise<void> {
+    this.net.deleteCalls.push(target);
     const m = this.net.chats.get(chat)?.messages.find((x) => x.ref === target);
     if (m) m.deleted = true;
   }

@@ -165,6 +165,25 @@ describe("MatrixOutbound, event by event", () => {
     expect(texts("a")).toEqual(["sentinel"]);
   });
 
+  it("a message a chat took in several parts: a reply and an edit go to its first part, a redaction removes them all", async () => {
+    await start();
+    rig.a.maxTextLength = 10; // ops splits long texts; fleet does not
+    const long = await message(plainDoc("0123456789abcdefghij"));
+    await message(plainDoc("re"), { replyTo: long.eventId });
+    await settle("replied");
+    const [first, second] = sent("a");
+    expect([first!.text, second!.text]).toEqual(["0123456789", "abcdefghij"]);
+    expect(copyOf("a", "re").replyTo).toBe(first!.ref);
+    const onFleet = copyOf("b", "0123456789abcdefghij").ref;
+    await matrixEvent({ kind: "edit", ...base(), target: long.eventId, doc: plainDoc("short now"), body: "short now" });
+    await settle("edited");
+    expect(sent("a").slice(0, 2).map((m) => m.text)).toEqual(["short now", "abcdefghij"]);
+    await matrixEvent({ kind: "redaction", ...base(), target: long.eventId });
+    await settle("redacted");
+    expect(rig.a.deleteCalls).toEqual([first!.ref, second!.ref]);
+    expect(rig.b.deleteCalls).toEqual([onFleet]);
+  });
+
   it("a redaction deletes each chat's copy, and only that message", async () => {
     await start();
     const gone = await relayed("wrong channel");
@@ -173,6 +192,7 @@ describe("MatrixOutbound, event by event", () => {
     await settle();
     for (const net of ["a", "b"] as const) {
       expect(sent(net).map((m) => `${m.text}${m.deleted ? " (deleted)" : ""}`)).toEqual(["wrong channel (deleted)", "stays", "sentinel"]);
+      expect(rig[net].deleteCalls).toEqual([copyOf(net, "wrong channel").ref]);
     }
   });
 
@@ -187,6 +207,8 @@ describe("MatrixOutbound, event by event", () => {
     // The ghost's message is not ours to remove on ops; on fleet the bridge posted it.
     expect(rig.a.chats.get("ops")!.messages.find((m) => m.text === "typo")!.deleted).toBeFalsy();
     expect(copyOf("b", "typo").deleted).toBe(true);
+    expect(rig.a.deleteCalls).toEqual([]);
+    expect(rig.b.deleteCalls).toEqual([copyOf("b", "typo").ref]);
   });
 
   it("reactions: several Matrix users on one emoji are one reaction, removed with the last of them", async () => {

@@ -326,6 +326,8 @@ describe("RemoteInbound, event by event", () => {
     expect(toMatrix("loopback:acctA")).toBe(5); // hello, its edit, the reaction and its removal, the sentinel
     expect(fromMatrix("loopback2:acctB")).toBe(3); // the fan-outs of hello, its edit and the sentinel
     expect(fromMatrix("loopback:acctA")).toBe(0);
+    // Lag is how long ago the bridge received what it relayed last: a duration, not a date.
+    for (const login of ["loopback:acctA", "loopback2:acctB"]) expect(rig.health.get(login)!.lagMs).toBeLessThan(3600_000);
   });
 
   it("a message in a chat on standby is not bridged; its sender is pointed at Matrix once", async () => {
