@@ -26,6 +26,8 @@ Commands:
 Options:
   -c, --config FILE   config file (default bridge.yaml, env TANDEM_CONFIG)
   -o, --output FILE   registration path for generate-registration (default appservice.registration)
+  --double-puppet     generate-registration: write the optional double-puppet registration instead
+                      (to -o, appservice.double_puppet_registration, or next to the main one)
   --force             rotate the registration tokens
   -h, --help          show this help`;
 
@@ -34,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv, allowPositionals: true,
     options: {
       config: { type: "string", short: "c" }, output: { type: "string", short: "o" },
-      force: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false },
+      force: { type: "boolean", default: false }, "double-puppet": { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false },
     },
   });
   const command = positionals[0];
@@ -47,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
     case "generate-registration": {
       const config = loadConfig(configPath);
       for (const w of configWarnings(config)) console.error(`tandem: warning: ${w}`);
+      if (values["double-puppet"]) return writeDoublePuppet(config, values.output, values.force);
       const res = writeRegistration(config, values.output ?? config.appservice.registration, { force: values.force });
       if (!res.changed) {
         console.log(`${res.path} is unchanged (it already matches the config); nothing to reload.`);
@@ -68,6 +71,16 @@ async function main(argv: string[]): Promise<number> {
       console.error(`Unknown command "${command}".\n\n${USAGE}`);
       return 2;
   }
+}
+
+/** `generate-registration --double-puppet`: the second registration, and what to do with it. */
+async function writeDoublePuppet(config: Config, output: string | undefined, force: boolean): Promise<number> {
+  const { defaultDoublePuppetPath, writeDoublePuppetRegistration } = await import("./config/double-puppet.js");
+  const res = writeDoublePuppetRegistration(config, output ?? defaultDoublePuppetPath(config), { force });
+  console.log(res.changed ? `${res.created ? "Wrote" : res.rotated ? "Rotated tokens in" : "Updated"} ${res.path} (mode 0600).` : `${res.path} is unchanged.`);
+  console.log("Add it to the homeserver next to the main registration (Synapse: app_service_config_files) and restart it; " +
+    `then set appservice.double_puppet_registration: ${res.path} in the bridge config and restart the bridge.`);
+  return 0;
 }
 
 /**

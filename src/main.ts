@@ -5,6 +5,7 @@
  */
 import { ConfigError, type Config } from "./config/index.js";
 import type { Registration } from "./config/index.js";
+import { readDoublePuppetRegistration } from "./config/double-puppet.js";
 import { BridgeCore, type BridgeCoreOptions } from "./core/bridge.js";
 import type { NetworkConnector } from "./core/connector.js";
 import { HealthBoard } from "./core/health.js";
@@ -74,6 +75,9 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   routeSdkLogs(log);
   registerSecret(registration.as_token);
   registerSecret(registration.hs_token);
+  // Double puppeting is on when the config names its registration (the homeserver must load it too).
+  const puppetToken = config.appservice.double_puppet_registration ? readDoublePuppetRegistration(config.appservice.double_puppet_registration).as_token : undefined;
+  if (puppetToken) registerSecret(puppetToken);
   if (config.bridge.encryption_key) registerSecret(config.bridge.encryption_key);
 
   const storeOpts = {
@@ -97,7 +101,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   });
   const matrix = new AppservicePort(appservice.bridge, config.homeserver.domain, config.appservice.bot.username,
     appservice.userNamespaces(), log.child({ component: "matrix" }), health,
-    { homeserverUrl: config.homeserver.url, asToken: registration.as_token });
+    { homeserverUrl: config.homeserver.url, asToken: registration.as_token }, puppetToken);
   appservice.onMember = (roomId, userId) => matrix.forgetMember(roomId, userId);
 
   // Slack shows a Matrix sender's avatar from icon_url, which it fetches from the internet.

@@ -64,7 +64,10 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
   const baseDir = opts.baseDir ?? process.cwd();
   return {
     ...config,
-    appservice: { ...config.appservice, registration: resolve(baseDir, config.appservice.registration) },
+    appservice: {
+      ...config.appservice, registration: resolve(baseDir, config.appservice.registration),
+      double_puppet_registration: config.appservice.double_puppet_registration && resolve(baseDir, config.appservice.double_puppet_registration),
+    },
     database: { ...config.database, data_dir: resolve(baseDir, config.database.data_dir) },
   };
 }

@@ -68,15 +68,14 @@ export function buildRegistration(config: Config, existing?: object): Registrati
 }
 
 /** A token for the registration: 32 random bytes, hex (as long as AppServiceRegistration.generateToken's). */
-function generateToken(): string {
+export function generateToken(): string {
   return randomBytes(32).toString("hex");
 }
 
 /** YAML text of a registration, with a header saying where it came from. */
-export function registrationYaml(reg: Registration): string {
-  const header =
-    "# Tandem appservice registration, written by `tandem generate-registration`.\n" +
-    "# Give it to the homeserver; keep it secret (it holds the tokens). Re-running keeps the tokens; --force rotates them.\n";
+export function registrationYaml(reg: object, header: string =
+  "# Tandem appservice registration, written by `tandem generate-registration`.\n" +
+  "# Give it to the homeserver; keep it secret (it holds the tokens). Re-running keeps the tokens; --force rotates them.\n"): string {
   const doc = new YAML.Document(reg);
   // Quote the regexes ('^@slack_.*:example\.org$'): plain is valid YAML, but quoted reads
   // unambiguously in every parser (PyYAML for Synapse, serde for conduwuit) and to people.
@@ -123,6 +122,13 @@ export function writeRegistration(
     chmodSync(path, 0o600);
     return { path, created: false, rotated: false, changed: false };
   }
+  writeSecretFile(path, text);
+  const rotated = existed && (existing?.as_token !== reg.as_token || existing?.hs_token !== reg.hs_token);
+  return { path, created: !existed, rotated, changed: true };
+}
+
+/** Writes `text` to `path` with mode 0600, replacing the file atomically (a registration holds tokens). */
+export function writeSecretFile(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   try {
@@ -134,8 +140,6 @@ export function writeRegistration(
     throw err;
   }
   chmodSync(path, 0o600);
-  const rotated = existed && (existing?.as_token !== reg.as_token || existing?.hs_token !== reg.hs_token);
-  return { path, created: !existed, rotated, changed: true };
 }
 
 /** Reads and checks a registration file. Throws ConfigError (registration_missing / registration_invalid). */

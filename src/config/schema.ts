@@ -81,6 +81,8 @@ const appservice = z.object({
     .describe("Port the bridge listens on. Default 29319; must match the port in address."),
   registration: nonEmpty().default("registration/tandem-registration.yaml")
     .describe("Path of the registration file that generate-registration writes and start reads, relative to this file. Default registration/tandem-registration.yaml."),
+  double_puppet_registration: z.string().default("")
+    .describe("Path of the optional double-puppet registration (generate-registration --double-puppet writes it; load it into the homeserver too), relative to this file. Set: mapped people's Slack and Telegram messages come from their own Matrix accounts. Default \"\": off, mapped people keep ghosts."),
   bot,
 }).strict().prefault({}).describe("The application service: how the homeserver and the bridge reach each other.");
 

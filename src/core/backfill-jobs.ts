@@ -132,13 +132,6 @@ export function afterFailure(job: BackfillJob, err: unknown, what: "page" | "thr
   return null;
 }
 
-/** Resolves when `p` does or after `ms`, whichever is first. */
-export function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<void>((r) => { timer = setTimeout(r, ms); })]).finally(() => clearTimeout(timer));
-}
-
 const PREFIX = "backfill:";
 export const jobKey = (network: string, chat: string) => `${PREFIX}${network}:${chat}`;
 
@@ -163,6 +156,11 @@ export async function loadJobs(store: Store): Promise<BackfillJob[]> {
 
 export function isActive(job: BackfillJob): boolean {
   return job.state === "collecting" || job.state === "importing" || job.state === "threads";
+}
+
+/** The main import is not in yet: the chat's lane waits for it (core/chat-holds.ts). */
+export function holdsChat(job: BackfillJob): boolean {
+  return job.state === "collecting" || job.state === "importing";
 }
 
 const secs = (ms: number) => `${Math.max(1, Math.ceil(ms / 1000))} s`;

@@ -1,37 +1,33 @@
 /**
  * Backfill: a new portal, or a newly linked room with no messages yet, gets the remote chat's
  * last N messages (per network, e.g. slack.backfill_count), with their original timestamps,
- * threads kept, and never relayed to the room's other links.
- *
- * Matrix can only append, so the order is the whole design:
- * - History comes newest page first (the connector pages backwards, paced to the network's
- *   limits: for Slack apps outside the Marketplace one request a minute, 15 messages each).
- *   Pages are collected (kept in kv, so a restart resumes) and imported oldest first in one go,
- *   once N are in or the start of the chat is reached.
- * - A live message for the room waits for that (RemoteInbound calls `beforeLive`), but at most
- *   `holdMs`: if the next page cannot come by then, the backfill is cut short. What was
- *   collected (always the newest messages, so still a gap-free run up to the present) is
- *   imported at once, then the live message follows. Older pages are dropped, and `status` says
- *   so. That is the trade-off: with the strict Slack pace, a portal made by a live message gets
- *   the first page (15 messages) rather than holding live traffic for minutes.
- * - Thread replies live in their thread, so a thread whose replies were not fetched in time is
- *   filled in after the main import (paced), unless a live reply reached that thread first.
+ * threads kept, and never relayed to the room's other links. Matrix can only append, so:
+ * - A job holds its chat (core/chat-holds.ts) until its main import is in: every item of the
+ *   chat's lane waits in the durable queue, in order, and follows the history (also across a
+ *   restart: the job is in kv, the items in the queue).
+ * - History comes newest page first, paced to the network (non-Marketplace Slack apps: one
+ *   request a minute, 15 messages), is collected in kv and imported oldest first in one go.
+ * - The bounded exception: once an item of the chat waits, the job fetches for at most `holdMs`
+ *   more, then imports what it has (the newest messages, gap-free up to the present; `status`
+ *   says it was cut short). Order does not depend on it, only how much history a busy chat gets.
+ * - Threads not fetched in time are filled in after the release, unless a live reply took them.
  * - If a Matrix user wrote in the room before the import, nothing is imported ("stopped").
  */
 import { createHash } from "node:crypto";
 import type { PortalLinkRow } from "../store/api.js";
-import { addPage, afterFailure, chooseStep, describeJob, isActive, loadJobs, newJob, saveJob, unseen, waitAtMost, type BackfillJob, type StepKind } from "./backfill-jobs.js";
+import { addPage, afterFailure, chooseStep, describeJob, holdsChat, isActive, loadJobs, newJob, saveJob, unseen, type BackfillJob, type StepKind } from "./backfill-jobs.js";
+import type { ChatHolds } from "./chat-holds.js";
 import type { Connection } from "./connector.js";
 import type { CoreDeps } from "./context.js";
 import { isTransient, RemoteError } from "./errors.js";
 import type { LoginManager } from "./logins.js";
-import type { RemotePayload } from "./payloads.js";
+import type { QueuePayload, RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
 import type { RemoteEvent } from "./types.js";
 import { errorFields } from "./log.js";
 
 export interface BackfillOptions {
-  /** How long a live message may wait for a running backfill before it is cut short. Default 10 s. */
+  /** How long the chat's waiting items give the job to fetch more history before it imports what it has. Default 10 s. */
   holdMs?: number;
   /** Delay after a failed request that named no Retry-After; doubles per failure up to 10 min. Default 30 s. */
   retryMs?: number;
@@ -44,16 +40,15 @@ export type PastImporter = (p: RemotePayload, id: string) => Promise<void>;
 
 interface Running {
   job: BackfillJob;
-  /** Serialises imports, so a live message can wait for one in progress. */
+  /** Serialises imports, so a live thread reply can wait for one in progress. */
   lock: Promise<void>;
-  /** Set when a live message waits: the fetching must be over by then. */
+  /** Set when an item of the held chat waits: the fetching must be over by then. */
   liveDeadline?: number;
-  /** Resolves once the main import is over (or the job ended). */
-  settled: Promise<void>;
-  settle: () => void;
   fetching: boolean;
 }
 
+/** The name a backfill job holds its chat under (core/chat-holds.ts). */
+export const BACKFILL_HOLDER = "backfill";
 type Step = { run: Running; at: number; kind: StepKind | "stop"; why?: string };
 
 const IDLE_POLL_MS = 5000;
@@ -73,6 +68,7 @@ export class Backfill {
     private readonly deps: CoreDeps,
     private readonly portals: PortalDirectory,
     private readonly logins: LoginManager,
+    private readonly holds: ChatHolds,
     private readonly importer: PastImporter,
     opts: BackfillOptions = {},
   ) {
@@ -81,9 +77,14 @@ export class Backfill {
     this.showEndedMs = opts.showEndedMs ?? 3600_000;
   }
 
-  /** Read the stored jobs; call before the relay queue starts, so live messages find them. */
+  /** Read the stored jobs; call after `holds.load()` and before the relay queue starts. */
   async load(): Promise<void> {
-    for (const job of await loadJobs(this.deps.store)) this.add(job);
+    for (const job of await loadJobs(this.deps.store)) {
+      this.add(job);
+      // A crash between a job's save and its hold (or release) is mended here.
+      if (holdsChat(job)) await this.holds.hold(job.network, job.chat, BACKFILL_HOLDER);
+      else await this.holds.release(job.network, job.chat, BACKFILL_HOLDER);
+    }
   }
 
   start(): void {
@@ -125,31 +126,29 @@ export class Backfill {
     if (!taken) await this.begin(link);
   }
 
-  /**
-   * A live message is about to land in `roomId`. If a backfill of the room is running, wait
-   * for it (bounded by holdMs, then cut it short) so older messages land first. Returns true
-   * when it waited (the caller re-checks whether the backfill brought this very message).
-   */
-  async beforeLive(roomId: string, ev: Extract<RemoteEvent, { kind: "message" }>): Promise<boolean> {
-    const runs = [...this.jobs.values()].filter((r) => r.job.roomId === roomId && isActive(r.job));
-    for (const r of runs) {
-      const { job } = r;
-      // Older replies must not follow a live one in its thread.
-      if (ev.msg.threadRoot && job.threads.some((t) => t.root === ev.msg.threadRoot)) {
-        job.threads = job.threads.filter((t) => t.root !== ev.msg.threadRoot);
-        this.kick();
-      }
-      // The message that made the portal stays live (fan-out, lag), unless history was already read.
-      if (job.state === "collecting" && job.pages === 0 && !r.fetching && ev.at < job.before && ev.chat === job.chat) job.before = ev.at;
-      if (job.state === "collecting") {
-        r.liveDeadline ??= Date.now() + this.holdMs;
-        this.kick();
-        await waitAtMost(r.settled, r.liveDeadline - Date.now());
-      }
-      if (job.state === "collecting" || job.state === "importing") await this.importMain(r);
-      else await r.lock;
+  /** An item of a held chat waits (ChatHolds.onWaiting): fetch for at most holdMs more, then import. */
+  onWaiting(network: string, chat: string, payload: QueuePayload): void {
+    const run = this.jobs.get(key(network, chat));
+    if (!run || run.job.state !== "collecting") return;
+    const { job } = run;
+    const ev = payload.t === "remote" ? payload.event : undefined;
+    // The message that made the portal stays live (fan-out, lag), unless history was already read.
+    if (ev?.kind === "message" && job.pages === 0 && !run.fetching && ev.at < job.before) job.before = ev.at;
+    if (run.liveDeadline === undefined) {
+      run.liveDeadline = Date.now() + this.holdMs;
+      this.kick();
     }
-    return runs.length > 0;
+  }
+
+  /** A live message for the (released) chat: a reply takes its thread from the fill-in; an import in progress lands first. */
+  async beforeLive(network: string, ev: Extract<RemoteEvent, { kind: "message" }>): Promise<void> {
+    const run = this.jobs.get(key(network, ev.chat));
+    if (!run || !isActive(run.job)) return;
+    if (ev.msg.threadRoot && run.job.threads.some((t) => t.root === ev.msg.threadRoot)) {
+      run.job.threads = run.job.threads.filter((t) => t.root !== ev.msg.threadRoot);
+      this.kick();
+    }
+    await run.lock;
   }
 
   /** A line for the link confirmation, once. */
@@ -187,17 +186,16 @@ export class Backfill {
     const job = newJob(link, this.deps.options.backfillCount?.[link.network] ?? 0);
     await saveJob(this.deps.store, job);
     this.add(job);
+    // From here on the chat's lane waits for the history (a crash before this line: load() holds).
+    await this.holds.hold(job.network, job.chat, BACKFILL_HOLDER);
     this.deps.log.info("backfill started", { network: job.network, chat: job.chat, roomId: job.roomId, target: job.target });
-    // Not at once: a live message that made this portal gets to call beforeLive first, so it
+    // Not at once: a live message that made this portal gets to wait first (onWaiting), so it
     // moves `before` to itself and stays a live (fanned-out) message rather than history.
     setImmediate(() => this.kick());
   }
 
   private add(job: BackfillJob): void {
-    let settle!: () => void;
-    const settled = new Promise<void>((r) => { settle = r; });
-    if (!isActive(job) || job.state === "threads") settle();
-    this.jobs.set(key(job.network, job.chat), { job, lock: Promise.resolve(), settled, settle, fetching: false });
+    this.jobs.set(key(job.network, job.chat), { job, lock: Promise.resolve(), fetching: false });
   }
 
   private kick(): void {
@@ -250,7 +248,10 @@ export class Backfill {
     if (!this.logins.record(job.loginId)) return { run, at: now, kind: "stop", why: "the login was removed" };
     const pageAt = this.readyAt(job, "page");
     const threadAt = this.readyAt(job, "thread");
-    if (job.state !== "importing" && (pageAt === null || threadAt === null)) return null; // waiting for the login to connect
+    if (job.state !== "importing" && (pageAt === null || threadAt === null)) {
+      // Waiting for the login to connect; the chat's waiting items need not: import what is in.
+      return job.state === "collecting" && run.liveDeadline !== undefined ? { run, at: run.liveDeadline, kind: "import" } : null;
+    }
     const next = chooseStep(job, { now, pageAt: pageAt ?? now, threadAt: threadAt ?? now, holdMs: this.holdMs, liveDeadline: run.liveDeadline });
     return { run, ...next };
   }
@@ -343,7 +344,7 @@ export class Backfill {
       if (job.threads.length > 0) {
         job.state = "threads";
         await saveJob(this.deps.store, job);
-        run.settle();
+        await this.holds.release(job.network, job.chat, BACKFILL_HOLDER);
       } else {
         await this.end(run, "done");
       }
@@ -386,7 +387,7 @@ export class Backfill {
     job.replies = [];
     job.threads = [];
     await saveJob(this.deps.store, job);
-    run.settle();
+    await this.holds.release(job.network, job.chat, BACKFILL_HOLDER);
     this.deps.log.info(`backfill ${state}`, { chat: job.chat, roomId: job.roomId, imported: job.imported, note: job.note });
   }
 

@@ -6,9 +6,11 @@
 import { randomUUID } from "node:crypto";
 import type { CutoverChangeRow, CutoverPhase, NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
 import { Backfill, type BackfillOptions } from "./backfill.js";
+import { ChatHolds } from "./chat-holds.js";
 import { BridgeInfoWriter } from "./bridge-info.js";
 import { auditCommands } from "./commands/audit.js";
 import { cutoverCommands } from "./commands/cutover.js";
+import { peopleCommands } from "./commands/people.js";
 import { generalCommands } from "./commands/general.js";
 import { linkCommands } from "./commands/links.js";
 import { loginCommands } from "./commands/logins.js";
@@ -23,9 +25,10 @@ import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import { MatrixOutbound } from "./matrix-outbound.js";
 import { Detachment } from "./detached.js";
-import { perTarget, type QueuePayload, type RelayTiming } from "./payloads.js";
+import { perTarget, type QueuePayload, type RelayTiming, type RemotePayload } from "./payloads.js";
 export type { RelayTiming } from "./payloads.js";
 import { Permissions } from "./permissions.js";
+import { People } from "./people-service.js";
 import { PortalDirectory } from "./portals.js";
 import { RelayQueue, type RelayQueueOptions } from "./relay-queue.js";
 import { RemoteInbound } from "./remote-inbound.js";
@@ -52,6 +55,9 @@ export class BridgeCore implements BridgeServices {
   readonly permissions: Permissions;
   readonly queue: RelayQueue;
   readonly backfill: Backfill;
+  readonly people: People;
+  /** Holds a chat's lane while its history is written (backfill, history import): core/chat-holds.ts. */
+  readonly holds: ChatHolds;
   private readonly loginManager: LoginManager;
   private readonly remote: RemoteInbound;
   private readonly outbound: MatrixOutbound;
@@ -75,6 +81,8 @@ export class BridgeCore implements BridgeServices {
     const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
     this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
       `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
+    this.people = new People(deps, this.ghosts, this.portals, this.loginManager, (mxid, text) => this.tellOwner(mxid, text));
+    this.loginManager.onClaim = (network, user, code) => this.people.redeemRemote(network, user, code);
     this.detachment = new Detachment(deps, this.portals, (lanes) => this.queue.kick(lanes), (roomId, text) => this.notice(roomId, text));
     this.portals.bridgeInfo = new BridgeInfoWriter(deps, (id) => this.loginManager.record(id), (roomId) => this.portals.portal(roomId)?.kind === "portal");
     this.remote = new RemoteInbound(deps, this.portals, this.ghosts, this.loginManager, enqueue, opts.onRelayed);
@@ -85,15 +93,23 @@ export class BridgeCore implements BridgeServices {
       onRelayed: opts.onRelayed,
     });
     this.linker = new RoomLinker(deps, this.portals, this.loginManager);
-    this.backfill = new Backfill(deps, this.portals, this.loginManager, (p, id) => this.remote.importPast(p, id), opts.backfill);
+    this.holds = new ChatHolds(store, async (lanes) => {
+      await store.queue.wake(lanes);
+      this.queue.kick(lanes);
+    });
+    this.backfill = new Backfill(deps, this.portals, this.loginManager, this.holds, (p, id) => this.remote.importPast(p, id), opts.backfill);
+    this.holds.onWaiting = (network, chat, payload) => this.backfill.onWaiting(network, chat, payload);
     this.remote.detachedWaitMs = this.detachment.waitMs;
-    this.remote.beforeLive = (roomId, ev) => this.backfill.beforeLive(roomId, ev);
+    this.remote.beforeLive = async (p, ev) => {
+      this.holds.check(p.network, ev.chat, p);
+      await this.backfill.beforeLive(p.network, ev);
+    };
     this.portals.onCreated = (link) => this.backfill.onPortalCreated(link);
     this.linker.onLinked = (link) => this.backfill.onLinked(link);
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.queue.onStoreHealth = (error) => { deps.health.databaseError = error; };
     this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }), (s) => this.tokens.mask(s));
-    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this),
+    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this), ...peopleCommands(this),
       ...(opts.extraCommands?.(this) ?? []));
   }
 
@@ -107,7 +123,9 @@ export class BridgeCore implements BridgeServices {
 
   async start(): Promise<void> {
     await this.portals.load();
-    await this.backfill.load(); // before the queue: live messages must find a backfill to wait for
+    await this.people.load();
+    await this.holds.load(); // before the queue: a held chat's items must wait from the first claim
+    await this.backfill.load();
     for (const [k, v] of await this.loadManagementRooms()) this.managementRooms.set(k, v);
     this.markLoaded();
     this.queue.start();
@@ -167,7 +185,7 @@ export class BridgeCore implements BridgeServices {
     for (const ev of events) {
       if (ev.kind === "invite") { later.push(() => this.onInvite(ev)); continue; }
       if (ev.kind === "membership") { later.push(() => this.onMembership(ev)); continue; }
-      if (this.deps.matrix.isBridgeUser(ev.sender)) continue; // our own echo
+      if (this.deps.matrix.isBridgeUser(ev.sender) || this.people.isEcho(ev)) continue; // our own echo (a ghost's, or a person's own account's)
       const token = this.tokens.carriesToken(ev);
       if (ev.kind === "message" && ev.msgtype !== "file") {
         const isMgmt = this.managementRooms.get(ev.roomId) === ev.sender;
@@ -245,6 +263,9 @@ export class BridgeCore implements BridgeServices {
   private async apply(item: QueueItem): Promise<void> {
     const p = item.payload as QueuePayload;
     try {
+      // A chat held for its history: every item of its lane waits (in order) until the history is in.
+      const chat = p.t === "remote" ? { network: p.network, chat: p.event.chat } : p.target;
+      if (chat) this.holds.check(chat.network, chat.chat, p);
       if (p.t === "remote") await this.remote.apply(item, p);
       else await this.outbound.apply(item, p);
     } catch (err) {
@@ -329,6 +350,15 @@ export class BridgeCore implements BridgeServices {
 
   linkRoom(roomId: string, network: string, input: string, by: string, isAdmin: boolean): Promise<PortalLinkRow> {
     return this.linker.link(roomId, network, input, by, isAdmin);
+  }
+
+  /**
+   * Post one past message into its chat's linked room, never fanned out; `id` makes its txnIds
+   * (derive it from the source message, so a rerun cannot double it). For history writers,
+   * between `holds.hold` and `holds.release` of the chat (core/chat-holds.ts).
+   */
+  importPast(p: RemotePayload, id: string): Promise<void> {
+    return this.remote.importPast(p, id);
   }
 
   backfillNote(roomId: string, network: string): string | undefined {

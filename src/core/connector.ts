@@ -65,6 +65,19 @@ export interface EventSink {
   /** Resolves once the events are durably queued: only then ack the remote side. */
   push(events: RemoteEvent[]): Promise<void>;
   status(s: ConnectionStatus): void;
+  /**
+   * A remote user sent the bridge a one-time code on the network (Telegram: `/start CODE` to the
+   * bot, which may not message first). Resolves to the answer to give them there.
+   */
+  claim?(user: UserRef, code: string): Promise<string>;
+}
+
+/** A remote user as a directory lists them, for mapping people by e-mail. */
+export interface DirectoryUser {
+  user: UserRef;
+  name: string;
+  /** Only when the network shares it with the bridge (Slack: scope users:read.email). */
+  email?: string;
 }
 
 /** Who a relayed Matrix message is from, for "Name: text" or username/icon overrides. */
@@ -156,6 +169,12 @@ export interface Connection {
   history?(chat: ChatRef, opts: HistoryOptions): Promise<HistoryPage>;
   /** When the next `history` call of this kind can go out without waiting (ms since epoch; <= now: at once). */
   historyReadyAt?(kind: "page" | "thread"): number;
+  /** Send one remote user a private message from the bridge (claim codes). Networks where a bot may not write first omit it. */
+  sendDirect?(user: UserRef, text: string): Promise<void>;
+  /** Every user of the account with their e-mail where the network gives it (bulk mapping). */
+  listUsers?(): Promise<DirectoryUser[]>;
+  /** Turn what an admin typed (`U123`, a numeric id) into this login's user ref, or null when no such user. */
+  resolveUser?(input: string): Promise<UserRef | null>;
   /** Whether a remote user is this login's own account (its messages are echoes). */
   isOwnUser(user: UserRef): boolean;
   stop(): Promise<void>;

@@ -65,8 +65,8 @@ export class MatrixError extends TandemError {
   readonly code: string;
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
-  constructor(code: string, message: string, opts: { retryable: boolean; retryAfterMs?: number; cause?: unknown }) {
-    super(message, { cause: opts.cause });
+  constructor(code: string, message: string, opts: { retryable: boolean; retryAfterMs?: number; cause?: unknown; userMessage?: string }) {
+    super(message, { cause: opts.cause, userMessage: opts.userMessage });
     this.code = code;
     this.retryable = opts.retryable;
     this.retryAfterMs = opts.retryAfterMs;

@@ -11,8 +11,19 @@ import { AvatarUploads } from "./avatar-uploads.js";
 import type { Connection, NetworkConnector } from "./connector.js";
 import type { Logger } from "./log.js";
 import type { MatrixPort } from "./matrix-port.js";
+import type { PeopleDirectory } from "./people.js";
 import type { UserInfo, UserRef } from "./types.js";
 import { errorFields } from "./log.js";
+
+/**
+ * Who a remote user's events are sent as: `mxid` is their own Matrix account when they are mapped
+ * and double puppeting is loaded (`puppet`), else their ghost. `ghost` is always the ghost.
+ */
+export interface RoomSender {
+  mxid: string;
+  ghost: string;
+  puppet: boolean;
+}
 
 /** Re-read a remote profile at most this often when no user_change event tells us. */
 const PROFILE_TTL_MS = 24 * 3600_000;
@@ -29,9 +40,62 @@ export class GhostManager {
   /** mxid → the set-up running for it. */
   private readonly settingUp = new Map<string, Promise<string>>();
   private readonly avatars: AvatarUploads;
+  /** Ghosts whose profile must be set again though fresh (their person was mapped or unmapped). */
+  private readonly stale = new Set<string>();
+  /** Set by the bridge: the person mappings (without it, every remote user is a ghost). */
+  people?: PeopleDirectory;
 
   constructor(private readonly store: Store, private readonly matrix: MatrixPort, private readonly log: Logger) {
     this.avatars = new AvatarUploads(store, matrix);
+  }
+
+  /**
+   * The one decision of who sends for a remote user, for live relay and history imports alike:
+   * the person's own account when mapped and the homeserver lets the bridge act for it (double
+   * puppeting), else the ghost, set up as `ensure` does. Follow with `enter` before sending in a room.
+   */
+  async senderFor(connector: NetworkConnector, conn: Connection, user: UserRef): Promise<RoomSender> {
+    const ghost = this.mxidFor(connector, user);
+    const person = this.people?.mxidOf(connector.network, user);
+    if (person && this.matrix.canPuppet?.(person)) return { mxid: person, ghost, puppet: true };
+    return { mxid: await this.ensure(connector, conn, user), ghost, puppet: false };
+  }
+
+  /**
+   * Join the sender to the room and return who sends; for a person's own account, their ghost then
+   * leaves the room (once per process).
+   */
+  async enter(roomId: string, sender: RoomSender): Promise<string> {
+    await this.ensureJoined(roomId, sender.mxid);
+    if (!sender.puppet) return sender.mxid;
+    const key = `${roomId}\u0000${sender.ghost}\u0000left`;
+    if (this.joined.has(key)) return sender.mxid;
+    // The ghost may never have been in the room; leaving is then refused, which changes nothing.
+    await this.matrix.leave(roomId, sender.ghost).catch((err) => this.log.debug("ghost not in room", { roomId, ...errorFields(err) }));
+    this.joined.delete(`${roomId}\u0000${sender.ghost}`);
+    this.joined.add(key);
+    return sender.mxid;
+  }
+
+  /**
+   * Who edits a message `author` sent: clients only apply an edit from the original sender, so a
+   * message bridged by the ghost before its person was mapped is edited by the ghost.
+   */
+  async editorOf(roomId: string, author: string, sender: RoomSender): Promise<string> {
+    if (author !== sender.ghost || author === sender.mxid) return sender.mxid;
+    await this.ensureJoined(roomId, author);
+    return author;
+  }
+
+  /** Who removes a bridged message deleted on the remote side: a person their own (double puppeting), else the bot. */
+  redactorOf(author: string): string {
+    return this.matrix.canPuppet?.(author) ? author : this.matrix.botMxid;
+  }
+
+  /** The ghost's profile is set again at its next use (its person was mapped or unmapped). */
+  restyle(mxid: string): void {
+    this.stale.add(mxid);
+    this.fresh.delete(mxid);
   }
 
   mxidFor(connector: NetworkConnector, user: UserRef): string {
@@ -46,7 +110,7 @@ export class GhostManager {
   async ensure(connector: NetworkConnector, conn: Connection, user: UserRef, known?: UserInfo): Promise<string> {
     const mxid = this.mxidFor(connector, user);
     const checked = this.fresh.get(mxid);
-    if (!known && checked && Date.now() - checked < PROFILE_TTL_MS) return mxid;
+    if (!known && checked && Date.now() - checked < PROFILE_TTL_MS && !this.stale.has(mxid)) return mxid;
     const running = this.settingUp.get(mxid);
     if (running && !known) return running;
     const after = running ? running.catch(() => undefined) : Promise.resolve();
@@ -61,7 +125,8 @@ export class GhostManager {
 
   private async setUp(connector: NetworkConnector, conn: Connection, user: UserRef, mxid: string, known?: UserInfo): Promise<string> {
     const row = await this.store.ghosts.get(mxid);
-    if (!known && row && Date.now() - row.updatedAt.getTime() < PROFILE_TTL_MS) {
+    const restyle = this.stale.delete(mxid);
+    if (!known && !restyle && row && Date.now() - row.updatedAt.getTime() < PROFILE_TTL_MS) {
       this.fresh.set(mxid, Date.now());
       return mxid;
     }
@@ -74,6 +139,9 @@ export class GhostManager {
         info = { name: row?.displayName ?? user };
       }
     }
+    // Without double puppeting a mapped person keeps a ghost; its name says whose it is.
+    const person = this.people?.mxidOf(connector.network, user);
+    if (person && !this.matrix.canPuppet?.(person) && !info.name.endsWith(` (${person})`)) info = { ...info, name: `${info.name} (${person})` };
     let avatarMxc = row?.avatarMxc ?? null;
     const avatarSource = info.avatar ?? null;
     if (avatarSource && avatarSource !== row?.avatarSource) {

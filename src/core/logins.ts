@@ -22,6 +22,9 @@ export class LoginManager {
     private readonly onBadCredentials: (login: LoginRecord, message: string) => void,
   ) {}
 
+  /** Set by the bridge: a code a remote user brought (`EventSink.claim`); resolves to the answer for them. */
+  onClaim?: (network: string, user: string, code: string) => Promise<string>;
+
   connection(loginId: string): Connection | undefined {
     return this.connections.get(loginId);
   }
@@ -83,6 +86,7 @@ export class LoginManager {
           payload: { t: "remote", loginId: login.id, network: connector.network, receivedAt, event } satisfies RemotePayload,
         })));
       },
+      claim: (user, code) => this.onClaim ? this.onClaim(connector.network, user, code) : Promise.resolve("This bridge does not map accounts."),
       status: (s) => {
         log.info("connection state", { state: s.state, message: s.message });
         this.deps.health.setState(login.id, s.state, s.message);

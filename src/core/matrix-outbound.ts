@@ -58,7 +58,8 @@ export class MatrixOutbound {
     const isBridgeUser = this.deps.matrix.isBridgeUser(ev.sender);
     // Our own ghosts and bot only go out as explicit fan-out items, never from a transaction echo.
     if (isBridgeUser && !p.origin) return;
-    if (!isBridgeUser && !this.permissions.allows(ev.sender, "relay")) return this.refuse(ev);
+    // A fan-out (p.origin) may come from a person's own account (double puppeting): the bridge sent it.
+    if (!isBridgeUser && !p.origin && !this.permissions.allows(ev.sender, "relay")) return this.refuse(ev);
     if (!p.target) return this.split(item, p);
     // Nobody changes someone else's message on the remote side (a fan-out was changed there by its author).
     if (!p.origin && (ev.kind === "edit" || ev.kind === "redaction")) {

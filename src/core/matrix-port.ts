@@ -15,11 +15,19 @@ export interface MatrixFileInfo {
   height?: number;
 }
 
+/**
+ * Content key of every event the bridge sends as a person's own account (double puppeting), with
+ * the value "tandem": the event came from the remote side, so it is never relayed back there.
+ */
+export const PUPPET_MARK = "net.tandem.double_puppet_source";
+
 interface InboundBase {
   roomId: string;
   eventId: string;
   sender: string;
   ts: number;
+  /** Sent by the bridge as a person's own account (it carried PUPPET_MARK): an echo, never relayed. */
+  puppeted?: boolean;
 }
 
 /** A Matrix event, already parsed into network-neutral terms (src/matrix/events.ts). */
@@ -83,5 +91,15 @@ export interface MatrixPort {
    * `ignore` says to skip, read back through the room's history (/messages). Backfill only fills
    * rooms without any, since Matrix can only append. Ports that cannot tell omit it (no backfill).
    */
+  /**
+   * Double puppeting: whether the bridge may send as this (real, local) user, through the second
+   * registration. Ports without one omit it or answer false; events sent so carry PUPPET_MARK.
+   */
+  canPuppet?(mxid: string): boolean;
+  /**
+   * The homeserver's local users with their e-mail addresses, for mapping people by e-mail. Throws
+   * MatrixError with a user-facing message when the bridge may not read them. Ports that cannot, omit it.
+   */
+  usersWithEmails?(): Promise<Array<{ mxid: string; emails: string[] }>>;
   hasMessages?(roomId: string, ignore?: (ev: { sender: string; body: string }) => boolean): Promise<boolean>;
 }

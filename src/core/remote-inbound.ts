@@ -54,8 +54,8 @@ export class RemoteInbound {
   ) {}
 
   detachedWaitMs = 24 * 3600_000; // how long events of a detached chat wait for a new login (set by the bridge)
-  /** Set by the bridge (core/backfill.ts): waits, bounded, for a running backfill of the room; true if it waited. */
-  beforeLive?: (roomId: string, ev: Of<"message">) => Promise<boolean>;
+  /** Set by the bridge, once the room exists: throws Deferred while the chat is held for its history (chat-holds.ts). */
+  beforeLive?: (p: RemotePayload, ev: Of<"message">) => Promise<void>;
 
   /** Backfill: post one past message into its linked room, never fanned out; `id` makes its txnIds. */
   async importPast(p: RemotePayload, id: string): Promise<void> {
@@ -111,10 +111,9 @@ export class RemoteInbound {
     if ((await store.messages.byRemote(p.network, ev.ref)).length > 0) return; // duplicate
     const link = await this.portalFor(p, connector, conn, ev.chat);
     const roomId = link.roomId;
-    // Older history first: a backfill of this room may have brought this very message meanwhile.
-    if (!p.backfill && await this.beforeLive?.(roomId, ev) && (await store.messages.byRemote(p.network, ev.ref)).length > 0) return;
-    const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
-    await this.ghosts.ensureJoined(roomId, ghost);
+    // Older history first: the portal just made may be held for its backfill.
+    if (!p.backfill) await this.beforeLive?.(p, ev);
+    const ghost = await this.ghosts.enter(roomId, await this.ghosts.senderFor(connector, conn, ev.sender));
 
     const relation = await this.relationFor(p.network, roomId, ev.msg.replyTo, ev.msg.threadRoot);
     const rows: Parameters<typeof store.messages.insert>[0] = [];
@@ -246,7 +245,7 @@ export class RemoteInbound {
     const inRoom = rows.filter((r) => r.roomId === (link?.roomId ?? rows[0]?.roomId)).sort((a, b) => a.part - b.part);
     const original = inRoom[0];
     if (!original) return; // edit of a message we never bridged
-    const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
+    const ghost = await this.ghosts.editorOf(original.roomId, original.senderMxid, await this.ghosts.senderFor(connector, conn, ev.sender));
     // An edit is one event: the first piece of a text too long for one (the rest is cut, with a mark).
     const { pieces, rest } = renderCappedForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals, 2, 25_000);
     const rendered = pieces.length > 1 || rest !== undefined ? { ...pieces[0]!, body: `${pieces[0]!.body} […]` } : pieces[0]!;
@@ -272,7 +271,7 @@ export class RemoteInbound {
     const { store, matrix } = this.deps;
     const rows = await store.messages.byRemote(p.network, ev.target);
     for (const row of rows) {
-      await matrix.redact(row.roomId, matrix.botMxid, row.eventId, `tandem-q${item.id}-r${row.part}-${row.roomId}`, "Deleted on the remote side");
+      await matrix.redact(row.roomId, this.ghosts.redactorOf(row.senderMxid), row.eventId, `tandem-q${item.id}-r${row.part}-${row.roomId}`, "Deleted on the remote side");
       if (row.part === 0) await this.fanOutRedaction(row.roomId, row.eventId, p, ev.chat);
     }
   }
@@ -283,10 +282,11 @@ export class RemoteInbound {
     const rows = await store.messages.byRemote(p.network, ev.target);
     const target = rows.find((r) => r.part === 0) ?? rows[0];
     if (!target) return;
-    const ghost = await this.ghosts.ensure(connector, conn, ev.sender);
+    const who = await this.ghosts.senderFor(connector, conn, ev.sender);
+    const ghost = who.mxid;
     if (ev.on) {
       if (await store.reactions.findRemote(ev.target, ghost, ev.emoji)) return;
-      await this.ghosts.ensureJoined(target.roomId, ghost);
+      await this.ghosts.enter(target.roomId, who);
       const content = { "m.relates_to": { rel_type: "m.annotation", event_id: target.eventId, key: ev.emoji } };
       const eventId = await matrix.sendEvent(target.roomId, ghost, "m.reaction", content, `tandem-q${item.id}-react`, ev.at);
       await store.reactions.insert({
@@ -295,12 +295,12 @@ export class RemoteInbound {
       });
       await this.fanOutReaction(target.roomId, eventId, ghost, target.eventId, ev.emoji, p, connector, ev.chat);
     } else {
-      const existing = await store.reactions.findRemote(ev.target, ghost, ev.emoji);
+      const existing = await store.reactions.findRemote(ev.target, ghost, ev.emoji) ?? await store.reactions.findRemote(ev.target, who.ghost, ev.emoji); // made before the mapping
       if (!existing) return;
-      await matrix.redact(existing.roomId, ghost, existing.eventId, `tandem-q${item.id}-unreact`);
+      await matrix.redact(existing.roomId, existing.senderMxid, existing.eventId, `tandem-q${item.id}-unreact`);
       // Only this network's row: the other chats' rows of the reaction are removed by the fan-out below.
       await store.reactions.deleteByEvent(existing.eventId, p.network);
-      await this.fanOutRedaction(existing.roomId, existing.eventId, p, ev.chat, ghost);
+      await this.fanOutRedaction(existing.roomId, existing.eventId, p, ev.chat, existing.senderMxid);
     }
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
   }
@@ -332,12 +332,12 @@ export class RemoteInbound {
   private async membership(p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"membership">): Promise<void> {
     const link = this.portals.linkForChat(p.network, ev.chat);
     if (!link) return;
-    const ghost = await this.ghosts.ensure(connector, conn, ev.user);
-    // Joins are mirrored; leaves are not acted on for ghosts, to avoid join/leave churn that
-    // bloats homeserver state. They are shown as a notice instead.
-    if (ev.joined) await this.ghosts.ensureJoined(link.roomId, ghost);
+    const who = await this.ghosts.senderFor(connector, conn, ev.user);
+    // Joins are mirrored (a mapped person's own account, with double puppeting); leaves are not acted
+    // on, to avoid join/leave churn that bloats homeserver state. They are shown as a notice instead.
+    if (ev.joined) await this.ghosts.enter(link.roomId, who);
     else {
-      const name = await this.deps.matrix.displayName(link.roomId, ghost);
+      const name = await this.deps.matrix.displayName(link.roomId, who.mxid);
       await this.deps.matrix.sendEvent(link.roomId, this.deps.matrix.botMxid, "m.room.message",
         { msgtype: "m.notice", body: `${name} left the ${connector.displayName} chat` }, `tandem-${ev.key}`);
     }

@@ -5,7 +5,7 @@
  */
 import { plainDoc, type Doc } from "../formatting/ast.js";
 import { htmlToDoc } from "../formatting/html.js";
-import type { MatrixFileInfo, MatrixInbound } from "../core/matrix-port.js";
+import { PUPPET_MARK, type MatrixFileInfo, type MatrixInbound } from "../core/matrix-port.js";
 import type { FileKind } from "../core/types.js";
 
 export interface RawEvent {
@@ -70,7 +70,10 @@ export function parseMatrixEvent(ev: RawEvent): MatrixInbound | null {
   const sender = str(ev.sender);
   const content = isObj(ev.content) ? ev.content : undefined;
   if (!type || !roomId || !eventId || !sender || !content) return null;
-  const base = { roomId, eventId, sender, ts: num(ev.origin_server_ts) ?? Date.now() };
+  const base = {
+    roomId, eventId, sender, ts: num(ev.origin_server_ts) ?? Date.now(),
+    ...(content[PUPPET_MARK] !== undefined ? { puppeted: true } : {}),
+  };
   const rel = isObj(content["m.relates_to"]) ? content["m.relates_to"] : undefined;
 
   switch (type) {

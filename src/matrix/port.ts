@@ -4,11 +4,12 @@
  * after a crash is idempotent on the homeserver.
  */
 import type { Bridge, Intent } from "matrix-appservice-bridge";
-import type { CreateRoomOptions, MatrixPort } from "../core/matrix-port.js";
+import { PUPPET_MARK, type CreateRoomOptions, type MatrixPort } from "../core/matrix-port.js";
 import type { Logger } from "../core/log.js";
 import type { HealthBoard } from "../core/health.js";
 import { MatrixError } from "../core/errors.js";
 import { AsHttp } from "./as-http.js";
+import { localUsersWithEmails } from "./admin-users.js";
 import { answerField, errcodeOf, isUnreachable, toMatrixError, UnreadableAnswer } from "./errors.js";
 
 const enc = encodeURIComponent;
@@ -41,9 +42,23 @@ export class AppservicePort implements MatrixPort {
     private readonly health?: HealthBoard,
     /** Homeserver URL and as_token: sends and joins then go out directly (as-http.ts), not through an Intent. */
     direct?: { homeserverUrl: string; asToken: string },
+    /** The double-puppet registration's as_token: sends as local real users go out with it (`?user_id=`). */
+    puppetToken?: string,
   ) {
     this.botMxid = `@${botLocalpart}:${domain}`;
     this.direct = direct ? new AsHttp(direct.homeserverUrl, direct.asToken) : null;
+    this.puppets = direct && puppetToken ? new AsHttp(direct.homeserverUrl, puppetToken) : null;
+  }
+
+  private readonly puppets: AsHttp | null;
+
+  canPuppet(mxid: string): boolean {
+    return this.puppets !== null && mxid.endsWith(`:${this.domain}`) && !this.isBridgeUser(mxid);
+  }
+
+  usersWithEmails(): Promise<Array<{ mxid: string; emails: string[] }>> {
+    const client = this.bridge.getIntent().matrixClient;
+    return this.call("list users", () => localUsersWithEmails((method, path, qs) => client.doRequest(method, path, qs), (m) => this.isBridgeUser(m)));
   }
 
   /** A member event of `mxid` arrived (name or avatar may have changed): ask again next time. */
@@ -55,6 +70,7 @@ export class AppservicePort implements MatrixPort {
   /** Stop the direct client's keep-alive sockets. */
   close(): void {
     this.direct?.close();
+    this.puppets?.close();
   }
 
   ghostMxid(localpart: string): string {
@@ -207,7 +223,8 @@ export class AppservicePort implements MatrixPort {
   async join(roomId: string, mxid: string): Promise<void> {
     const direct = this.direct;
     const joinOnce = async (): Promise<void> => {
-      if (direct) await direct.request("POST", `/_matrix/client/v3/join/${enc(roomId)}`, { userId: mxid === this.botMxid ? undefined : mxid, body: {} });
+      const http = this.canPuppet(mxid) ? this.puppets : direct;
+      if (http) await http.request("POST", `/_matrix/client/v3/join/${enc(roomId)}`, { userId: mxid === this.botMxid ? undefined : mxid, body: {} });
       else await this.intent(mxid).matrixClient.joinRoom(roomId);
     };
     try {
@@ -221,20 +238,30 @@ export class AppservicePort implements MatrixPort {
   }
 
   async leave(roomId: string, mxid: string): Promise<void> {
-    await this.call("leave", () => this.intent(mxid).matrixClient.leaveRoom(roomId));
+    const puppets = this.canPuppet(mxid) ? this.puppets : null;
+    if (puppets) await this.call("leave", () => puppets.request("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, { userId: mxid, body: {} }));
+    else await this.call("leave", () => this.intent(mxid).matrixClient.leaveRoom(roomId));
   }
 
   async sendEvent(roomId: string, sender: string, type: string, content: Record<string, unknown>, txnId: string, ts?: number): Promise<string> {
     if (type === "m.room.message") content = withMentions(content);
     const path = `/_matrix/client/v3/rooms/${enc(roomId)}/send/${enc(type)}/${enc(txnId)}`;
     const qs = ts ? { ts } : undefined;
-    const direct = this.direct;
+    if (this.canPuppet(sender)) content = { ...content, [PUPPET_MARK]: "tandem" };
+    const direct = this.canPuppet(sender) ? this.puppets : this.direct;
     return this.call(`send ${type}`, async () => answerField(await (direct
       ? direct.request("PUT", path, { userId: sender === this.botMxid ? undefined : sender, query: qs, body: content })
       : this.intent(sender).matrixClient.doRequest("PUT", path, qs, content)), "event_id", `send ${type}`));
   }
 
   async redact(roomId: string, sender: string, eventId: string, txnId: string, reason?: string): Promise<void> {
+    const puppets = this.canPuppet(sender) ? this.puppets : null;
+    if (puppets) {
+      // Synapse keeps the request body as the redaction's content: the mark makes it an echo.
+      await this.call("redact", () => puppets.request("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(eventId)}/${enc(txnId)}`,
+        { userId: sender, body: { ...(reason ? { reason } : {}), [PUPPET_MARK]: "tandem" } }));
+      return;
+    }
     const client = this.intent(sender).matrixClient;
     await this.call("redact", () =>
       client.doRequest("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(eventId)}/${enc(txnId)}`, undefined, reason ? { reason } : {}));

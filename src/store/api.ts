@@ -134,6 +134,29 @@ export interface CutoverChangeRow {
   at: Date;
 }
 
+export type MappingMethod = "claim" | "admin" | "email" | "csv";
+
+/** A remote user proven (or declared by an admin) to be a Matrix account of the homeserver. */
+export interface MappingRow {
+  network: string;
+  userRef: string;
+  mxid: string;
+  method: MappingMethod;
+  /** Who made the mapping: the claimant, or the admin. */
+  byMxid: string;
+  createdAt: Date;
+}
+
+export interface MappingLogRow {
+  network: string;
+  userRef: string;
+  mxid: string;
+  action: "map" | "unmap";
+  method: MappingMethod;
+  byMxid: string;
+  at: Date;
+}
+
 export interface Store {
   readonly db: Db;
   logins: {
@@ -166,6 +189,15 @@ export interface Store {
   ghosts: {
     get(mxid: string): Promise<GhostRow | null>;
     put(row: Omit<GhostRow, "updatedAt">): Promise<void>;
+  };
+  /** Person mappings (people.ts); every change is also appended to the mapping log. Optional for hand-written fakes. */
+  mappings?: {
+    list(): Promise<MappingRow[]>;
+    put(row: Omit<MappingRow, "createdAt">): Promise<void>;
+    /** The removed mapping, or null when there was none. */
+    remove(network: string, userRef: string, byMxid: string): Promise<MappingRow | null>;
+    /** The latest changes, newest first. */
+    history(limit: number): Promise<MappingLogRow[]>;
   };
   messages: {
     insert(rows: Omit<MessageRow, "createdAt">[]): Promise<void>;  // ignores exact duplicates

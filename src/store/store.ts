@@ -7,6 +7,7 @@ import { loginsRepo } from "./logins.js";
 import { messagesRepo, reactionsRepo } from "./messages.js";
 import { migrate, type Migration } from "./migrate.js";
 import { linksRepo, portalsRepo } from "./portals.js";
+import { mappingsRepo } from "./people.js";
 import { queueRepo } from "./queue.js";
 import { PGliteDb } from "./pglite.js";
 import { SecretBox } from "./secrets.js";
@@ -24,6 +25,7 @@ export function makeStore(db: Db, box: SecretBox): Store {
     portals: portalsRepo(db),
     links: linksRepo(db),
     ghosts: ghostsRepo(db),
+    mappings: mappingsRepo(db),
     messages: messagesRepo(db),
     reactions: reactionsRepo(db),
     queue: queueRepo(db),

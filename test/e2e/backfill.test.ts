@@ -144,6 +144,72 @@ describe("Slack backfill", () => {
     expect(historyCalls("C0001")).toHaveLength(3); // page 3 only after the restart
   });
 
+  // One road per room (issue 12): while the job runs, everything of the chat waits in its lane.
+  const lane = "r:slack:T0001:C0001";
+  const pendingInLane = async () => (await h.bridge.store.queue.pendingIn([lane]))[0]?.pending ?? 0;
+  const isEdit = (e: ClientEvent) => relation(e)?.rel_type === "m.replace";
+  const index = (room: string, pred: (e: ClientEvent) => boolean) => h.hs.timeline(room).findIndex(pred);
+
+  it("an edit, a deletion and a reaction to past messages, made while the history is fetched, wait in the chat's lane and follow it in order", async () => {
+    await start({ conversation_count: 1 }, { pageSize: 10, intervalMs: 1000 });
+    const past = await seed(slack, team, "C0001", 30);
+    await login();
+    await waitUntil(async () => (await job())?.pages === 1, 15_000, "the newest page collected");
+    // All four reach the bridge while "past 28-30" are collected but not in the room yet.
+    slack.userEdits(team, "C0001", past[29]!.ts, "past 30, edited");
+    slack.userDeletes(team, "C0001", past[28]!.ts);
+    slack.userReacts(team, "C0001", past[27]!.ts, "U0002", "thumbsup");
+    slack.userPosts(team, "C0001", "U0001", "live after them");
+    const room = h.hs.roomByAlias("#slack_acme_general:example.org")!;
+    await waitUntil(() => ghostMessages(room).some((e) => body(e) === "live after them"), 20_000, "the live message");
+
+    const top = ghostMessages(room).filter((e) => !isEdit(e));
+    expect(top).toHaveLength(31);
+    expect(top.slice(0, 28).map(body)).toEqual(past.slice(0, 28).map((p) => p.text));
+    expect(body(top[29]!)).toBe("past 30");
+    expect(body(top[30]!)).toBe("live after them");
+    const [p28, p29, p30] = [top[27]!.event_id, top[28]!.event_id, top[29]!.event_id];
+    // Each change lands after the history it changes, in the order Slack sent them, and before the live message.
+    const at = {
+      history: index(room, (e) => e.event_id === p30),
+      edit: index(room, (e) => isEdit(e) && relation(e)?.event_id === p30 && body(e).includes("past 30, edited")),
+      redaction: index(room, (e) => e.type === "m.room.redaction" && e.redacts === p29),
+      reaction: index(room, (e) => e.type === "m.reaction" && relation(e)?.event_id === p28),
+      live: index(room, (e) => e.event_id === top[30]!.event_id),
+    };
+    expect(at.edit).toBeGreaterThan(at.history);
+    expect(at.redaction).toBeGreaterThan(at.edit);
+    expect(at.reaction).toBeGreaterThan(at.redaction);
+    expect(at.live).toBeGreaterThan(at.reaction);
+    await waitUntil(async () => (await pendingInLane()) === 0, 5000, "the lane drained");
+  });
+
+  it("a live message and an edit during a long paced backfill wait in the queue across a restart, then follow the history", async () => {
+    await start({ conversation_count: 1 }, { pageSize: 10, intervalMs: 2500 });
+    const past = await seed(slack, team, "C0001", 30);
+    await login();
+    await waitUntil(async () => (await job())?.pages === 1, 15_000, "the newest page collected");
+    slack.userEdits(team, "C0001", past[29]!.ts, "past 30, edited");
+    slack.userPosts(team, "C0001", "U0001", "live across the restart");
+    await waitUntil(async () => (await pendingInLane()) === 2, 10_000, "both queued in the chat's lane");
+    const room = h.hs.roomByAlias("#slack_acme_general:example.org")!;
+    expect(ghostMessages(room)).toHaveLength(0); // held: neither went ahead of the history
+    expect((await job())?.state).toBe("collecting");
+
+    await h.restart();
+    await waitUntil(() => ghostMessages(room).some((e) => body(e) === "live across the restart"), 20_000, "the live message after the restart");
+    slack.userPosts(team, "C0001", "U0001", "sentinel");
+    await waitUntil(() => ghostMessages(room).some((e) => body(e) === "sentinel"), 10_000, "the sentinel");
+    const top = ghostMessages(room).filter((e) => !isEdit(e));
+    expect(top.map(body)).toEqual([...past.map((p) => p.text), "live across the restart", "sentinel"]);
+    const edits = ghostMessages(room).filter(isEdit);
+    expect(edits).toHaveLength(1);
+    expect(relation(edits[0]!)?.event_id).toBe(top[29]!.event_id);
+    expect(index(room, (e) => e.event_id === edits[0]!.event_id)).toBeLessThan(index(room, (e) => e.event_id === top[30]!.event_id));
+    expect((await job())?.state).toBe("done");
+    expect(historyCalls("C0001")).toHaveLength(3); // the whole history, not cut short
+  });
+
   it("a linked empty room is backfilled but not relayed to its other links; a room with messages is left alone", async () => {
     await start({ conversation_count: 0 }, { pageSize: 10, intervalMs: 100 });
     slack.addChannel(team, { id: "C0002", name: "ops", members: ["U0001", "U0002"], botMember: true });

@@ -303,7 +303,11 @@ describe("Slack end to end", () => {
       expect(env.deliveries).toBeGreaterThanOrEqual(2);
       expect(env.ackedAt!).toBeGreaterThanOrEqual(queuedAt);
       await h.hs.waitForEvent({ room_id: general, sender: CAROL, content: { body: "slow one" } });
-      await sleep(500);
+      // Every delivery answered (so each was queued or dropped), then a sentinel in the same channel:
+      // a doubled "slow one" would be in the channel's lane before it.
+      await waitUntil(() => slack.unackedEnvelopes().length === 0, 10_000, "every delivery acked");
+      slack.userPosts(team, "C0001", "U0001", "sentinel after slow one");
+      await h.hs.waitForEvent({ room_id: general, sender: CAROL, content: { body: "sentinel after slow one" } });
       expect(h.messages(general).filter((e) => body(e) === "slow one")).toHaveLength(1);
     } finally {
       core.enqueue = original;
@@ -362,9 +366,12 @@ describe("Slack end to end", () => {
     slack.dropConnections(team);
     await h.waitForBot(dm, /Slack login Acme stopped working: .*revoked/, 10_000);
     await alice.sendText(general, "into the void"); // chat.postMessage now fails with token_revoked too
-    await sleep(800);
-    expect(h.messages(dm).filter((e) => e.sender === h.botMxid && /stopped working/.test(body(e)))).toHaveLength(1);
+    // Its failed attempt is what could tell the owner again: wait for it to be recorded, then for the
+    // bot's answer in the DM (the sentinel there).
+    await waitUntil(async () => (await h.bridge.store.db.query<{ attempts: number }>(
+      "SELECT attempts FROM relay_queue WHERE payload::text LIKE '%into the void%' AND attempts > 0")).length > 0, 10_000, "the send tried and failed");
     expect(await h.command(alice, dm, "status")).toMatch(/Slack Acme: bad-credentials \(the bot token was revoked \(token_revoked\)/);
+    expect(h.messages(dm).filter((e) => e.sender === h.botMxid && /stopped working/.test(body(e)))).toHaveLength(1);
     expect(await h.command(alice, dm, "logout slack T0004")).toMatch(/Logged out of Slack Globex/);
   });
 });

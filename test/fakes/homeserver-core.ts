@@ -99,6 +99,8 @@ export class HomeserverCore {
    */
   beforeRoomBuilt: ((roomId: string) => Promise<void>) | undefined;
   ns: Namespaces | undefined;
+  /** Further registrations that only act as users (a bridge's double-puppet registration, `url: null`). */
+  readonly actingOnly: Namespaces[] = [];
   private readonly byId = new Map<string, ClientEvent>();
   private readonly meta = new Map<string, EventMeta>();
 
@@ -121,6 +123,14 @@ export class HomeserverCore {
       // As Synapse: the sender_localpart user may act before it is registered (whoami, joins work);
       // it has no profile until it registers (GET /profile answers 404 "Profile was not found").
       if (userId !== this.ns.botUserId && !this.users.has(userId)) throw forbidden(`Application service has not registered this user (${userId})`);
+      return { userId, isAppservice: true, token };
+    }
+    const other = this.actingOnly.find((ns) => ns.reg.as_token === token);
+    if (other) {
+      // As Synapse: `user_id` must be in the registration's namespace (exclusive or not) and exist.
+      const userId = userIdParam ?? other.botUserId;
+      if (!other.isAsUser(userId)) throw forbidden(`Application service cannot masquerade as this user (${userId}).`);
+      if (userId !== other.botUserId && !this.users.has(userId)) throw forbidden(`Application service has not registered this user (${userId})`);
       return { userId, isAppservice: true, token };
     }
     const t = this.tokens.get(token);

@@ -152,7 +152,12 @@ export class FakeHomeserver {
     this.core.ns = new Namespaces(reg, this.domain);
   }
 
-  get registration(): AppserviceRegistration | undefined {
+  /** Loads a further registration that is never pushed to and only acts as users (a double-puppet registration). */
+  addActingRegistration(registration: RegistrationInput): void {
+    this.core.actingOnly.push(new Namespaces(normalizeRegistration(registration), this.domain));
+  }
+
+    get registration(): AppserviceRegistration | undefined {
     return this.core.ns ? structuredClone(this.core.ns.reg) : undefined;
   }
 

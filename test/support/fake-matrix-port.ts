@@ -6,7 +6,7 @@
  * made (the answer lost: a crash between send and commit), and `holdCreateRoom` keeps room
  * creations waiting until released.
  */
-import type { CreateRoomOptions, MatrixPort } from "../../src/core/matrix-port.js";
+import { PUPPET_MARK, type CreateRoomOptions, type MatrixPort } from "../../src/core/matrix-port.js";
 import { MatrixError } from "../../src/core/errors.js";
 
 export interface SentEvent {
@@ -29,6 +29,7 @@ export class FakeMatrixPort implements MatrixPort {
   readonly rooms: Array<CreateRoomOptions & { roomId: string; alias?: string }> = [];
   readonly profiles = new Map<string, { displayName?: string; avatarMxc?: string }>();
   readonly calls: Array<{ op: string; args: unknown[] }> = [];
+  /** `room|mxid` of who is in each room now (a leave removes them). */
   readonly joined = new Set<string>();
   readonly left: Array<{ roomId: string; mxid: string }> = [];
   readonly uploads: string[] = [];
@@ -45,6 +46,19 @@ export class FakeMatrixPort implements MatrixPort {
 
   ghostMxid(localpart: string): string {
     return `@${localpart}:example.org`;
+  }
+
+  /** Double puppeting loaded (the second registration): local real users can be sent as. */
+  puppets = false;
+  /** The homeserver's users and their e-mails (the admin API), for `map --by-email`. */
+  accounts: Array<{ mxid: string; emails: string[] }> = [];
+
+  canPuppet(mxid: string): boolean {
+    return this.puppets && mxid.endsWith(":example.org") && !this.isBridgeUser(mxid);
+  }
+
+  async usersWithEmails(): Promise<Array<{ mxid: string; emails: string[] }>> {
+    return this.accounts;
   }
 
   isBridgeUser(mxid: string): boolean {
@@ -97,6 +111,7 @@ export class FakeMatrixPort implements MatrixPort {
   }
 
   async leave(roomId: string, mxid: string): Promise<void> {
+    this.joined.delete(`${roomId}|${mxid}`);
     this.left.push({ roomId, mxid });
   }
 
@@ -104,6 +119,7 @@ export class FakeMatrixPort implements MatrixPort {
     const fault = this.failSends.shift();
     if (fault === "before") throw new MatrixError("M_UNKNOWN", "send refused (scripted)", { retryable: true });
     // Transaction ids are scoped to the sender (the access token and user), as the spec says.
+    if (this.canPuppet(sender)) content = { ...content, [PUPPET_MARK]: "tandem" }; // as the real port does
     const key = `${sender}\u0000${txnId}`;
     let eventId = this.txns.get(key);
     if (!eventId) {
@@ -138,8 +154,9 @@ export class FakeMatrixPort implements MatrixPort {
     return this.profiles.get(mxid)?.avatarMxc ?? null;
   }
 
-  async joinedMembers(): Promise<string[]> {
-    return [];
+  /** Who is in a room now: joined through this port and not left since. */
+  async joinedMembers(roomId: string): Promise<string[]> {
+    return [...this.joined].filter((k) => k.startsWith(`${roomId}|`)).map((k) => k.slice(roomId.length + 1));
   }
 
   async powerLevel(): Promise<number> {

@@ -5,7 +5,7 @@
  */
 import { plainDoc, plainText, type Doc } from "../../src/formatting/ast.js";
 import type {
-  Connection, EventSink, LoginFlow, LoginRecord, NetworkConnector, OutboundMessage,
+  Connection, DirectoryUser, EventSink, LoginFlow, LoginRecord, NetworkConnector, OutboundMessage,
 } from "../../src/core/connector.js";
 import { LoginError, RemoteError } from "../../src/core/errors.js";
 import type { ChatInfo, FileRef, RemoteEvent } from "../../src/core/types.js";
@@ -56,6 +56,12 @@ export class LoopbackNetwork {
   downloadCalls = 0;
   /** Every reaction the bridge added or removed, in order ("+👍 ops/3", "-👍 ops/3"): a network may refuse a doubled one. */
   readonly reactCalls: string[] = [];
+  /** Users' e-mails as the network shows them to the bridge (listUsers). */
+  readonly emails = new Map<string, string>();
+  /** Private messages the bridge sent to users (sendDirect), oldest first. */
+  readonly directs: Array<{ user: string; text: string }> = [];
+  /** Like a Telegram bot: the bridge may not write to anyone first (no sendDirect); users bring codes (`claim`). */
+  noDirect = false;
 
   addAccount(token: string, account: string, name: string): void {
     this.tokens.set(token, { account, name });
@@ -103,6 +109,11 @@ export class LoopbackNetwork {
     return ref;
   }
 
+  /** A user sends the bridge a one-time code on the network (Telegram's `/start CODE`); resolves to the answer. */
+  claim(user: string, code: string): Promise<string> {
+    return this.sink().claim!(user, code);
+  }
+
   async push(events: RemoteEvent[]): Promise<void> {
     await this.sink().push(events);
   }
@@ -114,6 +125,20 @@ export class LoopbackNetwork {
 
 class LoopbackConnection implements Connection {
   constructor(private readonly net: LoopbackNetwork, private readonly login: LoginRecord, private readonly network: string, private readonly displayName: string) {}
+
+  /** Absent while the network is `noDirect`, as on a network whose bots may not write first. */
+  get sendDirect(): ((user: string, text: string) => Promise<void>) | undefined {
+    const net = this.net;
+    return net.noDirect ? undefined : async (user, text) => { net.directs.push({ user, text }); };
+  }
+
+  async listUsers(): Promise<DirectoryUser[]> {
+    return [...this.net.users].map(([user, u]) => ({ user, name: u.name, ...(this.net.emails.has(user) ? { email: this.net.emails.get(user) } : {}) }));
+  }
+
+  async resolveUser(input: string): Promise<string | null> {
+    return this.net.users.has(input) ? input : null;
+  }
 
   async send(chat: string, msg: OutboundMessage): Promise<string[]> {
     this.net.sendCalls++;

@@ -2,6 +2,7 @@
 import type { CutoverChangeRow, CutoverPhase, PortalLinkRow } from "../../store/api.js";
 import type { LoginRecord, LoginResult, NetworkConnector } from "../connector.js";
 import type { HealthBoard } from "../health.js";
+import type { People } from "../people-service.js";
 import type { PortalDirectory } from "../portals.js";
 import type { CommandRegistry } from "./registry.js";
 
@@ -10,6 +11,8 @@ export interface BridgeServices {
   health: HealthBoard;
   portals: PortalDirectory;
   registry: CommandRegistry;
+  /** Person mappings and claims (absent on stores without them). */
+  people?: People;
   queueDepth(): Promise<number>;
   logins(): LoginRecord[];
   /** Store the login, connect it and start the first sync; returns the record. */

@@ -12,7 +12,7 @@
  *   account_inactive, reporting "bad-credentials".
  */
 import { SocketModeClient } from "@slack/socket-mode";
-import type { Connection, ConnectionStatus, EventSink, HistoryOptions, HistoryPage, LoginRecord, OutboundMessage } from "../../core/connector.js";
+import type { Connection, ConnectionStatus, DirectoryUser, EventSink, HistoryOptions, HistoryPage, LoginRecord, OutboundMessage } from "../../core/connector.js";
 import { RemoteError } from "../../core/errors.js";
 import type { Logger } from "../../core/log.js";
 import type { ChatInfo, ChatRef, FileRef, MessageRef, RemoteEvent, UserInfo, UserRef } from "../../core/types.js";
@@ -23,6 +23,7 @@ import { SlackHistory, type HistoryPace } from "./history.js";
 import { parseMessageRef, parseUserRef } from "./ids.js";
 import { envelopeToEvents, mentionedIds, ownFileShare, userInfoFromSlack, type InboundContext } from "./inbound.js";
 import { SlackOutbound } from "./outbound.js";
+import * as people from "./people.js";
 import type { Pacer } from "../pacing.js";
 import { guardSocketMode } from "./socket-guard.js";
 import { errorFields } from "../../core/log.js";
@@ -377,6 +378,9 @@ export class SlackConnection implements Connection {
     return this.past.readyAt(kind);
   }
 
+  readonly sendDirect = (user: UserRef, text: string): Promise<void> => people.sendDirect(this.api, this.team, user, text);
+  readonly listUsers = (): Promise<DirectoryUser[]> => people.listUsers(this.api, this.team);
+  readonly resolveUser = (input: string): Promise<UserRef | null> => people.resolveUser(this.api, this.team, input);
   isOwnUser(user: UserRef): boolean {
     const p = parseUserRef(user);
     if (!p || p.team !== this.team || !this.me) return false;

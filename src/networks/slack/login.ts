@@ -15,7 +15,7 @@ export const REQUIRED_SCOPES = [
   "reactions:read", "reactions:write", "users:read",
 ];
 /** Scopes the manifest asks for that only some features use. */
-export const OPTIONAL_SCOPES = ["channels:join", "emoji:read", "im:write", "pins:write", "team:read", "users.profile:read"];
+export const OPTIONAL_SCOPES = ["channels:join", "emoji:read", "im:write", "pins:write", "team:read", "users.profile:read", "users:read.email"];
 
 const MANIFEST = "config/slack-app-manifest.yaml";
 const TOKEN_RE = /^x(?:oxb|app)-\S+$/;

@@ -22,6 +22,7 @@ import { RemoteError } from "../../core/errors.js";
 import type { ChatInfo, ChatRef, FileRef, MessageRef, RemoteEvent, UserInfo, UserRef } from "../../core/types.js";
 import { isGrammyError, networkReason, toRemoteError } from "./errors.js";
 import { chatRef, chatRefOf } from "./ids.js";
+import { answerClaim, startClaim } from "./claims.js";
 import { convertUpdate, peopleIn, shortHash } from "./inbound.js";
 import { TelegramLookups } from "./lookups.js";
 import { TelegramOutbound } from "./outbound.js";
@@ -184,6 +185,8 @@ export class TelegramConnection implements Connection {
   private async eventsOf(update: Update): Promise<RemoteEvent[]> {
     let events: RemoteEvent[] = [];
     let renamed: number[] = [];
+    const claim = startClaim(update);
+    if (claim) return answerClaim(this.bot.api, this.sink, claim, this.log).then(() => []);
     try {
       events = convertUpdate(update, { botId: this.botId }); // first: it names the field of a malformed update
       renamed = this.track(update);

@@ -46,6 +46,7 @@ describe("defaults", () => {
         hostname: "127.0.0.1",
         port: 29319,
         registration: join(dir, "registration/tandem-registration.yaml"),
+        double_puppet_registration: "",
         bot: { username: "tandembot", displayname: "Tandem bridge", avatar: "" },
       },
       database: { uri: "", data_dir: join(dir, "data") },
@@ -88,10 +89,11 @@ describe("defaults", () => {
 
   it("keeps absolute paths and resolves relative ones against the config file's directory", () => {
     const path = write("bridge.yaml", "homeserver: { url: http://hs:8008, domain: example.org }\n" +
-      "database: { data_dir: ../state }\nappservice: { registration: /etc/tandem/reg.yaml }\n");
+      "database: { data_dir: ../state }\nappservice: { registration: /etc/tandem/reg.yaml, double_puppet_registration: reg/dp.yaml }\n");
     const config = loadConfig(path, {});
     expect(config.database.data_dir).toBe(join(dir, "../state"));
     expect(config.appservice.registration).toBe("/etc/tandem/reg.yaml");
+    expect(config.appservice.double_puppet_registration).toBe(join(dir, "reg/dp.yaml"));
   });
 
   it("normalises URLs: trailing slash on slack.api_url, none on the others", () => {

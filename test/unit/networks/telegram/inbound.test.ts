@@ -1,6 +1,7 @@
 // Update → RemoteEvent[] on documented Bot API update shapes (field names as in core.telegram.org/bots/api).
 import type { Chat, Message, MessageEntity, Update, User } from "grammy/types";
 import { describe, expect, it } from "vitest";
+import { startClaim } from "../../../../src/networks/telegram/claims.js";
 import { convertUpdate, peopleIn, shortHash, updateToEvents } from "../../../../src/networks/telegram/inbound.js";
 import type { RemoteEvent } from "../../../../src/core/types.js";
 import { a, b, br, i, mention, p, tgUser, ul } from "../../formatting/helpers.js";
@@ -233,3 +234,15 @@ describe("telegram inbound: edits, reactions, membership, chat changes", () => {
 });
 
 void br;
+
+describe("/start CODE (claims)", () => {
+  it("is a claim only as text in a private chat with a code; a bare /start or one in a group is not", () => {
+    const msg = (chat: Record<string, unknown>, text: unknown) => ({ update_id: 1, message: { message_id: 1, date: 0, chat, from: { id: 42, is_bot: false, first_name: "I" }, text } }) as never;
+    expect(startClaim(msg({ id: 42, type: "private", first_name: "I" }, "/start ABCD2345"))).toEqual({ chatId: 42, user: "42", code: "ABCD2345" });
+    expect(startClaim(msg({ id: 42, type: "private", first_name: "I" }, "/start@fleet_bot ABCD2345 "))).toMatchObject({ code: "ABCD2345" });
+    expect(startClaim(msg({ id: 42, type: "private", first_name: "I" }, "/start"))).toBeNull();
+    expect(startClaim(msg({ id: -100, type: "supergroup", title: "G" }, "/start ABCD2345"))).toBeNull();
+    expect(startClaim(msg({ id: 42, type: "private", first_name: "I" }, 5))).toBeNull();
+    expect(startClaim({ update_id: 2, message: { message_id: "x", chat: null, text: 5 } } as never)).toBeNull();
+  });
+});
