@@ -230,6 +230,42 @@ describe("MatrixOutbound, event by event", () => {
     }
   });
 
+  it("chats with the same id on two networks: every change reaches each network's own copy; a remote user's reaction is not the bridge's", async () => {
+    rig = await coreRig(await open(backends[0]!));
+    rig.b.addChat("ops", "ops");
+    for (let i = 0; i < 5; i++) rig.b.nextRef("ops"); // the two networks' message refs never coincide
+    await rig.core.linkRoom(ROOM, "loopback", "ops", OWNER, true);
+    await rig.core.linkRoom(ROOM, "loopback2", "ops", OWNER, true);
+    const onA = () => rig.a.sent("ops");
+    const onB = () => rig.b.sent("ops");
+    const sync = async (name: string) => {
+      await matrixMessage(rig, name);
+      await until(() => onA().some((m) => m.text === name) && onB().some((m) => m.text === name), `sentinel ${name}`);
+    };
+    const msg = await matrixMessage(rig, "ship it?");
+    await sync("s1");
+    const [refA, refB] = [onA()[0]!.ref, onB()[0]!.ref];
+    // Ivan reacts on loopback: the bridge's own reaction goes only to loopback2.
+    await rig.a.push([{ kind: "reaction", key: "r1", chat: "ops", at: Date.now(), target: refA, sender: "ivan", emoji: "👍", on: true }]);
+    await until(() => rig.b.reactCalls.length === 1, "ivan's reaction on loopback2");
+    // Alice reacts too: loopback gets the bridge's reaction (Ivan's is his own), loopback2 has it already.
+    const alice = await matrixEvent({ kind: "reaction", ...base(), target: msg.eventId, key: "👍" });
+    await sync("s2");
+    expect(rig.a.reactCalls).toEqual([`+👍 ${refA}`]);
+    expect(rig.b.reactCalls).toEqual([`+👍 ${refB}`]);
+    // Alice takes hers back: loopback loses the bridge's reaction; loopback2 keeps it for Ivan.
+    await matrixEvent({ kind: "redaction", ...base(), target: alice.eventId });
+    await sync("s3");
+    expect(rig.a.reactCalls).toEqual([`+👍 ${refA}`, `-👍 ${refA}`]);
+    expect(rig.b.reactCalls).toEqual([`+👍 ${refB}`]);
+    await matrixEvent({ kind: "edit", ...base(), target: msg.eventId, doc: plainDoc("shipped"), body: "shipped" });
+    await matrixEvent({ kind: "redaction", ...base(), target: msg.eventId });
+    await sync("s4");
+    expect([onA()[0]!.text, onB()[0]!.text]).toEqual(["shipped", "shipped"]);
+    expect(rig.a.deleteCalls).toEqual([refA]);
+    expect(rig.b.deleteCalls).toEqual([refB]);
+  });
+
   it("a reaction to a message that never reached the chat is not sent there", async () => {
     await start();
     await rig.a.post("ops", "ivan", "from ops");
