@@ -107,6 +107,27 @@ describeEachBackend("relay queue lifecycle", (backend) => {
     await q.stop();
   });
 
+  it("a scan that finds every worker busy leaves its lanes for the next worker to free", async () => {
+    const store = await open(backend);
+    const seen: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const q = new RelayQueue(store, async (item) => {
+      if (v(item) === "a1") await held;
+      seen.push(v(item));
+    }, async () => undefined, silentLogger, { concurrency: 1, pollMs: HOUR });
+    await store.queue.enqueue(items("a", "a1"));
+    q.start();
+    q.kick(["a"]);
+    await until(() => q.isBusy("a"), "a1 in flight");
+    await store.queue.enqueue(items("b", "b1")); // no kick: only a scan finds it
+    q.kick(); // finds no free worker (decided before it reads anything)
+    release();
+    await until(() => seen.includes("b1"), "b1 once a's worker freed (the poll is an hour away)");
+    await q.stop();
+    expect(seen).toEqual(["a1", "b1"]);
+  });
+
   it("stop() lets the item in flight finish and takes no more from its lane; the next start does", async () => {
     const store = await open(backend);
     const seen: string[] = [];
