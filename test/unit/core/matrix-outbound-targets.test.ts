@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { plainDoc } from "../../../src/formatting/ast.js";
-import { matrixLane } from "../../../src/core/payloads.js";
+import { matrixLane, remoteLane } from "../../../src/core/payloads.js";
 import { backends, storeOpener } from "../../support/db.js";
 import { coreRig, linkBoth, matrixMessage, OWNER, ROOM, until, type CoreRig, type CoreRigOptions } from "../../support/core-rig.js";
 import { LoopbackConnector } from "../../support/loopback.js";
@@ -57,6 +57,20 @@ describe("MatrixOutbound targets", () => {
     await rig.core.completeLogin(OWNER, cb, { remoteId: "acctB", name: "Beta", secrets: { token: "lb-b" }, reply: "" });
     await until(() => texts("b").includes("sentinel"), "the waiting items after the new login");
     expect(texts("b")).toEqual(["while away", "sentinel"]);
+  });
+
+  it("a fan-out is relayed whoever sent it: a ghost, or a person's own account (double puppeting), even where permissions name only users", async () => {
+    await start({ options: { permissions: { [OWNER]: "admin" } } });
+    await rig.a.post("ops", "ivan", "from a ghost");
+    await until(() => texts("b").includes("from a ghost"), "the ghost's message on fleet");
+    // A message its author sent on ops as themself, which the bridge mirrored into Matrix under their own account.
+    const event = { kind: "message" as const, roomId: ROOM, eventId: "$puppet", sender: "@carol:other.org", ts: Date.now(), msgtype: "text" as const, doc: plainDoc("from carol's own account"), body: "from carol's own account" };
+    await rig.store.queue.enqueue([{ lane: remoteLane("loopback2", "fleet"), sourceKey: "fan:$puppet|loopback2:fleet",
+      payload: { t: "matrix", receivedAt: Date.now(), event, origin: { network: "loopback", chat: "ops", via: "Loopback" }, target: { network: "loopback2", chat: "fleet" } } }]);
+    rig.core.queue.kick([remoteLane("loopback2", "fleet")]);
+    await settle();
+    expect(texts("b")).toEqual(["from a ghost", "from carol's own account", "sentinel"]);
+    expect(rig.matrix.messages(ROOM).filter((e) => e.sender === rig.matrix.botMxid)).toEqual([]); // nobody told they may not relay
   });
 
   it("an item queued for the whole room (before delivery per target) goes to each linked chat once", async () => {
