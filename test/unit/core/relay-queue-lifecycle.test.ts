@@ -191,6 +191,22 @@ describeEachBackend("relay queue lifecycle", (backend) => {
     expect(health.at(-1)).toBeNull();
   });
 
+  it("a queue that cannot be read at all (the database gone) is reported and logged", async () => {
+    const store = await open(backend);
+    const lines: Line[] = [];
+    const health: Array<string | null> = [];
+    const q = new RelayQueue(store, async () => undefined, async () => undefined, recordingLogger(lines), { pollMs: HOUR });
+    q.onStoreHealth = (e) => void health.push(e);
+    q.start();
+    await until(() => health.length > 0, "the first scan");
+    await store.close();
+    q.kick();
+    await until(() => lines.some((l) => l.message === "relay queue scan failed"), "the failed scan logged");
+    await q.stop();
+    expect(lines.find((l) => l.message === "relay queue scan failed")).toMatchObject({ level: "warn", meta: { error: { message: expect.any(String), stack: expect.any(String) } } });
+    expect(health).toEqual([null, expect.any(String)]);
+  });
+
   it("each failure is logged for the operator: transient as a warning, a bug and a dead letter as errors, with lane, item, attempts and the error", async () => {
     const store = await open(backend);
     const lines: Line[] = [];
