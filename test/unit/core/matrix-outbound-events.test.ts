@@ -146,11 +146,16 @@ describe("MatrixOutbound, event by event", () => {
     const draft = await relayed("deploy at 10");
     await matrixEvent({ kind: "edit", ...base(), target: draft.eventId, doc: plainDoc("deploy at 11"), body: "deploy at 11" });
     await matrixEvent({ kind: "edit", ...base(BOB), target: draft.eventId, doc: plainDoc("deploy never"), body: "deploy never" });
+    await matrixEvent({ kind: "redaction", ...base(BOB), target: draft.eventId });
     await settle();
     expect(texts("a")).toEqual(["deploy at 11", "sentinel"]);
     expect(texts("b")).toEqual(["deploy at 11", "sentinel"]);
+    expect(rig.a.deleteCalls).toEqual([]);
     const notices = rig.matrix.messages(ROOM).filter((e) => e.sender === rig.matrix.botMxid).map((e) => String(e.content.body));
-    expect(notices).toEqual(["bob: ⚠️ Your edit was not bridged: only the person who sent a message can edit it."]);
+    expect(notices).toEqual([
+      "bob: ⚠️ Your edit was not bridged: only the person who sent a message can edit it.",
+      "bob: ⚠️ Your deletion was not bridged: only its sender or a room moderator (power level 50) can remove someone else's message.",
+    ]);
   });
 
   it("an edit made on one network reaches the other chat's copy, not the chat it came from", async () => {

@@ -44,6 +44,7 @@ describe("MatrixOutbound targets", () => {
     await settle();
     expect(texts("a")).toEqual(["sentinel"]);
     expect(texts("b")).toEqual(["sentinel"]);
+    expect(rig.matrix.messages(ROOM).filter((e) => e.sender === rig.matrix.botMxid)).toEqual([]); // held back, not failed
   });
 
   it("Matrix messages for a chat whose login logged out wait for the new login; the other chat gets them at once", async () => {
