@@ -43,6 +43,8 @@ export interface ChildStats {
   /** Same keys: bridge-added time to the outgoing call's answer (doneAt − receivedAt, less waits), ms. */
   answered: Record<string, number[]>;
   statements: number;
+  /** Database transactions (commits): a statement outside a transaction is one, a transaction one. */
+  transactions: number;
   queue: { done: number; retried: number; dead: number };
   mem: MemSample;
   /** Highest sample since the last reset (RSS sampled every 250 ms, the heap every second). */
@@ -91,10 +93,12 @@ function onRelayed(t: RelayTiming): void {
 /** The histogram records each timer tick's interval, resolution included: subtracted below. */
 const LOOP_RESOLUTION_MS = 5;
 const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-loop.enable();
+/** BENCH_QUIET=1 (the rest phase): no timers of the bench's own in this process, so its CPU is the bridge's. */
+const quiet = process.env.BENCH_QUIET === "1";
+if (!quiet) loop.enable();
 
 let ticks = 0;
-const sampler = setInterval(() => {
+const sampler = quiet ? undefined : setInterval(() => {
   // RSS is cheap to read; the heap figures every fourth tick.
   const rss = process.memoryUsage.rss();
   if (rss > memMax.rss) memMax.rss = rss;
@@ -102,7 +106,7 @@ const sampler = setInterval(() => {
   const m = mem();
   for (const k of Object.keys(m) as Array<keyof MemSample>) if (m[k] > memMax[k]) memMax[k] = m[k];
 }, 250);
-sampler.unref();
+sampler?.unref();
 
 async function start(req: StartRequest): Promise<void> {
   const config = parseConfig(req.raw, {}, { baseDir: req.baseDir });
@@ -166,7 +170,7 @@ async function handle(req: ChildRequest): Promise<void> {
     case "stats": {
       const b = bridge!;
       send({
-        type: "stats", added, roundTrip, answered, statements: b.store.db.statementCount, queue: { ...b.core.queue.counts }, mem: mem(), memMax: { ...memMax },
+        type: "stats", added, roundTrip, answered, statements: b.store.db.statementCount, transactions: b.store.db.transactionCount, queue: { ...b.core.queue.counts }, mem: mem(), memMax: { ...memMax },
         states: b.core.health.all().map((h) => `${h.network}:${h.state}`), cpuMs: cpuMs(),
         loopDelay: {
           p50: Math.max(0, loop.percentile(50) / 1e6 - LOOP_RESOLUTION_MS),

@@ -7,8 +7,9 @@
  *   1. first start on an empty data_dir (the cluster is unpacked from the build's template,
  *      migrations run), no logins yet: spawn → ready, RSS at ready and idle; SIGTERM.
  *   2. the store is seeded while it is stopped (2 logins, a Slack, a Telegram and a linked portal);
- *   3. restart: spawn → ready, the logins connect, every direction relays, then a light steady
- *      load and an idle spell: RSS sampled from /proc throughout.
+ *   3. restart, 3 times (the median is judged; the last one stays up): spawn → ready, the logins
+ *      connect, every direction relays, then a light steady load and an idle spell: RSS
+ *      sampled from /proc throughout.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -27,6 +28,8 @@ import { freePort } from "../test/support/ports.js";
  */
 const STEADY_RATES: Record<Direction, number> = { "slack->matrix": 2, "telegram->matrix": 2, "matrix->slack": 0.5, "matrix->telegram": 0.25, linked: 0.25 };
 const STEADY_TOTAL = Object.values(STEADY_RATES).reduce((a, b) => a + b, 0);
+/** Restarts measured (median judged): one start is a few seconds, and a busy machine's noise is as large. */
+const RESTARTS = 3;
 
 export interface EmbeddedOptions {
   quick: boolean;
@@ -71,11 +74,24 @@ export async function embeddedPhase(dbs: BenchDatabases, result: BenchResult, o:
     const seeded = await w.seed({ slack: 1, telegram: 1, linked: 1, usersPerChat: 2, distinctUsers: false, coldPortals: 0, coldGhosts: 0 }, db);
     o.log(`embedded: 3 portals seeded in ${seeded} s`);
 
-    // 3. Restart: the deployment as it runs from then on.
-    const again = await OperatorBridge.start(configFile, asPort, logOf("restart"), o.profileDir);
+    // 3. Restart: the deployment as it runs from then on. A restart is short and the machine may
+    // be busy: it is measured RESTARTS times (start, ready, SIGTERM; the last one stays up) and
+    // the median judged, every run listed.
+    const runs: OperatorStart[] = [];
+    let again!: Awaited<ReturnType<typeof OperatorBridge.start>>;
+    for (let i = 1; i <= RESTARTS; i++) {
+      again = await OperatorBridge.start(configFile, asPort, logOf(`restart-${i}`), o.profileDir);
+      bridge = again.bridge;
+      runs.push(again.start);
+      o.log(`embedded: restart ${i} ready in ${round(again.start.readyMs, 0)} ms (CPU ${round(again.start.cpuAtReadyMs, 0)} ms), RSS ${mb(again.start.rssAtReady)} MB`);
+      if (i < RESTARTS) {
+        await bridge.stop();
+        bridge = null;
+      }
+    }
+    const median = [...runs].sort((a, b) => a.readyMs - b.readyMs)[(RESTARTS - 1) >> 1]!;
+    out.restart = { ...startRow(median), runs: runs.map((r) => ({ readyMs: round(r.readyMs, 0), cpuAtReadyMs: round(r.cpuAtReadyMs, 0) })) };
     bridge = again.bridge;
-    o.log(`embedded: restart ready in ${round(again.start.readyMs, 0)} ms (CPU ${round(again.start.cpuAtReadyMs, 0)} ms), RSS ${mb(again.start.rssAtReady)} MB`);
-    out.restart = startRow(again.start);
     const traffic = new Traffic(w);
     try {
       // Every user once in each direction: logins connected, ghosts joined, every path warm.

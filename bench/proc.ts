@@ -53,12 +53,14 @@ export class BridgeProcess {
     });
   }
 
-  static async start(w: World, opts: { logFile: string; pacing?: boolean; profileDir?: string; queueConcurrency?: number }): Promise<{ proc: BridgeProcess; ready: Ready }> {
+  /** `quiet`: the child runs no samplers of its own (memMax and the event-loop delay stay empty), for measuring a bridge at rest. */
+  static async start(w: World, opts: { logFile: string; pacing?: boolean; profileDir?: string; queueConcurrency?: number; quiet?: boolean }): Promise<{ proc: BridgeProcess; ready: Ready }> {
     const execArgv = ["--expose-gc", ...NODE_FLAGS];
     if (opts.profileDir) execArgv.push("--cpu-prof", "--cpu-prof-dir", opts.profileDir);
     const entry = buildForBench();
     const forkedAt = performance.now();
-    const child = fork(entry, [], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const env = opts.quiet ? { ...process.env, BENCH_QUIET: "1" } : process.env;
+    const child = fork(entry, [], { execArgv, env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const proc = new BridgeProcess(child, forkedAt);
     const req: StartRequest = {
       type: "start", raw: w.raw, baseDir: w.dir, registration: w.registration, logFile: opts.logFile,

@@ -1,5 +1,7 @@
 /** Percentiles, the printed table and the JSON written to bench/results/latest.json. */
 
+import type { RestResult } from "./rest.js";
+
 export interface Pcts {
   n: number;
   p50: number;
@@ -28,6 +30,8 @@ export interface DirectionResult {
   /** Saturation: messages/s relayed, statements per message, bridge-added latency under saturation. */
   saturation?: {
     messages: number; seconds: number; perSecond: number; statementsPerMessage: number;
+    /** Database transactions (round trips that commit) per message: the budget counts these. */
+    transactionsPerMessage: number;
     /** CPU time of the bridge process per message (user + system): what a free core would allow is 1000 / this. */
     cpuMsPerMessage: number;
     /** CPU of the benchmark process (the fakes and the load generator) per message. */
@@ -56,7 +60,8 @@ export interface EmbeddedResult {
   /** Node flags before dist/cli.js ("" as the README starts it). */
   nodeFlags: string;
   firstStart: (EmbeddedStart & { rssIdleMB: number; stopMs: number }) | null;
-  restart: EmbeddedStart | null;
+  /** The median of the restarts measured (by time to ready), and every run. */
+  restart: (EmbeddedStart & { runs?: Array<{ readyMs: number; cpuAtReadyMs: number }> }) | null;
   threePortals: { warmUpMs: number; loadSeconds: number; loadRate: number; loadMaxMB: number; idleMB: number; steadyMaxMB: number } | null;
 }
 
@@ -77,16 +82,20 @@ export interface BenchResult {
     ratePerSecond: number; seconds: number; portals: number; perDirection: Record<string, number>;
     /** The bridge process's event-loop delay during the run (its own CPU work in the way), ms. */
     eventLoopDelayMs?: { p50: number; p99: number; max: number };
+    /** Database transactions per relay over the run (a linked message is two relays). */
+    transactionsPerRelay?: number;
   };
   directions: Record<string, DirectionResult>;
   /** Saturation with every direction at once (full mode). */
-  mixedSaturation?: { messages: number; seconds: number; perSecond: number; statementsPerMessage: number; cpuMsPerMessage: number; fakesCpuMsPerMessage: number; postgresCpuMsPerMessage: number | null };
+  mixedSaturation?: { messages: number; seconds: number; perSecond: number; statementsPerMessage: number; transactionsPerMessage: number; cpuMsPerMessage: number; fakesCpuMsPerMessage: number; postgresCpuMsPerMessage: number | null };
   memory: Record<string, { rssMB: number; heapUsedMB: number; note: string }>;
   ready: Record<string, { portals: number; ghosts: number; startBridgeMs: number; processMs: number; connectedMs: number | null; rssMB: number; heapUsedAfterGcMB: number }>;
   /** Attack phase: longest event-loop stall (and p99) per kind of hostile request, the answers, whether the logins stayed connected. */
   attack?: Record<string, { stallMs: number; p99Ms: number; statuses: number[]; requests: number; connected: boolean }>;
   /** Phase "link 20 busy rooms" (bench/link.ts), once per number of rooms the ghosts are already in. */
   link?: LinkResult[];
+  /** Phase "rest" (bench/rest.ts): an idle bridge. */
+  rest?: RestResult;
   budget: Array<{ what: string; budget: string; measured: string; ok: boolean | null }>;
   notes: string[];
 }
@@ -117,6 +126,7 @@ export function renderText(r: BenchResult): string {
   const lr = r.latencyRun;
   out.push(`Latency run: ${lr.ratePerSecond} msg/s in total over ${lr.portals} portals for ${lr.seconds} s (ms; bridge-added = event received by the bridge → outgoing call issued; to answer = → the call's answer)`);
   if (lr.eventLoopDelayMs) out.push(`bridge event-loop delay meanwhile: p50 ${lr.eventLoopDelayMs.p50} / p99 ${lr.eventLoopDelayMs.p99} / max ${lr.eventLoopDelayMs.max} ms`);
+  if (lr.transactionsPerRelay !== undefined) out.push(`database transactions per relay meanwhile: ${lr.transactionsPerRelay}`);
   out.push(table(
     ["direction", "n", "added p50", "p95", "p99", "max", "to answer p50", "p99", "e2e p50", "p95", "p99"],
     Object.entries(r.directions).map(([d, x]) => [d, x.added.n, x.added.p50, x.added.p95, x.added.p99, x.added.max, x.answered.p50, x.answered.p99, x.e2e.p50, x.e2e.p95, x.e2e.p99]),
@@ -127,17 +137,21 @@ export function renderText(r: BenchResult): string {
       Object.entries(r.fsyncOff.directions).map(([d, x]) => [d, x.added.p50, x.added.p99, x.answered.p50, x.answered.p99])));
   }
   out.push("");
-  out.push("Saturation (one direction at a time, pacing off): messages relayed per second, DB statements per message");
+  out.push("Saturation (one direction at a time, pacing off): messages relayed per second, DB statements and transactions per message");
   out.push(table(
-    ["direction", "messages", "seconds", "msg/s", "stmts/msg", "bridge CPU ms/msg", "fakes", "postgres", "added p99", "e2e p99", "complete"],
+    ["direction", "messages", "seconds", "msg/s", "stmts/msg", "tx/msg", "bridge CPU ms/msg", "fakes", "postgres", "added p99", "e2e p99", "complete"],
     Object.entries(r.directions).filter(([, x]) => x.saturation).map(([d, x]) => {
       const s = x.saturation!;
-      return [d, s.messages, s.seconds, s.perSecond, s.statementsPerMessage, s.cpuMsPerMessage, s.fakesCpuMsPerMessage, s.postgresCpuMsPerMessage ?? "-", s.addedP99, s.e2eP99, s.complete ? "yes" : "NO"];
+      return [d, s.messages, s.seconds, s.perSecond, s.statementsPerMessage, s.transactionsPerMessage, s.cpuMsPerMessage, s.fakesCpuMsPerMessage, s.postgresCpuMsPerMessage ?? "-", s.addedP99, s.e2eP99, s.complete ? "yes" : "NO"];
     }),
   ));
   if (r.mixedSaturation) {
     const m = r.mixedSaturation;
-    out.push(`all directions at once: ${m.messages} messages in ${m.seconds} s = ${m.perSecond} msg/s, ${m.statementsPerMessage} statements/message, CPU ms/message: bridge ${m.cpuMsPerMessage}, fakes ${m.fakesCpuMsPerMessage}, postgres ${m.postgresCpuMsPerMessage ?? "-"}`);
+    out.push(`all directions at once: ${m.messages} messages in ${m.seconds} s = ${m.perSecond} msg/s, ${m.statementsPerMessage} statements/message, ${m.transactionsPerMessage} transactions/message, CPU ms/message: bridge ${m.cpuMsPerMessage}, fakes ${m.fakesCpuMsPerMessage}, postgres ${m.postgresCpuMsPerMessage ?? "-"}`);
+  }
+  if (r.rest) {
+    const q = r.rest;
+    out.push(`at rest (${q.portals} portals, ${q.logins} logins, nothing relayed, ${q.windowSeconds} s): bridge CPU ${q.cpuPercent} % of a core, RSS ${q.rssMB} MB; requests meanwhile: homeserver ${q.requests.homeserver}, Slack ${q.requests.slack}, Telegram ${q.requests.telegram}`);
   }
   out.push("");
   out.push("Memory (bridge process)");
@@ -146,10 +160,12 @@ export function renderText(r: BenchResult): string {
   const em = r.embedded;
   if (em) {
     out.push(`Embedded database (PGlite), run as an operator runs it: node ${em.nodeFlags ? `${em.nodeFlags} ` : ""}dist/cli.js start -c <file>, fresh data_dir`);
-    const starts = [["first start (empty data_dir)", em.firstStart], ["restart (3 portals seeded)", em.restart]] as const;
+    const starts = [["first start (empty data_dir)", em.firstStart], ["restart (3 portals seeded, median)", em.restart]] as const;
     out.push(table(["start", "to ready ms", "its CPU ms", "port answers ms", "RSS at ready MB", "RSS idle MB", "SIGTERM to exit ms"],
       starts.filter(([, s]) => s).map(([k, s]) => [k, s!.readyMs, s!.cpuAtReadyMs, s!.portMs ?? "-", s!.rssAtReadyMB, "rssIdleMB" in s! ? s.rssIdleMB : "-", "stopMs" in s! ? s.stopMs : "-"])));
     if (em.firstStart?.progress.length) out.push(...em.firstStart.progress.map((p) => `  first start: ${p}`));
+    if (em.restart?.runs) out.push(`  restarts: ${em.restart.runs.map((x) => `${x.readyMs} ms (CPU ${x.cpuAtReadyMs})`).join(", ")}; the median's lines:`);
+    if (em.restart?.progress.length) out.push(...em.restart.progress.map((p) => `  restart: ${p}`));
     const t = em.threePortals;
     if (t) out.push(`3 portals, logins connected: every direction relayed in ${t.warmUpMs} ms; RSS at most ${t.loadMaxMB} MB under ${t.loadRate} msg/s for ${t.loadSeconds} s, ${t.idleMB} MB idle after (no forced GC)`);
     out.push("");

@@ -1,31 +1,21 @@
 /**
  * The composition root: the only module that knows every piece. Order at start:
  * config → log → store (migrations) → connectors → Matrix appservice → core → metrics.
- * Stop runs the other way.
+ * Stop runs the other way. Only config, log and store are imported up front: the rest (stack.ts)
+ * loads while the store opens.
  */
 import { ConfigError, type Config } from "./config/index.js";
 import type { Registration } from "./config/index.js";
 import { readDoublePuppetRegistration } from "./config/double-puppet.js";
-import { BridgeCore, type BridgeCoreOptions } from "./core/bridge.js";
+import type { BridgeCore, BridgeCoreOptions } from "./core/bridge.js";
 import type { NetworkConnector } from "./core/connector.js";
-import { HealthBoard } from "./core/health.js";
 import type { Logger } from "./core/log.js";
-import { MatrixAppservice } from "./matrix/appservice.js";
-import { AvatarProxy } from "./matrix/avatars.js";
-import { AppservicePort } from "./matrix/port.js";
-import { HomeserverLink } from "./matrix/homeserver-link.js";
-import { HomeserverWatch } from "./matrix/homeserver-watch.js";
-import { DatabaseWriteProbe } from "./observability/database-probe.js";
-import { healthRoute } from "./observability/health-route.js";
-import { MetricsServer } from "./observability/http.js";
+import type { MatrixAppservice } from "./matrix/appservice.js";
+import type { AvatarProxy } from "./matrix/avatars.js";
+import type { MetricsServer } from "./observability/http.js";
 import { createLogger, registerSecret } from "./observability/log.js";
-import { createMetrics } from "./observability/metrics.js";
-import { routeSdkLogs } from "./observability/sdk-logs.js";
-import { auditRoute } from "./observability/audit-route.js";
-import { statusRoutes } from "./observability/status-page.js";
 import { openStore, secretsPolicyError } from "./store/index.js";
 import type { Store } from "./store/api.js";
-import { createConnectors, TOKEN_SHAPES } from "./networks/index.js";
 import { errorFields } from "./core/log.js";
 
 export interface StartOptions {
@@ -72,7 +62,6 @@ export async function startBridge(opts: StartOptions): Promise<RunningBridge> {
 async function assemble(opts: StartOptions, onFailure: (close: () => Promise<void> | void) => void): Promise<RunningBridge> {
   const { config, registration } = opts;
   const { log } = createLogger({ level: config.logging.level, format: config.logging.format, stream: opts.logStream });
-  routeSdkLogs(log);
   registerSecret(registration.as_token);
   registerSecret(registration.hs_token);
   // Double puppeting is on when the config names its registration (the homeserver must load it too).
@@ -88,8 +77,22 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   if (policy) throw new ConfigError(policy, "config_invalid", "bridge.encryption_key");
   if (!config.bridge.encryption_key) log.warn("bridge.encryption_key is empty: login secrets are stored unencrypted (acceptable only for the embedded dev database)");
   log.info(config.database.uri ? "opening the database" : `opening the embedded database in ${config.database.data_dir}`);
-  const store = await openStore(storeOpts);
+  const opening = openStore(storeOpts);
+  opening.catch(() => undefined); // awaited below, once the rest of the bridge's code is loaded
+  let stack: typeof import("./stack.js");
+  try {
+    stack = await import("./stack.js");
+  } catch (err) {
+    await opening.then((s) => s.close(), () => undefined);
+    throw err;
+  }
+  const store = await opening;
   onFailure(() => store.close());
+  const {
+    AppservicePort, AvatarProxy, BridgeCore, DatabaseWriteProbe, HealthBoard, HomeserverLink, HomeserverWatch, MatrixAppservice,
+    MetricsServer, TOKEN_SHAPES, auditRoute, createConnectors, createMetrics, healthRoute, routeSdkLogs, statusRoutes,
+  } = stack;
+  routeSdkLogs(log);
 
   const connectors = new Map<string, NetworkConnector>();
   for (const c of opts.connectors ?? createConnectors(config, log)) connectors.set(c.network, c);

@@ -185,3 +185,44 @@ export function describeJob(job: BackfillJob, name: string, readyAt: number | nu
       return `${name}: stopped after ${job.imported} messages${note}`;
   }
 }
+
+/** The link confirmation's line about history: imported (`count` messages), or not, as the room has messages. */
+export function linkNote(name: string, count: number, taken: boolean): string {
+  return taken
+    ? `Earlier ${name} messages are not imported: this room already has messages, and Matrix can only add new ones after them.`
+    : `Importing the last ${count} ${name} messages into this room, paced to ${name}'s history limits; \`status\` shows the progress. ` +
+      "If someone writes here before it is done, nothing more is imported (Matrix can only add messages at the end).";
+}
+
+type LogLine = [message: string, fields: Record<string, unknown>];
+
+/** A running backfill's progress lines for the operator, with their counts. */
+export const progressLine = {
+  page: (job: BackfillJob): LogLine => [
+    `backfill: page ${job.pages} fetched, ${job.topLevel} of ${job.target} messages collected${job.morePages && job.topLevel < job.target ? "" : " (all pages in)"}`,
+    { chat: job.chat, roomId: job.roomId, page: job.pages, collected: job.topLevel, target: job.target, threads: job.threads.length },
+  ],
+  thread: (job: BackfillJob, todo: ThreadTodo, fetched: number): LogLine => [
+    `backfill: ${fetched} thread replies fetched, ${job.threads.length} thread(s) left`,
+    { chat: job.chat, roomId: job.roomId, thread: todo.root, replies: todo.got, threadsLeft: job.threads.length, imported: job.imported },
+  ],
+  importing: (job: BackfillJob, done: number, total: number): LogLine => [
+    done === 0 ? `backfill: importing ${total} messages` : `backfill: ${done} of ${total} messages imported`,
+    { chat: job.chat, roomId: job.roomId, imported: done, messages: total },
+  ],
+};
+
+/** True once every `everyMs` (the first time `everyMs` after it was made): paces progress lines. */
+export class ProgressTick {
+  private last: number;
+  constructor(private readonly everyMs: number, private readonly now: () => number = Date.now) {
+    this.last = now();
+  }
+
+  due(): boolean {
+    const t = this.now();
+    if (t - this.last < this.everyMs) return false;
+    this.last = t;
+    return true;
+  }
+}

@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import type { PortalLinkRow } from "../store/api.js";
-import { addPage, afterFailure, chooseStep, describeJob, holdsChat, isActive, loadJobs, newJob, saveJob, unseen, type BackfillJob, type StepKind } from "./backfill-jobs.js";
+import { addPage, afterFailure, chooseStep, describeJob, holdsChat, isActive, linkNote, loadJobs, newJob, ProgressTick, progressLine, saveJob, unseen, type BackfillJob, type StepKind } from "./backfill-jobs.js";
 import type { ChatHolds } from "./chat-holds.js";
 import type { Connection } from "./connector.js";
 import type { CoreDeps } from "./context.js";
@@ -33,6 +33,8 @@ export interface BackfillOptions {
   retryMs?: number;
   /** How long a finished backfill stays in `status`. Default 1 h. */
   showEndedMs?: number;
+  /** How often a long import (thousands of messages at the homeserver's pace) logs how far it is. Default 1 min. */
+  progressEveryMs?: number;
 }
 
 /** Posts one past message into its room (RemoteInbound.importPast); `id` makes its txnIds. */
@@ -61,8 +63,6 @@ export class Backfill {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private readonly holdMs: number;
-  private readonly retryMs: number;
-  private readonly showEndedMs: number;
 
   constructor(
     private readonly deps: CoreDeps,
@@ -70,11 +70,9 @@ export class Backfill {
     private readonly logins: LoginManager,
     private readonly holds: ChatHolds,
     private readonly importer: PastImporter,
-    opts: BackfillOptions = {},
+    private readonly opts: BackfillOptions = {},
   ) {
     this.holdMs = opts.holdMs ?? 10_000;
-    this.retryMs = opts.retryMs ?? 30_000;
-    this.showEndedMs = opts.showEndedMs ?? 3600_000;
   }
 
   /** Read the stored jobs; call after `holds.load()` and before the relay queue starts. */
@@ -118,11 +116,7 @@ export class Backfill {
     const taken = matrix.hasMessages
       ? await matrix.hasMessages(link.roomId, (e) => e.sender === matrix.botMxid || e.body.trimStart().startsWith(options.commandPrefix))
       : true;
-    const note = taken
-      ? `Earlier ${name} messages are not imported: this room already has messages, and Matrix can only add new ones after them.`
-      : `Importing the last ${n} ${name} messages into this room, paced to ${name}'s history limits; \`status\` shows the progress. ` +
-        "If someone writes here before it is done, nothing more is imported (Matrix can only add messages at the end).";
-    this.notes.set(`${link.roomId}\u0000${link.network}`, note);
+    this.notes.set(`${link.roomId}\u0000${link.network}`, linkNote(name, n, taken));
     if (!taken) await this.begin(link);
   }
 
@@ -165,7 +159,7 @@ export class Backfill {
     const out: string[] = [];
     for (const { job } of this.jobs.values()) {
       if (loginIds && !loginIds.has(job.loginId)) continue;
-      if (!isActive(job) && (now - (job.endedAt ?? 0) > this.showEndedMs || (job.imported === 0 && !job.note))) continue;
+      if (!isActive(job) && (now - (job.endedAt ?? 0) > (this.opts.showEndedMs ?? 3600_000) || (job.imported === 0 && !job.note))) continue;
       const link = this.portals.linkForChat(job.network, job.chat);
       const name = `${link?.name ?? job.chat} (${this.deps.connectors.get(job.network)?.displayName ?? job.network})`;
       out.push(describeJob(job, name, this.readyAt(job, job.state === "threads" ? "thread" : job.morePages ? "page" : "thread"), now));
@@ -207,9 +201,11 @@ export class Backfill {
       const step = this.next(Date.now());
       const wait = step ? step.at - Date.now() : IDLE_POLL_MS;
       if (wait > 0) {
+        // With no job under way nothing can come due: sleep until kicked (a new job), not a poll.
+        const idle = ![...this.jobs.values()].some((r) => isActive(r.job));
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, Math.min(wait, IDLE_POLL_MS));
-          timer.unref();
+          const timer = idle ? undefined : setTimeout(done, Math.min(wait, IDLE_POLL_MS));
+          timer?.unref();
           function done() { clearTimeout(timer); resolve(); }
           this.wake = done;
         });
@@ -276,6 +272,7 @@ export class Backfill {
       if (!this.running || job.state !== "collecting") return; // cut short meanwhile
       addPage(job, page);
       await saveJob(this.deps.store, job);
+      this.deps.log.info(...progressLine.page(job)); // one a minute at Slack's pace: the operator sees it move
     } catch (err) {
       await this.failed(run, err, "page");
     } finally {
@@ -307,6 +304,7 @@ export class Backfill {
       job.failures = 0;
       job.retryAt = 0;
       await saveJob(this.deps.store, job);
+      this.deps.log.info(...progressLine.thread(job, todo, fresh.length));
     } catch (err) {
       await this.failed(run, err, "thread");
     } finally {
@@ -331,10 +329,13 @@ export class Backfill {
         return this.end(run, "stopped", "people wrote in the room before the history was in, and Matrix can only append");
       }
       job.imported = 0;
+      this.deps.log.info(...progressLine.importing(job, 0, events.length)); // then once a minute, below
+      const tick = new ProgressTick(this.opts.progressEveryMs ?? 60_000);
       for (const ev of events) {
         if (!this.running) throw new RemoteError("stopping", "the bridge is stopping", { retryable: true });
         await this.importOne(job, ev);
         job.imported++;
+        if (tick.due() && job.imported < events.length) this.deps.log.info(...progressLine.importing(job, job.imported, events.length));
       }
       job.main = [];
       job.replies = [];
@@ -371,7 +372,7 @@ export class Backfill {
   private async failed(run: Running, err: unknown, what: "page" | "thread" | "import"): Promise<void> {
     if (!this.running) return;
     const { job } = run;
-    const inMs = afterFailure(job, err, what, this.retryMs);
+    const inMs = afterFailure(job, err, what, this.opts.retryMs ?? 30_000);
     this.deps.log.warn(inMs === null ? "backfill gave up on a step" : "backfill step failed, will retry",
       { chat: job.chat, what, inMs, ...errorFields(err) });
     if (inMs === null && what === "import") return this.end(run, "stopped");

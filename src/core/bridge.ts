@@ -34,6 +34,11 @@ import { RelayQueue, type RelayQueueOptions } from "./relay-queue.js";
 import { RemoteInbound } from "./remote-inbound.js";
 import { errorFields } from "./log.js";
 import { TokenGuard } from "./token-guard.js";
+import { SpaceDirectory } from "./spaces.js";
+import { EmojiPacks } from "./emoji-packs.js";
+import { CutoverFinisher, type FinishResult } from "./cutover-finish.js";
+import { RoomUpgrades } from "./room-upgrades.js";
+import { spaceCommands } from "./commands/spaces.js";
 
 /** How long done relay-queue items are kept (their source keys dedup redeliveries meanwhile). */
 const QUEUE_KEEP_MS = 7 * 24 * 3600_000;
@@ -55,6 +60,9 @@ export class BridgeCore implements BridgeServices {
   readonly permissions: Permissions;
   readonly queue: RelayQueue;
   readonly backfill: Backfill;
+  readonly spaces: SpaceDirectory;
+  private readonly finisher: CutoverFinisher;
+  private readonly upgrades: RoomUpgrades;
   readonly people: People;
   /** Holds a chat's lane while its history is written (backfill, history import): core/chat-holds.ts. */
   readonly holds: ChatHolds;
@@ -104,12 +112,18 @@ export class BridgeCore implements BridgeServices {
       this.holds.check(p.network, ev.chat, p);
       await this.backfill.beforeLive(p.network, ev);
     };
-    this.portals.onCreated = (link) => this.backfill.onPortalCreated(link);
-    this.linker.onLinked = (link) => this.backfill.onLinked(link);
+    const admins = () => this.permissions.namedAdmins(); // made admins of every room the bridge creates
+    this.portals.admins = admins;
+    this.spaces = new SpaceDirectory(deps, this.portals, admins);
+    this.spaces.emoji = this.remote.emoji = this.outbound.emoji = new EmojiPacks(deps);
+    this.finisher = new CutoverFinisher(deps, this.portals, this.loginManager, this.linker);
+    this.upgrades = new RoomUpgrades(deps, this.portals, this.spaces);
+    this.portals.onCreated = async (link) => { await this.spaces.onLinked(link); await this.backfill.onPortalCreated(link); };
+    this.linker.onLinked = async (link) => { await this.spaces.onLinked(link); await this.backfill.onLinked(link); };
     this.queue = new RelayQueue(store, (item) => this.apply(item), (item, err) => this.deadLetter(item, err), log.child({ component: "queue" }), opts.queue);
     this.queue.onStoreHealth = (error) => { deps.health.databaseError = error; };
     this.registry = new CommandRegistry(options.commandPrefix, options.promptTimeoutMs, log.child({ component: "commands" }), (s) => this.tokens.mask(s));
-    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this), ...peopleCommands(this),
+    this.registry.add(...generalCommands(this), ...loginCommands(this), ...linkCommands(this), ...cutoverCommands(this), ...auditCommands(this), ...peopleCommands(this), ...spaceCommands(this),
       ...(opts.extraCommands?.(this) ?? []));
   }
 
@@ -123,6 +137,8 @@ export class BridgeCore implements BridgeServices {
 
   async start(): Promise<void> {
     await this.portals.load();
+    await this.spaces.load();
+    await this.spaces.emoji!.load();
     await this.people.load();
     await this.holds.load(); // before the queue: a held chat's items must wait from the first claim
     await this.backfill.load();
@@ -132,6 +148,7 @@ export class BridgeCore implements BridgeServices {
     await this.loginManager.startAll();
     // After the logins (their names are in it); in the background: readiness does not wait on it.
     void this.syncBridgeInfo();
+    void (async () => { for (const l of this.loginManager.all()) await this.spaces.refresh(l, this.loginManager.connection(l.id)); })();
     this.backfill.start();
     this.sweeper = setInterval(() => this.registry.sweep(), 30_000);
     // Done queue items are kept a week for dedup (a redelivered event is a no-op), then dropped.
@@ -165,8 +182,7 @@ export class BridgeCore implements BridgeServices {
 
   async enqueue(items: NewQueueItem[]): Promise<void> {
     if (items.length === 0) return;
-    await this.deps.store.queue.enqueue(items);
-    this.queue.kick(items.map((i) => i.lane));
+    await this.queue.enqueue(items);
   }
 
   /**
@@ -185,6 +201,7 @@ export class BridgeCore implements BridgeServices {
     for (const ev of events) {
       if (ev.kind === "invite") { later.push(() => this.onInvite(ev)); continue; }
       if (ev.kind === "membership") { later.push(() => this.onMembership(ev)); continue; }
+      if (ev.kind === "tombstone") { later.push(() => this.upgrades.onTombstone(ev)); continue; }
       if (this.deps.matrix.isBridgeUser(ev.sender) || this.people.isEcho(ev)) continue; // our own echo (a ghost's, or a person's own account's)
       const token = this.tokens.carriesToken(ev);
       if (ev.kind === "message" && ev.msgtype !== "file") {
@@ -312,6 +329,8 @@ export class BridgeCore implements BridgeServices {
     await this.deps.store.logins.put(row);
     await this.loginManager.start(row);
     await this.detachment.reattach(id);
+    // The space first, so the first portals join it as they are made; a space that fails does not fail the login.
+    await this.spaces.refresh(row, this.loginManager.connection(id));
     void this.sync(id).catch((err) => this.deps.log.warn("initial sync failed", { login: id, ...errorFields(err) }));
     return row;
   }
@@ -372,6 +391,9 @@ export class BridgeCore implements BridgeServices {
   changePhase(roomId: string, phase: CutoverPhase, by: string, rollback: boolean): Promise<boolean> {
     return this.linker.changePhase(roomId, phase, by, rollback);
   }
+
+  finishCutover(roomId: string, by: string, admins?: string[]): Promise<FinishResult | null> { return this.finisher.finish(roomId, by, admins); }
+  resumeCutover(roomId: string, by: string): Promise<boolean> { return this.finisher.resume(roomId, by); }
 
   phaseHistory(roomId: string): Promise<CutoverChangeRow[]> {
     return this.deps.store.portals.history(roomId);

@@ -158,6 +158,13 @@ export interface Connection {
   listChats(limit: number): Promise<ChatRef[]>;
   /** Turn what a user typed (`#general`, `C123`, `@name`, `-100…`) into a chat ref, or null. */
   resolveChat(input: string): Promise<ChatRef | null>;
+  /** The account's own picture (workspace icon, bot photo) for its space, as `downloadAvatar` takes it; none: undefined. */
+  accountAvatar?(): Promise<string | undefined>;
+  /**
+   * The account's custom emoji (Slack workspace emoji), aliases resolved to their image: `image`
+   * as `downloadAvatar` takes it. Networks without any a bot can list omit it.
+   */
+  customEmoji?(): Promise<Array<{ name: string; image: string }>>;
   /** Pin a message (used for the cutover notice); networks that cannot, omit it. */
   pin?(chat: ChatRef, target: MessageRef): Promise<void>;
   /**

@@ -45,6 +45,8 @@ export interface HistorySource {
   network: NetworkName;
   /** For progress lines and `--dry-run`: "Slack workspace Acme (T0001)", "Telegram export of Ops". */
   describe: string;
+  /** Releases what the source holds open (an export zip's file handle); call once the import is done. */
+  close?(): Promise<void>;
   /** Every conversation the source holds, or just the one `only` names (a ref, `#name` or name). */
   conversations(only?: string): AsyncIterable<HistoryConversation>;
   /** Profile of an author (exports carry users.json; the API source asks the network). */

@@ -90,7 +90,8 @@ export class RoomLinker {
     return true;
   }
 
-  private async announce(connector: NetworkConnector, conn: Connection, link: PortalLinkRow, text: string, pin: boolean): Promise<void> {
+  /** Post (and pin) a notice in a linked chat; failures are logged: the Matrix side goes on. */
+  async announce(connector: NetworkConnector, conn: Connection, link: PortalLinkRow, text: string, pin: boolean): Promise<void> {
     try {
       const refs = await conn.send(link.chat, { doc: plainDoc(text), notice: true, sender: { name: "Tandem" }, sourceId: `cutover:${link.roomId}:${Date.now()}` });
       if (pin && refs[0] && conn.pin) await conn.pin(link.chat, refs[0]);

@@ -6,6 +6,7 @@
  * message map first, so a retried or redelivered item never posts twice to a chat it already
  * reached, and the map is written as soon as the chat answers.
  */
+import { EmojiPacks } from "./emoji-packs.js";
 import type { Doc, Inline } from "../formatting/ast.js";
 import { mapInlines } from "../formatting/ast.js";
 import type { NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
@@ -19,6 +20,7 @@ import type { MatrixInbound } from "./matrix-port.js";
 import { perTarget, type MatrixPayload, type RelayTiming } from "./payloads.js";
 import type { Permissions } from "./permissions.js";
 import type { PortalDirectory } from "./portals.js";
+import { recordMap } from "./relay-queue.js";
 
 type Of<K extends MatrixInbound["kind"]> = Extract<MatrixInbound, { kind: K }>;
 
@@ -41,6 +43,8 @@ export interface MatrixOutboundOptions {
 export class MatrixOutbound {
   private readonly onRelayed?: (timing: RelayTiming) => void;
   private readonly authority: ChangeAuthority;
+  /** The logins' custom emoji: a reaction keyed by one of their images goes out as `:name:` (set by the bridge). */
+  emoji: EmojiPacks;
 
   constructor(
     private readonly deps: CoreDeps,
@@ -50,6 +54,7 @@ export class MatrixOutbound {
     private readonly opts: MatrixOutboundOptions,
   ) {
     this.onRelayed = opts.onRelayed;
+    this.emoji = new EmojiPacks(deps);
     this.authority = new ChangeAuthority(deps.store, deps.matrix, deps.log.child({ component: "authority" }));
   }
 
@@ -69,7 +74,7 @@ export class MatrixOutbound {
     const t = this.target(ev.roomId, p);
     if (!t) return;
     switch (ev.kind) {
-      case "message": return this.message(t, ev, p, item.tries > 1);
+      case "message": return this.message(t, ev, p, item);
       case "edit": return this.edit(t, ev, p);
       case "redaction": return this.redaction(t, ev);
       case "reaction": return this.reaction(t, ev);
@@ -86,7 +91,7 @@ export class MatrixOutbound {
   private target(roomId: string, p: MatrixPayload): Target | undefined {
     const { network, chat } = p.target!;
     const link = this.portals.linkForChat(network, chat);
-    if (!link || link.roomId !== roomId) return undefined;
+    if (!link || link.roomId !== roomId || link.finishedAt) return undefined; // finished: the parallel run is over
     if (this.portals.portal(roomId)?.phase === "standby" && !this.opts.relayDuringStandby()) return undefined;
     const connector = this.deps.connectors.get(network);
     if (!connector) return undefined;
@@ -96,7 +101,8 @@ export class MatrixOutbound {
     return { link, connector, conn };
   }
 
-  private async message(t: Target, ev: Of<"message">, p: MatrixPayload, maybeSent: boolean): Promise<void> {
+  private async message(t: Target, ev: Of<"message">, p: MatrixPayload, item: QueueItem): Promise<void> {
+    const maybeSent = item.tries > 1;
     const { store } = this.deps;
     const already = await store.messages.byEvent(ev.eventId);
     // Already sent to this chat (a retry after the map was written, or the event redelivered): never twice.
@@ -120,7 +126,7 @@ export class MatrixOutbound {
     const refs = await t.conn.send(t.link.chat, msg);
     this.onRelayed?.({ from: p.origin?.network ?? "matrix", to: t.link.network, receivedAt: p.receivedAt, issuedAt, doneAt: Date.now(), waitedMs: p.waitedMs });
     const threadRow = ev.threadRoot ? (await store.messages.byEvent(ev.threadRoot)).find((r) => r.network === t.link.network) : undefined;
-    await store.messages.insert(refs.map((remoteRef, part) => ({
+    await recordMap(store, item, refs.map((remoteRef, part) => ({
       roomId: ev.roomId, eventId: ev.eventId, network: t.link.network, chat: t.link.chat, remoteRef, part,
       origin: "matrix" as const, senderMxid: ev.sender,
       threadRootEvent: ev.threadRoot ?? null, threadRootRemote: threadRow?.remoteRef ?? null,
@@ -158,7 +164,7 @@ export class MatrixOutbound {
     const others = await store.reactions.forTarget(ev.target, ev.key);
     // Several Matrix users on one emoji are one remote reaction (the bot's): add it once.
     const first = !others.some((o) => o.network === t.link.network && o.origin === "matrix");
-    if (first) await t.conn.react(t.link.chat, row.remoteRef, ev.key, true);
+    if (first) await t.conn.react(t.link.chat, row.remoteRef, this.emoji.shortcodeOf(t.link.loginId, ev.key) ?? ev.key, true);
     await store.reactions.insert({
       roomId: ev.roomId, eventId: ev.eventId, targetEventId: ev.target, network: t.link.network, chat: t.link.chat,
       targetRemote: row.remoteRef, senderMxid: ev.sender, emoji: ev.key, origin: "matrix",
@@ -173,7 +179,7 @@ export class MatrixOutbound {
     if (remaining.some((r) => r.network === t.link.network && r.origin === "matrix")) return; // someone still reacts
     const rows = await store.messages.byEvent(targetEvent);
     const row = rows.find((r) => r.network === t.link.network && r.chat === t.link.chat && r.part === 0);
-    if (row) await t.conn.react(t.link.chat, row.remoteRef, emoji, false);
+    if (row) await t.conn.react(t.link.chat, row.remoteRef, this.emoji.shortcodeOf(t.link.loginId, emoji) ?? emoji, false);
   }
 
   /** Pills to ghosts of the target network become native mentions; others stay names. */

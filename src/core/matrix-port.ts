@@ -46,7 +46,9 @@ export type MatrixInbound =
   | (InboundBase & { kind: "redaction"; target: string })
   | (InboundBase & { kind: "reaction"; target: string; key: string })
   | (InboundBase & { kind: "invite"; target: string; isDirect: boolean })
-  | (InboundBase & { kind: "membership"; target: string; membership: string });
+  | (InboundBase & { kind: "membership"; target: string; membership: string })
+  /** The room was upgraded (`m.room.tombstone`): it continues in `replacement`. */
+  | (InboundBase & { kind: "tombstone"; replacement: string });
 
 export interface CreateRoomOptions {
   name: string;
@@ -56,9 +58,18 @@ export interface CreateRoomOptions {
   aliasLocalpart?: string;
   invite: string[];
   isDirect?: boolean;
-  /** MSC2346 m.bridge content. */
-  bridgeInfo: Record<string, unknown>;
-  stateKey: string;
+  /** MSC2346 m.bridge content (absent for rooms that bridge nothing themselves, e.g. a space). */
+  bridgeInfo?: Record<string, unknown>;
+  stateKey?: string;
+  /** "m.space" makes a space (creation_content.type). */
+  roomType?: "m.space";
+  /** More state to create the room with. */
+  initialState?: Array<{ type: string; stateKey: string; content: Record<string, unknown> }>;
+  /**
+   * People who must be admins of the room, so the bot is never its only one: additional creators
+   * where the server's default room version makes creators permanent admins (12), else power 100.
+   */
+  admins?: string[];
 }
 
 /** Matrix operations, always as a given identity (the bot or a ghost). */
@@ -86,6 +97,13 @@ export interface MatrixPort {
   avatarOf(mxid: string): Promise<string | null>;
   joinedMembers(roomId: string): Promise<string[]>;
   powerLevel(roomId: string, mxid: string): Promise<number>;
+  /**
+   * The room's privileged creators (room version 12+: the create event's sender and its
+   * `additional_creators`, who rank above every power level); [] on older room versions.
+   */
+  privilegedCreators?(roomId: string): Promise<string[]>;
+  /** The room's m.room.power_levels content ({} when unreadable as an object). */
+  powerLevels(roomId: string): Promise<Record<string, unknown>>;
   /**
    * Whether the room has any m.room.message (or sticker, or encrypted) event other than those
    * `ignore` says to skip, read back through the room's history (/messages). Backfill only fills

@@ -22,6 +22,11 @@ export class Permissions {
     return this.table["*"] ?? "none";
   }
 
+  /** The admins named by full Matrix ID (not by server or "*"): the people who can own rooms. */
+  namedAdmins(): string[] {
+    return Object.entries(this.table).filter(([who, level]) => who.startsWith("@") && level === "admin").map(([who]) => who);
+  }
+
   allows(mxid: string, need: Level): boolean {
     return levelAtLeast(this.levelOf(mxid), need);
   }

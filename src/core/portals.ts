@@ -18,6 +18,8 @@ import type { ChatRef } from "./types.js";
 import { errorFields } from "./log.js";
 
 const chatKey = (network: string, chat: string) => `${network}\u0000${chat}`;
+/** kv prefix of finished links: `finished:<network>:<chat>` → ISO time ("" once resumed). */
+const FINISHED = "finished:";
 
 export class PortalDirectory {
   private readonly portals = new Map<string, PortalRow>();
@@ -27,6 +29,8 @@ export class PortalDirectory {
 
   /** Told after a portal room was created (the bridge starts its backfill); failures are logged, not thrown. */
   onCreated?: (link: PortalLinkRow) => Promise<void>;
+  /** The people made admins of every room the bridge creates (set by the bridge). */
+  admins: () => string[] = () => [];
   /** Keeps each room's m.bridge state in step with its links (set by the bridge). */
   bridgeInfo?: BridgeInfoWriter;
 
@@ -35,6 +39,39 @@ export class PortalDirectory {
   async load(): Promise<void> {
     for (const p of await this.store.portals.list()) this.portals.set(p.roomId, p);
     for (const l of await this.store.links.list()) this.cacheLink(l);
+    for (const { key, value } of await this.store.kv.list(FINISHED)) {
+      const [network, ...chat] = key.slice(FINISHED.length).split(":");
+      const link = this.linkForChat(network!, chat.join(":"));
+      if (link) link.finishedAt = new Date(value);
+    }
+  }
+
+  /**
+   * Mark a room's links finished (`cutover finish`: nothing relayed either way) or not (null: the
+   * way back). Returns the links that changed.
+   */
+  async setFinished(roomId: string, at: Date | null): Promise<PortalLinkRow[]> {
+    const changed = this.linksOfRoom(roomId).filter((l) => (l.finishedAt ? at === null : at !== null));
+    for (const l of changed) {
+      await this.store.kv.set(`${FINISHED}${l.network}:${l.chat}`, at ? at.toISOString() : "");
+      l.finishedAt = at;
+    }
+    return changed;
+  }
+
+  /** The room was upgraded (m.room.tombstone): its portal and links now belong to `to`. */
+  async moveRoom(from: string, to: string): Promise<PortalLinkRow[]> {
+    const portal = this.portals.get(from);
+    if (!portal || this.portals.has(to)) return [];
+    await this.store.portals.moveRoom(from, to);
+    this.portals.delete(from);
+    this.portals.set(to, { ...portal, roomId: to });
+    const links = this.linksOfRoom(from);
+    this.byRoomId.delete(from);
+    for (const l of links) l.roomId = to;
+    this.byRoomId.set(to, links);
+    for (const l of links) await this.bridgeInfo?.write(l);
+    return links;
   }
 
   portal(roomId: string): PortalRow | undefined {
@@ -117,6 +154,7 @@ export class PortalDirectory {
       isDirect: info.kind === "dm",
       stateKey: bridge.stateKey,
       bridgeInfo: bridge.content,
+      admins: this.admins(),
     });
     await this.addPortal({ roomId, kind: "portal", ownerMxid, phase: "parallel", createdAt: new Date() });
     let link: PortalLinkRow;

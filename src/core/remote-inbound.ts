@@ -4,7 +4,7 @@
  * repeat (message-map check first, txnIds derived from the queue item), so a retry after a
  * crash cannot double a message.
  */
-import type { NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
+import type { NewMessageRow, NewQueueItem, PortalLinkRow, QueueItem } from "../store/api.js";
 import { plainText } from "../formatting/ast.js";
 import type { Connection, NetworkConnector } from "./connector.js";
 import type { MatrixFileInfo } from "./matrix-port.js";
@@ -15,6 +15,8 @@ import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
 import { perTarget, type RelayTiming, type RemotePayload } from "./payloads.js";
 import type { PortalDirectory } from "./portals.js";
+import { reactionContent, type EmojiPacks } from "./emoji-packs.js";
+import { recordMap } from "./relay-queue.js";
 import { renderCappedForMatrix, withMention, type Mentions } from "./render.js";
 import type { FileRef, RemoteEvent } from "./types.js";
 
@@ -52,11 +54,10 @@ export class RemoteInbound {
     private readonly enqueue: (items: NewQueueItem[]) => Promise<void>,
     private readonly onRelayed?: (timing: RelayTiming) => void,
   ) {}
-
   detachedWaitMs = 24 * 3600_000; // how long events of a detached chat wait for a new login (set by the bridge)
+  emoji!: EmojiPacks; // the logins' custom emoji (set by the bridge)
   /** Set by the bridge, once the room exists: throws Deferred while the chat is held for its history (chat-holds.ts). */
   beforeLive?: (p: RemotePayload, ev: Of<"message">) => Promise<void>;
-
   /** Backfill: post one past message into its linked room, never fanned out; `id` makes its txnIds. */
   async importPast(p: RemotePayload, id: string): Promise<void> {
     const connector = this.deps.connectors.get(p.network);
@@ -67,6 +68,7 @@ export class RemoteInbound {
   }
 
   async apply(item: QueueItem, p: RemotePayload): Promise<void> {
+    if (this.portals.linkForChat(p.network, p.event.chat)?.finishedAt && p.event.kind !== "chat-moved") return; // cutover finished
     const connector = this.deps.connectors.get(p.network);
     const conn = this.logins.connection(p.loginId);
     if (!connector || !conn) {
@@ -105,7 +107,7 @@ export class RemoteInbound {
     return this.portals.createPortal(connector, conn, login.id, login.ownerMxid, chat);
   }
 
-  private async message(item: { id: number | string; attempts?: number }, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
+  private async message(item: { id: number | string; attempts?: number; mapRows?: NewMessageRow[] }, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
     const { store, matrix } = this.deps;
     if (conn.isOwnUser(ev.sender)) return; // our own post echoed back: the message map has it
     if ((await store.messages.byRemote(p.network, ev.ref)).length > 0) return; // duplicate
@@ -140,7 +142,7 @@ export class RemoteInbound {
     if (ev.msg.doc.length > 0 || !ev.msg.files?.length) {
       // Text too large for one Matrix event goes as several, in order (parts 0…n-1).
       // At most max_message_parts events: past that, the rest of the text is one text file.
-      const { pieces, rest } = renderCappedForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals, this.deps.options.maxMessageParts ?? 10);
+      const { pieces, rest } = renderCappedForMatrix(this.emoji.fill(p.loginId, ev.msg.doc), this.deps.connectors, matrix, this.portals, this.deps.options.maxMessageParts ?? 10);
       for (const [i, piece] of pieces.entries()) {
         const content: Record<string, unknown> = {
           msgtype: ev.msg.emote ? "m.emote" : ev.msg.notice ? "m.notice" : "m.text", ...piece, ...relation.content,
@@ -170,7 +172,7 @@ export class RemoteInbound {
       record(await matrix.sendEvent(roomId, ghost, "m.room.message", content, txn(part), ev.at), part, info);
       part++;
     }
-    await store.messages.insert(rows);
+    await recordMap(store, item, rows);
     if (p.backfill) return; // history: not a relay, and never sent on to the room's other links
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
     await this.fanOut(roomId, p, connector, ev, ghost, sent, waitedMs);
@@ -247,7 +249,7 @@ export class RemoteInbound {
     if (!original) return; // edit of a message we never bridged
     const ghost = await this.ghosts.editorOf(original.roomId, original.senderMxid, await this.ghosts.senderFor(connector, conn, ev.sender));
     // An edit is one event: the first piece of a text too long for one (the rest is cut, with a mark).
-    const { pieces, rest } = renderCappedForMatrix(ev.msg.doc, this.deps.connectors, matrix, this.portals, 2, 25_000);
+    const { pieces, rest } = renderCappedForMatrix(this.emoji.fill(p.loginId, ev.msg.doc), this.deps.connectors, matrix, this.portals, 2, 25_000);
     const rendered = pieces.length > 1 || rest !== undefined ? { ...pieces[0]!, body: `${pieces[0]!.body} […]` } : pieces[0]!;
     const content = {
       msgtype: "m.text",
@@ -287,7 +289,7 @@ export class RemoteInbound {
     if (ev.on) {
       if (await store.reactions.findRemote(ev.target, ghost, ev.emoji)) return;
       await this.ghosts.enter(target.roomId, who);
-      const content = { "m.relates_to": { rel_type: "m.annotation", event_id: target.eventId, key: ev.emoji } };
+      const content = reactionContent(target.eventId, ev.emoji, this.emoji.lookup(p.loginId)); // a custom emoji by its image
       const eventId = await matrix.sendEvent(target.roomId, ghost, "m.reaction", content, `tandem-q${item.id}-react`, ev.at);
       await store.reactions.insert({
         roomId: target.roomId, eventId, targetEventId: target.eventId, network: p.network, chat: ev.chat,

@@ -24,6 +24,8 @@ export type Inline =
   | { type: "mention"; target: MentionTarget; text: string } // text = display name without '@'
   | { type: "chat-mention"; target: ChatTarget; text: string }
   | { type: "everyone"; text: string } // "@room", "@here", "@channel", "@everyone" (with the '@')
+  /** A custom emoji (Slack workspace emoji, a Matrix image-pack emote): `name` without colons; `mxc` once known. */
+  | { type: "emoticon"; name: string; mxc?: string }
   | { type: "br" };
 export type Block =
   | { type: "paragraph"; children: Inline[] }
@@ -68,6 +70,14 @@ export function textWithBreaks(s: string): Inline[] {
     if (line.length > 0) out.push({ type: "text", text: line });
   });
   return out;
+}
+
+/**
+ * A name a custom emoji may have and that is safe to write back as `:name:` anywhere (Slack's
+ * rule for workspace emoji: lower case, digits, `_ - + '`), with at least one letter.
+ */
+export function isEmoticonName(name: string): boolean {
+  return /^[a-z0-9_+'-]{1,100}$/.test(name) && /[a-z]/.test(name);
 }
 
 export function hasChildren(n: Inline): n is ContainerInline {
@@ -133,6 +143,7 @@ export function inlineText(nodes: Inline[], hooks: PlainTextHooks = {}): string 
       case "text": case "code": s += n.text; break;
       case "br": s += "\n"; break;
       case "everyone": s += n.text; break;
+      case "emoticon": s += `:${n.name}:`; break;
       case "mention": s += hooks.mention ? hooks.mention(n) : "@" + n.text; break;
       case "chat-mention": s += hooks.chat ? hooks.chat(n) : "#" + n.text; break;
       case "link": {

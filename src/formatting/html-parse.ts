@@ -6,7 +6,7 @@
  */
 import { Parser } from "htmlparser2";
 import type { Block, Doc, LeafInline } from "./ast.js";
-import { normalizeDoc } from "./ast.js";
+import { isEmoticonName, normalizeDoc } from "./ast.js";
 import { addMark, buildInlines, type Mark, type MarkedLeaf } from "./marks.js";
 import { safeUrl } from "./escape.js";
 import { parseMatrixLink } from "./matrix-links.js";
@@ -102,7 +102,11 @@ class Walker {
       case "img": {
         // Custom emoji and inline images: their alt text (e.g. ":partyparrot:") is the best we have.
         const alt = (attribs["alt"] ?? attribs["title"] ?? "").trim();
-        if (alt) this.leaf({ type: "text", text: alt });
+        const code = /^:([^:\s]+):$/.exec(alt)?.[1];
+        const src = attribs["src"] ?? "";
+        // An MSC2545 emote (`data-mx-emoticon`) keeps its name and image, so it can go back out as `:name:`.
+        if ("data-mx-emoticon" in attribs && code && isEmoticonName(code)) this.leaf({ type: "emoticon", name: code, ...(src.startsWith("mxc://") ? { mxc: src } : {}) });
+        else if (alt) this.leaf({ type: "text", text: alt });
         this.stack.push({ close: noop });
         return;
       }

@@ -16,6 +16,8 @@ export interface MatrixResolve {
   mention?(target: MentionTarget): { mxid: string; name: string } | null;
   /** A chat mention's room: `link` is an alias or room id; `name` as above. */
   chat?(target: ChatTarget): { link: string; name: string } | null;
+  /** A custom emoji's image (mxc URI) by name, when the node does not carry one; null: plain ":name:". */
+  emoticon?(name: string): string | null;
 }
 
 export interface MatrixContent {
@@ -123,6 +125,14 @@ function renderInline(n: Inline, ctx: Ctx, inLink: boolean): string {
     case "everyone":
       ctx.room = true;
       return escapeHtml(n.text);
+    case "emoticon": {
+      // MSC2545 inline emote: Element and the other clients show the image, the alt text elsewhere.
+      const mxc = n.mxc ?? ctx.resolve.emoticon?.(n.name) ?? null;
+      const code = escapeHtml(`:${n.name}:`);
+      if (!mxc || !/^mxc:\/\/[^/\s"]+\/[^\s"]+$/.test(mxc)) return code;
+      ctx.rich = true;
+      return `<img data-mx-emoticon src="${escapeHtml(mxc)}" alt="${code}" title="${code}" height="32">`;
+    }
     case "bold": case "italic": case "underline": case "strike": {
       ctx.rich = true;
       const tag = TAGS[n.type];

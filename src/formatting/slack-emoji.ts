@@ -115,3 +115,4 @@ export function unicodeFromHex(hex: string): string | null {
   if (cps.some((c) => c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))) return null;
   return String.fromCodePoint(...cps);
 }
+

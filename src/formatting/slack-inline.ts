@@ -7,7 +7,7 @@
  * and ~strike~ matched, so markup inside a URL or inside code is never interpreted.
  */
 import type { Inline } from "./ast.js";
-import { inlineText } from "./ast.js";
+import { inlineText, isEmoticonName } from "./ast.js";
 import { slackEmojiToUnicode } from "./slack-emoji.js";
 
 export interface SlackParseOptions {
@@ -105,6 +105,12 @@ function tokenize(line: string, opts: SlackParseOptions): Unit[] {
       const u = m ? slackEmojiToUnicode(m[1] as string) : null;
       if (m && u) {
         units.push([{ type: "text", text: u }]);
+        i += m[0].length;
+        continue;
+      }
+      // Not a standard emoji: a workspace's custom one (or just colons; it renders back as the same text).
+      if (m && isEmoticonName(m[1] as string)) {
+        units.push([{ type: "emoticon", name: m[1] as string }]);
         i += m[0].length;
         continue;
       }

@@ -85,6 +85,7 @@ function renderInline(n: Inline, r: SlackResolve, active: Set<string>): string {
       const id = r.chat?.(n.target);
       return id ? `<#${escapeMrkdwn(id)}>` : escapeMrkdwn("#" + n.text);
     }
+    case "emoticon": return `:${n.name}:`; // the workspace's own emoji, by name (a name Slack lacks shows as text)
     case "everyone":
       // Only a broadcast that came from Slack pings on Slack; "@room" from Matrix stays text.
       return BROADCAST[n.text] ?? escapeMrkdwn(n.text);

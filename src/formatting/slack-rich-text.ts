@@ -5,7 +5,7 @@
  * thrown on (Slack adds element types over time).
  */
 import type { Block, Doc, LeafInline } from "./ast.js";
-import { normalizeDoc } from "./ast.js";
+import { isEmoticonName, normalizeDoc } from "./ast.js";
 import { buildInlines, type Mark, type MarkedLeaf } from "./marks.js";
 import { buildNestedLists, type FlatListItem } from "./lists.js";
 import type { SlackParseOptions } from "./slack-inline.js";
@@ -132,7 +132,8 @@ function sectionInlines(elements: unknown[], opts: SlackParseOptions) {
         const name = str(el["name"]) ?? "";
         const tone = typeof el["skin_tone"] === "number" ? `::skin-tone-${el["skin_tone"]}` : "";
         const fromHex = str(el["unicode"]) ? unicodeFromHex(str(el["unicode"]) as string) : null;
-        push({ type: "text", text: fromHex ?? slackEmojiToUnicode(name + tone) ?? `:${name}:` }, marks);
+        const unicode = fromHex ?? slackEmojiToUnicode(name + tone);
+        push(unicode || !isEmoticonName(name) ? { type: "text", text: unicode ?? `:${name}:` } : { type: "emoticon", name }, marks);
         break;
       }
       case "broadcast": {

@@ -132,6 +132,7 @@ function inline(n: Inline, ctx: Ctx, inLink: boolean): void {
     case "text": out.push({ t: "text", s: n.text }); return;
     case "br": out.push({ t: "text", s: "\n" }); return;
     case "everyone": out.push({ t: "text", s: n.text }); return;
+    case "emoticon": out.push({ t: "text", s: `:${n.name}:` }); return; // Telegram has no custom emoji a bot may send
     case "code":
       out.push({ t: "open", html: "<code>", close: "</code>" }, { t: "text", s: n.text }, { t: "close" });
       return;

@@ -118,6 +118,12 @@ export function parseMatrixEvent(ev: RawEvent): MatrixInbound | null {
       if (membership === "invite") return { ...base, kind: "invite", target, isDirect: content.is_direct === true };
       return { ...base, kind: "membership", target, membership };
     }
+    case "m.room.tombstone": {
+      // Only the state event (state_key ""), naming a room id: the room was upgraded into it.
+      const replacement = str(content.replacement_room);
+      if (ev.state_key !== "" || !replacement?.startsWith("!")) return null;
+      return { ...base, kind: "tombstone", replacement };
+    }
     default:
       return null;
   }

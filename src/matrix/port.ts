@@ -11,6 +11,7 @@ import { MatrixError } from "../core/errors.js";
 import { AsHttp } from "./as-http.js";
 import { localUsersWithEmails } from "./admin-users.js";
 import { answerField, errcodeOf, isUnreachable, toMatrixError, UnreadableAnswer } from "./errors.js";
+import { creationPlan, creatorsOf, creatorsPrivileged, defaultRoomVersion } from "./room-creators.js";
 
 const enc = encodeURIComponent;
 /** Events that make a room "have messages" for backfill. */
@@ -31,6 +32,8 @@ export class AppservicePort implements MatrixPort {
   private readonly names = new Map<string, { name: string; at: number }>();
   private readonly avatars = new Map<string, { url: string | null; at: number }>();
   private readonly direct: AsHttp | null;
+  /** The server's default room version (from /capabilities), asked once. */
+  private roomVersion: Promise<string | undefined> | null = null;
 
   constructor(
     private readonly bridge: Bridge,
@@ -146,22 +149,40 @@ export class AppservicePort implements MatrixPort {
     return { data: res.data, mime: res.contentType };
   }
 
+  /** The homeserver's default room version; undefined when /capabilities does not say (asked again next time). */
+  private defaultVersion(): Promise<string | undefined> {
+    this.roomVersion ??= this.bridge.getIntent().matrixClient.doRequest("GET", "/_matrix/client/v3/capabilities")
+      .then(defaultRoomVersion, (err: unknown) => {
+        this.log.warn("room versions unknown (capabilities); creating rooms with admins at power 100", { error: String(err) });
+        this.roomVersion = null;
+        return undefined;
+      });
+    return this.roomVersion;
+  }
+
   async createRoom(opts: CreateRoomOptions): Promise<{ roomId: string; alias?: string }> {
     const bot = this.bridge.getIntent();
     const base = opts.aliasLocalpart?.toLowerCase().replace(/[^a-z0-9._=\-/]/g, "_");
+    const plan = creationPlan(await this.defaultVersion(), this.botMxid, opts.admins ?? []);
     for (let attempt = 0; attempt < 20; attempt++) {
       const aliasLocalpart = base ? (attempt === 0 ? base : `${base}_${attempt + 1}`) : undefined;
-      const initialState: Array<{ type: string; state_key: string; content: Record<string, unknown> }> = [
-        { type: "m.bridge", state_key: opts.stateKey, content: opts.bridgeInfo },
-        { type: "uk.half-shot.bridge", state_key: opts.stateKey, content: opts.bridgeInfo },
-      ];
+      const initialState: Array<{ type: string; state_key: string; content: Record<string, unknown> }> = [];
+      if (opts.bridgeInfo && opts.stateKey !== undefined) {
+        initialState.push(
+          { type: "m.bridge", state_key: opts.stateKey, content: opts.bridgeInfo },
+          { type: "uk.half-shot.bridge", state_key: opts.stateKey, content: opts.bridgeInfo },
+        );
+      }
       if (opts.avatarMxc) initialState.push({ type: "m.room.avatar", state_key: "", content: { url: opts.avatarMxc } });
+      for (const st of opts.initialState ?? []) initialState.push({ type: st.type, state_key: st.stateKey, content: st.content });
+      const creationContent = { ...plan.creationContent, ...(opts.roomType ? { type: opts.roomType } : {}) };
       try {
         const roomId = await bot.matrixClient.createRoom({
           name: opts.name, topic: opts.topic, preset: "private_chat", visibility: "private",
           room_alias_name: aliasLocalpart, invite: opts.invite, is_direct: opts.isDirect ?? false,
           initial_state: initialState,
-          power_level_content_override: { users: { [this.botMxid]: 100 }, events_default: 0, state_default: 50 },
+          ...(Object.keys(creationContent).length ? { creation_content: creationContent } : {}),
+          power_level_content_override: { users: plan.users, events_default: opts.roomType === "m.space" ? 100 : 0, state_default: 50 },
         });
         if (typeof roomId !== "string" || !roomId.startsWith("!")) throw new UnreadableAnswer("create room"); // never store a portal without a room
         return { roomId, alias: aliasLocalpart ? `#${aliasLocalpart}:${this.domain}` : undefined };
@@ -170,7 +191,7 @@ export class AppservicePort implements MatrixPort {
         // short, timed out, a crash before it was stored)? Then that room is the portal; else
         // (an older portal or a person) try the next suffix, never drop the message.
         if (errcodeOf(err) === "M_ROOM_IN_USE" && aliasLocalpart) {
-          const mine = await this.portalBehind(`#${aliasLocalpart}:${this.domain}`, opts.stateKey).catch(() => null);
+          const mine = opts.stateKey === undefined ? null : await this.portalBehind(`#${aliasLocalpart}:${this.domain}`, opts.stateKey).catch(() => null);
           if (mine) return { roomId: mine, alias: `#${aliasLocalpart}:${this.domain}` };
           continue;
         }
@@ -328,8 +349,23 @@ export class AppservicePort implements MatrixPort {
     return true; // a long history we did not read to the start: assume it has messages
   }
 
-  async powerLevel(roomId: string, mxid: string): Promise<number> {
+  async privilegedCreators(roomId: string): Promise<string[]> {
+    const state = await this.call("room state", () => this.bridge.getIntent().matrixClient.getRoomState(roomId)) as Array<{ type?: unknown; sender?: unknown; content?: Record<string, unknown> }>;
+    const create = state.find((e) => e.type === "m.room.create");
+    if (!create?.content || !creatorsPrivileged(String(create.content.room_version ?? "1"))) return [];
+    return [...(typeof create.sender === "string" ? [create.sender] : []), ...creatorsOf(create.content)];
+  }
+
+  async powerLevels(roomId: string): Promise<Record<string, unknown>> {
     const pl = await this.getState(roomId, "m.room.power_levels", "");
+    return typeof pl === "object" && pl !== null && !Array.isArray(pl) ? pl : {};
+  }
+
+  async powerLevel(roomId: string, mxid: string): Promise<number> {
+    const pl = await this.powerLevels(roomId);
+    const create = await this.getState(roomId, "m.room.create", "").catch(() => null);
+    // Room version 12: creators rank above every power level (they are not in the users map).
+    if (create && creatorsPrivileged(String(create.room_version ?? "")) && creatorsOf(create).includes(mxid)) return Infinity;
     const users = (pl?.users ?? {}) as Record<string, number>;
     return users[mxid] ?? (typeof pl?.users_default === "number" ? pl.users_default : 0);
   }

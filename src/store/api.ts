@@ -20,6 +20,11 @@ export interface Db {
   exec?(sql: string): Promise<void>;
   /** Statements executed since start (for the benchmark's statements-per-message), BEGIN/COMMIT included. */
   readonly statementCount: number;
+  /**
+   * Transactions since start: a statement outside tx() is one, a tx() is one however many it
+   * holds. Each is a commit (a disk flush on a durable Postgres): the benchmark's cost per message.
+   */
+  readonly transactionCount: number;
   close(): Promise<void>;
 }
 
@@ -55,6 +60,11 @@ export interface PortalLinkRow {
   createdAt: Date;
   /** Set while the login was logged out (`logout`): the link stays, nothing goes out until a new login. */
   detachedAt?: Date | null;
+  /**
+   * Set by `cutover finish`: the parallel run ended for this chat, nothing is relayed either way.
+   * Kept in kv (`finished:<network>:<chat>`), not in the row; `cutover resume` clears it.
+   */
+  finishedAt?: Date | null;
 }
 
 export interface GhostRow {
@@ -67,6 +77,8 @@ export interface GhostRow {
   avatarMxc: string | null;
   updatedAt: Date;
 }
+
+export type NewMessageRow = Omit<MessageRow, "createdAt">;
 
 export interface MessageRow {
   roomId: string;
@@ -118,6 +130,11 @@ export interface QueueItem<P = unknown> {
   nextAttemptAt: Date;
   lastError: string | null;
   createdAt: Date;
+  /**
+   * Not a column: message-map rows its handler produced, which the relay queue writes in the same
+   * statement that marks the item done (one round trip, and the map and the done are one commit).
+   */
+  mapRows?: NewMessageRow[];
 }
 
 export interface NewQueueItem {
@@ -128,8 +145,9 @@ export interface NewQueueItem {
 
 export interface CutoverChangeRow {
   roomId: string;
-  fromPhase: CutoverPhase;
-  toPhase: CutoverPhase;
+  /** A phase, or a cutover event: "finished" (cutover finish), "resumed" (its way back). */
+  fromPhase: CutoverPhase | "finished";
+  toPhase: CutoverPhase | "finished" | "resumed";
   byMxid: string;
   at: Date;
 }
@@ -172,6 +190,13 @@ export interface Store {
     list(): Promise<PortalRow[]>;
     setPhase(roomId: string, phase: CutoverPhase, byMxid: string): Promise<void>; // also records a CutoverChangeRow
     history(roomId: string): Promise<CutoverChangeRow[]>;
+    /** Record a cutover event that is not a phase (e.g. "finished", "resumed") in the room's history. */
+    record(roomId: string, from: string, to: string, byMxid: string): Promise<void>;
+    /**
+     * The room was upgraded: the portal (kind, owner, phase) and all its links move to `toRoomId`
+     * in one transaction; the old room's cutover history stays under its id. No-op without a portal.
+     */
+    moveRoom(fromRoomId: string, toRoomId: string): Promise<void>;
     delete(roomId: string): Promise<void>;
   };
   links: {
@@ -220,21 +245,34 @@ export interface Store {
     /** Inserts the items that are new (by sourceKey) in one transaction; returns how many were new. */
     enqueue(items: NewQueueItem[]): Promise<number>;
     /**
+     * enqueue(), and in the same statement hand out (claim, counting the try) the first new item
+     * of each lane in `claimLanes` that had no pending item: the items handed out. The caller must
+     * own those lanes (no worker of them runs). Optional so hand-written fakes need not provide it.
+     */
+    enqueueAndClaim?(items: NewQueueItem[], claimLanes: string[]): Promise<QueueItem[]>;
+    /**
      * Lanes whose head (lowest pending id) is due (nextAttemptAt <= now), oldest head first.
      * A lane whose head waits for a retry is not returned even if later items are due.
      * `now` defaults to the process clock (the same clock retry() times are computed with).
      */
     readyLanes(limit: number, now?: Date): Promise<string[]>;
+    /**
+     * When the earliest lane head that is not due yet (nextAttemptAt > now) comes due; null when
+     * no head waits. The relay queue arms one timer for it instead of polling. Optional so
+     * hand-written fakes need not provide it (the queue then relies on its safety sweep).
+     */
+    nextDueAt?(now?: Date): Promise<Date | null>;
     /** The first pending item of a lane (lowest id), whether due or not; null if none. */
     head(lane: string): Promise<QueueItem | null>;
     /** Hand out the lane's head if it is due (counting the try); null if none is due. */
     claim(lane: string, now?: Date): Promise<QueueItem | null>;
-    done(id: number): Promise<void>;
+    /** Mark the item done, writing `messages` (the map rows it produced) in the same statement. */
+    done(id: number, messages?: NewMessageRow[]): Promise<void>;
     /**
      * done(id), then claim(lane), in one statement: `id` must be the lane's head (the item just
      * applied). Optional so hand-written fakes need not provide it; the real store does.
      */
-    doneAndClaim?(id: number, lane: string, now?: Date): Promise<QueueItem | null>;
+    doneAndClaim?(id: number, lane: string, now?: Date, messages?: NewMessageRow[]): Promise<QueueItem | null>;
     /** Record a failure and schedule the next attempt. */
     retry(id: number, error: string, nextAttemptAt: Date): Promise<void>;
     /**
@@ -258,6 +296,8 @@ export interface Store {
   kv: {
     get(key: string): Promise<string | null>;
     set(key: string, value: string): Promise<void>;
+    /** Every non-empty entry whose key starts with `prefix` (e.g. "space:"), by key. */
+    list(prefix: string): Promise<Array<{ key: string; value: string }>>;
   };
   /** Read-only parity-audit and operator queries over the message map and the queue (audit.ts). Optional for hand-written fakes. */
   audit?: AuditRepo;

@@ -25,6 +25,11 @@ export function ghostsRepo(db: Db): Store["ghosts"] {
 
 export function kvRepo(db: Db): Store["kv"] {
   return {
+    async list(prefix) {
+      // LIKE with the prefix's own % and _ escaped: a key prefix is matched literally.
+      const pattern = prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%";
+      return db.query<{ key: string; value: string }>(`SELECT key, value FROM kv WHERE key LIKE $1 AND value <> '' ORDER BY key`, [pattern]);
+    },
     async get(key) {
       const [row] = await db.query<{ value: string }>(`SELECT value FROM kv WHERE key = $1`, [key]);
       return row ? row.value : null;

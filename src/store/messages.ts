@@ -1,5 +1,5 @@
 /** Message map ((network, remote ref, part, room) ↔ Matrix event id) and reactions. */
-import type { Db, MessageRow, ReactionRow, Store } from "./api.js";
+import type { Db, MessageRow, NewMessageRow, ReactionRow, Store } from "./api.js";
 
 const MSG_COLS = `room_id AS "roomId", event_id AS "eventId", network, chat, remote_ref AS "remoteRef", part, origin,
   sender_mxid AS "senderMxid", thread_root_event AS "threadRootEvent", thread_root_remote AS "threadRootRemote",
@@ -7,30 +7,36 @@ const MSG_COLS = `room_id AS "roomId", event_id AS "eventId", network, chat, rem
 const REACTION_COLS = `room_id AS "roomId", event_id AS "eventId", target_event_id AS "targetEventId", network, chat,
   target_remote AS "targetRemote", sender_mxid AS "senderMxid", emoji, origin`;
 
+/**
+ * The insert of message-map rows, its parameters numbered from $first (so the queue can put it in
+ * the statement that marks an item done); rows already present (same network, remoteRef, part, room)
+ * are skipped.
+ */
+export function insertMessagesSql(first: number): string {
+  const types = ["text", "text", "text", "text", "text", "int", "text", "text", "text", "text", "timestamptz"];
+  return `INSERT INTO messages (room_id, event_id, network, chat, remote_ref, part, origin, sender_mxid, thread_root_event, thread_root_remote, received_at)
+         SELECT * FROM unnest(${types.map((t, i) => `$${first + i}::${t}[]`).join(", ")})
+         ON CONFLICT (network, remote_ref, part, room_id) DO NOTHING`;
+}
+
+/** The eleven column arrays insertMessagesSql takes. */
+export function messageParams(rows: NewMessageRow[]): unknown[] {
+  const col = <K extends keyof NewMessageRow>(k: K) => rows.map((r) => r[k] ?? null);
+  return [
+    col("roomId"), col("eventId"), col("network"), col("chat"), col("remoteRef"), col("part"), col("origin"),
+    col("senderMxid"), col("threadRootEvent"), col("threadRootRemote"),
+    rows.map((r) => (r.receivedAt ? r.receivedAt.toISOString() : null)),
+  ];
+}
+
+const INSERT_MESSAGES = insertMessagesSql(1);
+
 export function messagesRepo(db: Db): Store["messages"] {
   return {
-    /** All rows in one statement; rows already present (same network, remoteRef, part, room) are skipped. */
+    /** All rows in one statement. */
     async insert(rows) {
       if (rows.length === 0) return;
-      const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k] ?? null);
-      await db.query(
-        `INSERT INTO messages (room_id, event_id, network, chat, remote_ref, part, origin, sender_mxid, thread_root_event, thread_root_remote, received_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-         ON CONFLICT (network, remote_ref, part, room_id) DO NOTHING`,
-        [
-          col("roomId"),
-          col("eventId"),
-          col("network"),
-          col("chat"),
-          col("remoteRef"),
-          col("part"),
-          col("origin"),
-          col("senderMxid"),
-          col("threadRootEvent"),
-          col("threadRootRemote"),
-          rows.map((r) => (r.receivedAt ? r.receivedAt.toISOString() : null)),
-        ],
-      );
+      await db.query(INSERT_MESSAGES, messageParams(rows));
     },
     async byRemote(network, remoteRef) {
       return db.query<MessageRow>(`SELECT ${MSG_COLS} FROM messages WHERE network = $1 AND remote_ref = $2 ORDER BY room_id, part`, [

@@ -91,8 +91,11 @@ function newerError(found: number, known: number): StoreError {
   );
 }
 
-/** Apply the pending migrations. Safe to call on every start and from concurrent processes. */
-export async function migrate(db: Db, migrations: Migration[] = loadMigrations()): Promise<MigrateResult> {
+/**
+ * Apply the pending migrations. Safe to call on every start and from concurrent processes.
+ * `onApplied` hears each migration this call applied, as it commits (progress for the operator).
+ */
+export async function migrate(db: Db, migrations: Migration[] = loadMigrations(), onApplied?: (m: Migration, ms: number) => void): Promise<MigrateResult> {
   const latest = migrations.length ? migrations[migrations.length - 1]!.version : 0;
   const from = await db.tx(async (t) => {
     await lock(t);
@@ -111,6 +114,7 @@ export async function migrate(db: Db, migrations: Migration[] = loadMigrations()
   const applied: number[] = [];
   for (const m of migrations) {
     if (m.version <= from) continue;
+    const t0 = Date.now();
     const done = await db.tx(async (t) => {
       await lock(t);
       const current = await readVersion(t); // another process may have applied it meanwhile
@@ -127,7 +131,10 @@ export async function migrate(db: Db, migrations: Migration[] = loadMigrations()
       await t.query("INSERT INTO tandem_schema (version, description) VALUES ($1, $2)", [m.version, m.description]);
       return true;
     });
-    if (done) applied.push(m.version);
+    if (done) {
+      applied.push(m.version);
+      onApplied?.(m, Date.now() - t0);
+    }
   }
   return { from, to: Math.max(from, latest), applied };
 }

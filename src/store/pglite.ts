@@ -54,7 +54,7 @@ const openDirs = new Set<string>();
 export class PGliteDb extends BaseDb {
   readonly kind = "pglite" as const;
   private constructor(private readonly pg: PGlite, private readonly dir: string | null) {
-    super({ n: 0 });
+    super({ n: 0, tx: 0 });
   }
 
   /**
@@ -72,9 +72,11 @@ export class PGliteDb extends BaseDb {
     const dir = path.resolve(embeddedDbPath(dataDir));
     acquireLock(dir);
     try {
-      if (!hasCluster(dir)) {
+      const t0 = Date.now();
+      const fresh = !hasCluster(dir);
+      if (fresh) {
         // Unpacked beside the folder and renamed into place: a crash midway leaves no half cluster.
-        const t0 = Date.now();
+        progress(`embedded database: setting up a new database in ${dir} (first start)…`);
         const staging = `${dir}.new`;
         fs.rmSync(staging, { recursive: true, force: true });
         if (await unpackTemplate(staging, templateDir)) {
@@ -88,6 +90,7 @@ export class PGliteDb extends BaseDb {
       fs.mkdirSync(dir, { recursive: true });
       const db = new PGlite(dir, { startParams });
       await db.waitReady;
+      progress(fresh ? `embedded database: set up, done in ${seconds(Date.now() - t0)}` : `embedded database: open (${Date.now() - t0} ms)`);
       return new PGliteDb(db, dir);
     } catch (err) {
       releaseLock(dir);
@@ -108,6 +111,7 @@ export class PGliteDb extends BaseDb {
   async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
     this.guard();
     this.counter.n++;
+    this.counter.tx++;
     try {
       return (await this.pg.query<T>(sql, params as unknown[] | undefined)).rows;
     } catch (err) {
@@ -118,6 +122,7 @@ export class PGliteDb extends BaseDb {
   async exec(sql: string): Promise<void> {
     this.guard();
     this.counter.n++;
+    this.counter.tx++;
     try {
       await this.pg.exec(sql);
     } catch (err) {
@@ -133,6 +138,7 @@ export class PGliteDb extends BaseDb {
     this.guard();
     const mark: TxMark = { db: this, open: true };
     const marks = [...(txContext.getStore() ?? []), mark];
+    this.counter.tx++;
     try {
       return await this.pg.transaction(async (t) => {
         this.counter.n++; // BEGIN
@@ -156,6 +162,10 @@ export class PGliteDb extends BaseDb {
       if (this.dir) releaseLock(this.dir);
     }
   }
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 // Lock file next to the embedded database: one process, one instance at a time.

@@ -37,6 +37,20 @@ export function portalsRepo(db: Db): Store["portals"] {
     async history(roomId) {
       return db.query<CutoverChangeRow>(`SELECT ${CHANGE_COLS} FROM cutover_changes WHERE room_id = $1 ORDER BY id`, [roomId]);
     },
+    async record(roomId, from, to, byMxid) {
+      await db.query(`INSERT INTO cutover_changes (room_id, from_phase, to_phase, by_mxid) VALUES ($1, $2, $3, $4)`, [roomId, from, to, byMxid]);
+    },
+    async moveRoom(fromRoomId, toRoomId) {
+      await db.tx(async (t) => {
+        const moved = await t.query(
+          `INSERT INTO portals (room_id, kind, owner_mxid, phase, created_at)
+           SELECT $2, kind, owner_mxid, phase, created_at FROM portals WHERE room_id = $1
+           ON CONFLICT (room_id) DO NOTHING RETURNING 1`, [fromRoomId, toRoomId]);
+        if (moved.length === 0 && (await t.query(`SELECT 1 FROM portals WHERE room_id = $1`, [fromRoomId])).length === 0) return;
+        await t.query(`UPDATE portal_links SET room_id = $2 WHERE room_id = $1`, [fromRoomId, toRoomId]);
+        await t.query(`DELETE FROM portals WHERE room_id = $1`, [fromRoomId]);
+      });
+    },
     /** Deletes the portal and its links (ON DELETE CASCADE); the cutover history is kept. */
     async delete(roomId) {
       await db.query(`DELETE FROM portals WHERE room_id = $1`, [roomId]);

@@ -5,12 +5,23 @@
  * Every method is one SQL statement.
  */
 import type { Db, QueueItem, Store } from "./api.js";
+import { insertMessagesSql, messageParams } from "./messages.js";
 
 const COLS = `id, lane, source_key AS "sourceKey", payload, status, attempts, tries, next_attempt_at AS "nextAttemptAt",
   last_error AS "lastError", created_at AS "createdAt"`;
 
 /** bigserial comes back as a string from pg and a number or bigint from PGlite. */
 const toItem = (row: QueueItem): QueueItem => ({ ...row, id: Number(row.id) });
+
+/** The distinct lanes with pending items: a skip scan of relay_queue_lane_pending (cost per busy lane, not per item). */
+const PENDING_LANES = `lanes(lane) AS (
+   (SELECT lane FROM relay_queue WHERE status = 'pending' ORDER BY lane LIMIT 1)
+   UNION ALL
+   SELECT (SELECT r.lane FROM relay_queue r WHERE r.status = 'pending' AND r.lane > l.lane ORDER BY r.lane LIMIT 1)
+     FROM lanes l WHERE l.lane IS NOT NULL)`;
+/** Each of those lanes' head (lowest pending id), as `h`. */
+const HEADS = `lanes l CROSS JOIN LATERAL (SELECT q.id, q.lane, q.next_attempt_at FROM relay_queue q
+   WHERE q.lane = l.lane AND q.status = 'pending' ORDER BY q.id LIMIT 1) h`;
 
 export function queueRepo(db: Db): Store["queue"] {
   return {
@@ -45,24 +56,52 @@ export function queueRepo(db: Db): Store["queue"] {
       );
       return row!.n;
     },
+    async enqueueAndClaim(items, claimLanes) {
+      if (items.length === 0) return [];
+      // An idle lane's first item is inserted already handed out (tries = 1): the worker that would
+      // otherwise claim it in a round trip of its own gets it from here. Only where the lane had no
+      // pending item, so a head waiting for a retry keeps its place.
+      const rows = await db.query<QueueItem>(
+        `WITH ins AS (
+           INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at, tries)
+           SELECT u.lane, u.source_key, u.payload::jsonb, $4,
+                  CASE WHEN u.lane = ANY($5::text[]) AND u.ord = min(u.ord) OVER (PARTITION BY u.lane)
+                        AND NOT EXISTS (SELECT 1 FROM relay_queue p WHERE p.lane = u.lane AND p.status = 'pending') THEN 1 ELSE 0 END
+             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(lane, source_key, payload, ord)
+            ORDER BY u.ord
+           ON CONFLICT (source_key) DO NOTHING
+           RETURNING ${COLS})
+         SELECT * FROM ins WHERE tries = 1 ORDER BY id`,
+        [
+          items.map((i) => i.lane),
+          items.map((i) => i.sourceKey),
+          items.map((i) => JSON.stringify(i.payload ?? null)),
+          new Date(),
+          claimLanes,
+        ],
+      );
+      return rows.map(toItem);
+    },
     async readyLanes(limit, now = new Date()) {
-      // Walks the distinct lanes with pending items (a skip scan of relay_queue_lane_pending), takes
-      // each lane's head and keeps the due ones: the cost grows with the number of busy lanes, not
-      // with the backlog (scanning pending items for heads took 40 ms at 2,000 pending on PGlite).
+      // Takes each busy lane's head and keeps the due ones: the cost grows with the number of busy
+      // lanes, not with the backlog (scanning pending items for heads took 40 ms at 2,000 pending on PGlite).
       const rows = await db.query<{ lane: string }>(
-        `WITH RECURSIVE lanes(lane) AS (
-           (SELECT lane FROM relay_queue WHERE status = 'pending' ORDER BY lane LIMIT 1)
-           UNION ALL
-           SELECT (SELECT r.lane FROM relay_queue r WHERE r.status = 'pending' AND r.lane > l.lane ORDER BY r.lane LIMIT 1)
-             FROM lanes l WHERE l.lane IS NOT NULL)
-         SELECT h.lane FROM lanes l
-          CROSS JOIN LATERAL (SELECT q.id, q.lane, q.next_attempt_at FROM relay_queue q
-                               WHERE q.lane = l.lane AND q.status = 'pending' ORDER BY q.id LIMIT 1) h
+        `WITH RECURSIVE ${PENDING_LANES}
+         SELECT h.lane FROM ${HEADS}
           WHERE l.lane IS NOT NULL AND h.next_attempt_at <= $1
           ORDER BY h.id LIMIT $2`,
         [now, limit],
       );
       return rows.map((r) => r.lane);
+    },
+    async nextDueAt(now = new Date()) {
+      const [row] = await db.query<{ due: Date | string | null }>(
+        `WITH RECURSIVE ${PENDING_LANES}
+         SELECT min(h.next_attempt_at) AS due FROM ${HEADS}
+          WHERE l.lane IS NOT NULL AND h.next_attempt_at > $1`,
+        [now],
+      );
+      return row?.due == null ? null : new Date(row.due);
     },
     async head(lane) {
       const [row] = await db.query<QueueItem>(`SELECT ${COLS} FROM relay_queue WHERE lane = $1 AND status = 'pending' ORDER BY id LIMIT 1`, [lane]);
@@ -80,19 +119,28 @@ export function queueRepo(db: Db): Store["queue"] {
       );
       return row ? toItem(row) : null;
     },
-    async done(id) {
-      await db.query(`UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $1`, [id]);
+    async done(id, messages = []) {
+      if (messages.length === 0) {
+        await db.query(`UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $1`, [id]);
+        return;
+      }
+      await db.query(`WITH map AS (${insertMessagesSql(2)}) UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $1`, [
+        id,
+        ...messageParams(messages),
+      ]);
     },
-    async doneAndClaim(id, lane, now = new Date()) {
-      // done(id) and claim(lane) in one statement (a worker's every step). The CTE and the claim
-      // read the same snapshot, in which item `id` is still pending: the claim skips it by id.
+    async doneAndClaim(id, lane, now = new Date(), messages = []) {
+      // done(id) and claim(lane) in one statement (a worker's every step), with the map rows the item
+      // produced. The CTEs and the claim read the same snapshot, in which item `id` is still pending:
+      // the claim skips it by id.
+      const map = messages.length > 0 ? `, map AS (${insertMessagesSql(4)})` : "";
       const [row] = await db.query<QueueItem>(
-        `WITH fin AS (UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $3)
+        `WITH fin AS (UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $3)${map}
          UPDATE relay_queue SET tries = tries + 1
           WHERE id = (SELECT id FROM relay_queue WHERE lane = $1 AND status = 'pending' AND id <> $3 ORDER BY id LIMIT 1)
             AND next_attempt_at <= $2
           RETURNING ${COLS}`,
-        [lane, now, id],
+        messages.length > 0 ? [lane, now, id, ...messageParams(messages)] : [lane, now, id],
       );
       return row ? toItem(row) : null;
     },

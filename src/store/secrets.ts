@@ -6,17 +6,19 @@
  *   "v1:<iv b64>:<tag b64>:<ciphertext b64>"  encrypted (random 12-byte IV per write)
  *   "plain:<json>"                             no key configured (embedded database only, see secretsPolicyError)
  */
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomBytes, scrypt, scryptSync } from "node:crypto";
 import type { StoreOptions } from "./api.js";
 import { StoreError } from "./db.js";
 
 const SALT = "tandem/login-secrets/v1";
 const keyCache = new Map<string, Buffer>();
 
+const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
 function deriveKey(material: string): Buffer {
   let key = keyCache.get(material);
   if (!key) {
-    key = scryptSync(material, SALT, 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+    key = scryptSync(material, SALT, 32, SCRYPT);
     keyCache.set(material, key);
   }
   return key;
@@ -37,6 +39,19 @@ export class SecretBox {
   private readonly key: Buffer | null;
   constructor(encryptionKey: string) {
     this.key = encryptionKey ? deriveKey(encryptionKey) : null;
+  }
+
+  /**
+   * The same box, its key derived on libuv's thread pool: scrypt costs ~100 ms of CPU, which
+   * openStore overlaps with opening the database instead of blocking the start's main thread.
+   */
+  static async derive(encryptionKey: string): Promise<SecretBox> {
+    if (encryptionKey && !keyCache.has(encryptionKey)) {
+      const key = await new Promise<Buffer>((resolve, reject) =>
+        scrypt(encryptionKey, SALT, 32, SCRYPT, (err, k) => (err ? reject(err) : resolve(k))));
+      keyCache.set(encryptionKey, key);
+    }
+    return new SecretBox(encryptionKey);
   }
 
   get encrypted(): boolean {

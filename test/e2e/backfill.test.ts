@@ -111,6 +111,15 @@ describe("Slack backfill", () => {
     for (let i = 1; i < calls.length; i++) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(290);
     expect(slack.calls.filter((c) => c.method === "conversations.replies")).toHaveLength(1);
     expect(await h.command(alice, dm, "status")).toMatch(/Backfill:\n• general \(Slack\): done, 30 messages imported/);
+    // The operator's log says how far it got: a line per page and per thread, with counts.
+    const said = h.logs.split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { message: string }).message).filter((m) => m.startsWith("backfill"));
+    expect(said.filter((m) => m.startsWith("backfill: page"))).toEqual([
+      "backfill: page 1 fetched, 10 of 50 messages collected",
+      "backfill: page 2 fetched, 20 of 50 messages collected",
+      "backfill: page 3 fetched, 26 of 50 messages collected (all pages in)",
+    ]);
+    expect(said).toContain("backfill: 4 thread replies fetched, 0 thread(s) left"); // found on page 2, paced apart from the pages
+    expect(said).toContain("backfill: importing 30 messages");
   });
 
   it("a live message that makes the portal waits only for the first page; the cut is shown in status", async () => {

@@ -152,6 +152,9 @@ describe("a failed start exits whole", { timeout: 120_000 }, () => {
         `tandem: could not start: 127.0.0.1:${port} is already in use by another process. Fix: stop the other process or choose another port in appservice.port (and the port in appservice.address).`,
       ]);
       expect(r.stdout).toMatch(/WARN {2}bridge\.encryption_key is empty/); // logs go to stdout
+      // A first start on an empty data_dir says what it does and when it is done, before the port fails.
+      expect(r.stdout).toMatch(/embedded database: setting up a new database in .*taken-db.*\(first start\)…\n.*embedded database: created in .* from the build's template \(\d+ ms\)\n.*embedded database: set up, done in \d+\.\d s/);
+      for (const m of loadMigrations()) expect(r.stdout).toContain(`database: migration ${m.file} applied (v${m.version}: ${m.description}; `);
     } finally {
       squatter.close();
     }

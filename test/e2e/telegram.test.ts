@@ -98,6 +98,14 @@ describe("Telegram end to end", () => {
     await waitUntil(async () => /fleet_bot: connected[\s\S]*deck_bot: connected|deck_bot: connected[\s\S]*fleet_bot: connected/.test(await h.command(alice, dm, "status")), 10_000, "both bots connected");
   });
 
+  it("each bot gets a space named after it, its owner invited", async () => {
+    const spaces = () => h.hs.allEvents({ type: "m.room.create", content: { type: "m.space" } }).map((e) => e.room_id);
+    await waitUntil(() => spaces().length === 2, 10_000, "a space per bot");
+    const names = spaces().map((r) => String(h.hs.stateContent(r, "m.room.name")?.name)).sort();
+    expect(names).toEqual(["@deck_bot (Telegram)", "@fleet_bot (Telegram)"]);
+    for (const r of spaces()) expect(h.hs.members(r)[alice.userId]).toBe("invite");
+  });
+
   it("a group message creates the portal: owner invited, name, topic, avatar, ghost with name and photo", async () => {
     ivanMsgs.push(tg.userSends(GROUP, IVAN, { text: "hello fleet" }));
     await waitUntil(() => h.hs.roomByAlias("#telegram_fleetops:example.org") !== undefined, 10_000, "the portal");

@@ -97,7 +97,7 @@ export class HomeserverCore {
    * Awaited between reserving a new room (its id and alias) and writing its events, as Synapse
    * creates the alias before the room's first event. Unset: createRoom is all at once.
    */
-  beforeRoomBuilt: ((roomId: string) => Promise<void>) | undefined;
+  beforeRoomBuilt: ((roomId: string, body: JsonObject) => Promise<void>) | undefined;
   ns: Namespaces | undefined;
   /** Further registrations that only act as users (a bridge's double-puppet registration, `url: null`). */
   readonly actingOnly: Namespaces[] = [];
@@ -310,7 +310,7 @@ export class HomeserverCore {
 
   async createRoom(req: Requester, body: JsonObject): Promise<string> {
     const room = this.reserveRoom(req, body);
-    await this.beforeRoomBuilt?.(room.roomId);
+    await this.beforeRoomBuilt?.(room.roomId, body);
     room.build();
     return room.roomId;
   }

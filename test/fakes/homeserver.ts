@@ -165,7 +165,8 @@ export class FakeHomeserver {
    * Slow room creation, as Synapse does it: each createRoom from now on reserves its room id and
    * alias at once (the alias resolves, `M_ROOM_IN_USE` for anyone else), then waits for
    * `release()` before writing the room's first events and answering. Meanwhile nobody can read
-   * the room (not even its creator: 403). Only one hold at a time.
+   * the room (not even its creator: 403). Spaces (`creation_content.type: m.space`) are not held:
+   * the hold is about rooms that bridge a chat. Only one hold at a time.
    */
   holdRoomCreation(): RoomCreationHold {
     if (this.core.beforeRoomBuilt) throw new Error("FakeHomeserver: room creation is already held");
@@ -174,8 +175,8 @@ export class FakeHomeserver {
     const watchers: Array<{ n: number; resolve: () => void }> = [];
     let count = 0;
     let released = false;
-    this.core.beforeRoomBuilt = (roomId) => {
-      if (released) return Promise.resolve();
+    this.core.beforeRoomBuilt = (roomId, body) => {
+      if (released || (body["creation_content"] as JsonObject | undefined)?.["type"] === "m.space") return Promise.resolve();
       waiting.push(roomId);
       count++;
       for (const w of watchers.filter((x) => count >= x.n)) w.resolve();
@@ -271,6 +272,11 @@ export class FakeHomeserver {
   profile(userId: string): { displayname?: string; avatar_url?: string } | undefined {
     const u = this.core.users.get(userId);
     return u ? { ...(u.displayname !== undefined ? { displayname: u.displayname } : {}), ...(u.avatar_url !== undefined ? { avatar_url: u.avatar_url } : {}) } : undefined;
+  }
+
+  /** How many media files the homeserver holds (uploads, and media stored by tests). */
+  get mediaCount(): number {
+    return this.core.media.size;
   }
 
   media(mxc: string): MediaContent | undefined {

@@ -57,7 +57,7 @@ export async function coreRig(store: Store, opts: CoreRigOptions = {}): Promise<
     connectors: new Map([["loopback", ca], ["loopback2", cb]]),
     options: { commandPrefix: "!tandem", permissions: { "example.org": "user" }, maxFileSize: 1e6, promptTimeoutMs: 1000, initialChatCount: opts.initialChatCount ?? {}, ...opts.options },
   };
-  const core = new BridgeCore(deps, { queue: { pollMs: 20, baseDelayMs: 10, maxDelayMs: 40 }, onRelayed: opts.onRelayed });
+  const core = new BridgeCore(deps, { queue: { pollMs: 3600_000, baseDelayMs: 10, maxDelayMs: 40 }, onRelayed: opts.onRelayed });
   await core.start();
   await core.completeLogin(OWNER, ca, { remoteId: "acctA", name: "Alpha", secrets: { token: "lb-a" }, reply: "" });
   await core.completeLogin(OWNER, cb, { remoteId: "acctB", name: "Beta", secrets: { token: "lb-b" }, reply: "" });

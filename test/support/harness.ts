@@ -82,7 +82,7 @@ export class Harness {
     this.bridge = await startBridge({
       config: this.config, registration: this.registration, logStream: stream,
       connectors: this.opts.connectors?.(this), // undefined: the configured networks, as in production
-      core: { queue: { pollMs: 50, baseDelayMs: 50, maxDelayMs: 500 } },
+      core: { queue: { pollMs: 3600_000, baseDelayMs: 50, maxDelayMs: 500 } },
       initialChatCount: this.opts.initialChatCount,
     });
   }

@@ -40,3 +40,11 @@ describe("the CLI loads only what a command needs", () => {
     expect(rel.filter((f) => /^(main|doctor)\.ts$|^(store|matrix|networks|core)\//.test(f) && f !== "core/errors.ts")).toEqual([]);
   });
 });
+
+describe("the bridge loads only the database it uses", () => {
+  it("main.ts's static imports do not reach PGlite (loaded with import() when no database.uri is set)", () => {
+    const { packages } = staticGraph(join(SRC, "main.ts"));
+    expect([...packages].filter((p) => p.startsWith("@electric-sql/pglite"))).toEqual([]);
+    expect(packages).toContain("pg"); // the graph is walked: it does reach the Postgres driver
+  });
+});

@@ -5,6 +5,8 @@ import type { HealthBoard } from "../health.js";
 import type { People } from "../people-service.js";
 import type { PortalDirectory } from "../portals.js";
 import type { CommandRegistry } from "./registry.js";
+import type { FinishResult } from "../cutover-finish.js";
+import type { SpaceDirectory } from "../spaces.js";
 
 export interface BridgeServices {
   connectors: ReadonlyMap<string, NetworkConnector>;
@@ -27,6 +29,11 @@ export interface BridgeServices {
   /** Move a room to a cutover phase with the notices that go with it; false if it already was. */
   changePhase(roomId: string, phase: CutoverPhase, by: string, rollback: boolean): Promise<boolean>;
   phaseHistory(roomId: string): Promise<CutoverChangeRow[]>;
+  /** `cutover finish`: end the parallel run for a room (core/cutover-finish.ts); null when it was finished already. */
+  finishCutover(roomId: string, by: string, admins?: string[]): Promise<FinishResult | null>;
+  /** `cutover resume`: the way back from finish; false when the room was not finished. */
+  resumeCutover(roomId: string, by: string): Promise<boolean>;
+  spaces: SpaceDirectory;
   /** What the last `link` of this room to that network did about history (once), for the confirmation. */
   backfillNote?(roomId: string, network: string): string | undefined;
   /** One `status` line per backfill of these logins' portals (running, or recently ended). */

@@ -340,6 +340,9 @@ export class TelegramConnection implements Connection {
     return this.guard(this.lookups.userInfo(user));
   }
 
+  /** The bot's own profile photo, for its space. */
+  accountAvatar = async (): Promise<string | undefined> => (await this.userInfo(String(this.botId))).avatar;
+
   download(file: FileRef): Promise<{ data: Buffer; mime: string; name: string }> {
     return this.guard(this.lookups.download(file));
   }

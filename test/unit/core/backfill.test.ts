@@ -6,12 +6,12 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { Backfill, type BackfillOptions } from "../../../src/core/backfill.js";
 import { ChatHolds } from "../../../src/core/chat-holds.js";
-import { describeJob, type BackfillJob } from "../../../src/core/backfill-jobs.js";
+import { describeJob, ProgressTick, type BackfillJob } from "../../../src/core/backfill-jobs.js";
 import type { Connection, HistoryOptions, HistoryPage } from "../../../src/core/connector.js";
 import type { CoreDeps } from "../../../src/core/context.js";
 import { Deferred, RemoteError } from "../../../src/core/errors.js";
 import { HealthBoard } from "../../../src/core/health.js";
-import { silentLogger } from "../../../src/core/log.js";
+import { silentLogger, type Logger } from "../../../src/core/log.js";
 import type { LoginManager } from "../../../src/core/logins.js";
 import type { MatrixPort } from "../../../src/core/matrix-port.js";
 import type { RemotePayload } from "../../../src/core/payloads.js";
@@ -78,18 +78,21 @@ interface Rig {
   imported: string[];
   roomHasMessages: boolean;
   hist: ScriptedHistory;
+  /** The info lines the backfill logged (its progress). */
+  said: string[];
 }
 
 async function rig(hist: ScriptedHistory, opts: BackfillOptions = {}, store?: Store): Promise<Rig> {
   store ??= await open(backends[0]!);
-  const r = { store, imported: [] as string[], roomHasMessages: false, hist, woken: [] as string[] } as Rig;
+  const r = { store, imported: [] as string[], roomHasMessages: false, hist, woken: [] as string[], said: [] as string[] } as Rig;
+  const log: Logger = { ...silentLogger, info: (m) => { r.said.push(m); }, child: () => log };
   const matrix = {
     botMxid: "@bot:example.org",
     isBridgeUser: (m: string) => m === "@bot:example.org",
     hasMessages: async () => r.roomHasMessages,
   } as unknown as MatrixPort;
   const deps: CoreDeps = {
-    store, matrix, log: silentLogger, health: new HealthBoard(), connectors: new Map(),
+    store, matrix, log, health: new HealthBoard(), connectors: new Map(),
     options: { commandPrefix: "!tandem", permissions: {}, maxFileSize: 1e6, promptTimeoutMs: 1000, initialChatCount: {}, backfillCount: { net: 10 } },
   };
   const portals = new PortalDirectory(store, matrix, silentLogger);
@@ -140,6 +143,34 @@ describe("backfill (core)", () => {
     expect(r.imported).toEqual(["m3", "m4", "m5", "m5-r1", "m5-r2", "m6", "m7", "m8", "m9", "m10", "m11", "m12"]);
     expect(r.backfill.status()).toEqual(["chan (net): done, 12 messages imported"]);
     await r.backfill.stop();
+  });
+
+  it("says how far it is: a line per page and per thread with counts, then the import's progress", async () => {
+    const h = new ScriptedHistory(3);
+    h.top = Array.from({ length: 12 }, (_, i) => msg(`p${i + 1}`));
+    h.replies.set(h.top[4]!.ref, [msg("p5-r1", h.top[4]!.ref), msg("p5-r2", h.top[4]!.ref)]);
+    // progressEveryMs 0: the once-a-minute import line after every message.
+    const r = await rig(h, { progressEveryMs: 0 });
+    await r.backfill.onPortalCreated(link);
+    await until(async () => (await jobOf(r.store)).state === "done");
+    await r.backfill.stop();
+    expect(r.said.filter((m) => m.startsWith("backfill:"))).toEqual([
+      "backfill: page 1 fetched, 3 of 10 messages collected",
+      "backfill: page 2 fetched, 6 of 10 messages collected",
+      "backfill: page 3 fetched, 9 of 10 messages collected",
+      "backfill: 2 thread replies fetched, 0 thread(s) left", // p5's thread, found on page 3
+      "backfill: page 4 fetched, 10 of 10 messages collected (all pages in)",
+      "backfill: importing 12 messages",
+      ...Array.from({ length: 11 }, (_, i) => `backfill: ${i + 1} of 12 messages imported`),
+    ]);
+  });
+
+  it("the import's progress line comes once per interval, not per message", () => {
+    let now = 0;
+    const tick = new ProgressTick(60_000, () => now);
+    const due: number[] = [];
+    for (now = 0; now <= 150_000; now += 10_000) if (tick.due()) due.push(now);
+    expect(due).toEqual([60_000, 120_000]);
   });
 
   it("holds the chat's lane until the history is in; a waiting live message cuts a slow backfill short after holdMs", async () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Doc } from "../../../src/formatting/ast.js";
 import { docToHtml, htmlToDoc, parseMatrixLink, type MatrixResolve } from "../../../src/formatting/html.js";
+import { docToMrkdwn } from "../../../src/formatting/slack.js";
+import { docToTelegramHtml } from "../../../src/formatting/telegram.js";
 import {
   a, b, br, chat, code, everyone, i, mention, mx, ol, p, pre, quote, s, slackUser, spoiler, u, ul,
 } from "./helpers.js";
@@ -152,5 +154,33 @@ describe("parseMatrixLink", () => {
     expect(parseMatrixLink("https://matrix.to/#/!r:b.c/$event")).toBeNull();
     expect(parseMatrixLink("https://example.org/#/@a:b")).toBeNull();
     expect(parseMatrixLink("https://matrix.to/#/%E0%A4%A")).toBeNull();
+  });
+});
+
+describe("custom emoji (MSC2545 inline emotes)", () => {
+  it("an emoticon with its image becomes <img data-mx-emoticon> with the shortcode as alt and title", () => {
+    const out = docToHtml([{ type: "paragraph", children: [{ type: "text", text: "yay " }, { type: "emoticon", name: "partyparrot", mxc: "mxc://example.org/abc" }] }]);
+    expect(out.formatted_body).toBe('yay <img data-mx-emoticon src="mxc://example.org/abc" alt=":partyparrot:" title=":partyparrot:" height="32">');
+    expect(out.body).toBe("yay :partyparrot:");
+  });
+
+  it("the image can come from the resolver; without one (or with a non-mxc URI) the shortcode stays text", () => {
+    const doc = [{ type: "paragraph" as const, children: [{ type: "emoticon" as const, name: "partyparrot" }] }];
+    expect(docToHtml(doc, { emoticon: (n) => (n === "partyparrot" ? "mxc://example.org/p" : null) }).formatted_body).toContain('src="mxc://example.org/p"');
+    expect(docToHtml(doc)).toEqual({ body: ":partyparrot:", mentions: { user_ids: [] } });
+    expect(docToHtml(doc, { emoticon: () => 'https://evil.example/"><script>' }).formatted_body).toBeUndefined();
+  });
+
+  it("an incoming emote keeps its name and image; other images keep only their alt text", () => {
+    expect(htmlToDoc('hi <img data-mx-emoticon src="mxc://example.org/abc" alt=":partyparrot:" title=":partyparrot:" height="32">'))
+      .toEqual([{ type: "paragraph", children: [{ type: "text", text: "hi " }, { type: "emoticon", name: "partyparrot", mxc: "mxc://example.org/abc" }] }]);
+    expect(htmlToDoc('<img src="mxc://example.org/abc" alt=":partyparrot:">')).toEqual([{ type: "paragraph", children: [{ type: "text", text: ":partyparrot:" }] }]);
+    expect(htmlToDoc('<img data-mx-emoticon src="mxc://example.org/abc" alt=":a&lt;b:">')).toEqual([{ type: "paragraph", children: [{ type: "text", text: ":a<b:" }] }]);
+  });
+
+  it("goes to Slack as :name: and to Telegram as text", () => {
+    const doc = [{ type: "paragraph" as const, children: [{ type: "emoticon" as const, name: "partyparrot", mxc: "mxc://example.org/abc" }] }];
+    expect(docToMrkdwn(doc)).toBe(":partyparrot:");
+    expect(docToTelegramHtml(doc)).toBe(":partyparrot:");
   });
 });

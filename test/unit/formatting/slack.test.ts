@@ -22,7 +22,7 @@ describe("mrkdwnToDoc", () => {
     ["channel mention", "see <#C1|general>", [p("see ", chat(slackChat("C1"), "general"))]],
     ["broadcasts", "<!here> <!channel> <!everyone>", [p(everyone("@here"), " ", everyone("@channel"), " ", everyone("@everyone"))]],
     ["subteam and date fallbacks", "<!subteam^S1|@team> at <!date^1392734382^{date_short}|Feb 18>", [p("@team at Feb 18")]],
-    ["emoji shortcodes, skin tones, unknown kept", ":smile: :thumbsup::skin-tone-3: :simple_smile: :partyparrot:", [p("😄 👍🏼 🙂 :partyparrot:")]],
+    ["emoji shortcodes, skin tones; an unknown name is a custom emoji", ":smile: :thumbsup::skin-tone-3: :simple_smile: :partyparrot:", [p("😄 👍🏼 🙂 ", { type: "emoticon", name: "partyparrot" })]],
     ["emoji name with underscores is not italic", "x :slightly_smiling_face: y", [p("x 🙂 y")]],
     ["code is literal", "`*a* <https://x.y|l> &lt;`", [p(code("*a* l <"))]],
     ["quote lines", "&gt; one\n&gt; *two*\nafter", [quote(p("one", br, b("two"))), p("after")]],
@@ -125,7 +125,7 @@ describe("richTextToDoc", () => {
   it("converts sections, styles, mentions, emoji, lists, pre and quotes", () => {
     const doc = richTextToDoc(blocks, { userName: (id) => (id === "U1" ? "Alice" : undefined), usergroupName: () => "ops" });
     expect(doc).toEqual([
-      p("Hi ", mention(slackUser("U1"), "Alice"), b(" bold", i(" both")), code(" x"), s(a("https://x.y", "site")), "👍🏽:partyparrot:",
+      p("Hi ", mention(slackUser("U1"), "Alice"), b(" bold", i(" both")), code(" x"), s(a("https://x.y", "site")), "👍🏽", { type: "emoticon", name: "partyparrot" },
         everyone("@channel"), chat(slackChat("C1"), "C1"), "@ops", br, "line2"),
       ul([p("a"), ol([p("b")])], [p("c")]),
       pre("code <b>https://l.l"),

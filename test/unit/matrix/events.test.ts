@@ -12,6 +12,14 @@ describe("parseMatrixEvent", () => {
     expect(JSON.stringify(ev && "doc" in ev ? ev.doc : null)).toContain('"bold"');
   });
 
+  it("reads an m.room.tombstone state event as the room's upgrade; anything else of that type is ignored", () => {
+    expect(parseMatrixEvent({ ...base, type: "m.room.tombstone", state_key: "", content: { body: "upgraded", replacement_room: "!new:x" } }))
+      .toEqual({ roomId: "!r:x", eventId: "$e", sender: "@a:x", ts: 1000, kind: "tombstone", replacement: "!new:x" });
+    expect(parseMatrixEvent({ ...base, type: "m.room.tombstone", state_key: "x", content: { replacement_room: "!new:x" } })).toBeNull();
+    expect(parseMatrixEvent({ ...base, type: "m.room.tombstone", content: { replacement_room: "!new:x" } })).toBeNull(); // not state
+    expect(parseMatrixEvent({ ...base, type: "m.room.tombstone", state_key: "", content: { replacement_room: "#alias:x" } })).toBeNull();
+  });
+
   it("maps notice and emote", () => {
     expect(parseMatrixEvent({ ...base, type: "m.room.message", content: { msgtype: "m.notice", body: "n" } })).toMatchObject({ msgtype: "notice" });
     expect(parseMatrixEvent({ ...base, type: "m.room.message", content: { msgtype: "m.emote", body: "waves" } })).toMatchObject({ msgtype: "emote" });

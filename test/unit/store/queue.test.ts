@@ -68,6 +68,22 @@ describeEachBackend("relay queue", (backend) => {
     expect(await s.queue.readyLanes(10)).toEqual(["a", "c"]); // a's head is now a2 (id 3), c1 is id 4
   });
 
+  it("nextDueAt: the earliest head that is not due yet; items behind a head and due heads do not count", async () => {
+    const s = await open(backend);
+    expect(await s.queue.nextDueAt!()).toBeNull(); // empty queue
+    await s.queue.enqueue([item("a", "a1"), item("a", "a2"), item("b", "b1"), item("c", "c1")]);
+    expect(await s.queue.nextDueAt!()).toBeNull(); // every head is due
+    const a1 = (await s.queue.head("a"))!;
+    const b1 = (await s.queue.head("b"))!;
+    const [aAt, bAt] = [later(60_000), later(30_000)];
+    await s.queue.retry(a1.id, "timeout", aAt);
+    await s.queue.retry(b1.id, "timeout", bAt);
+    await s.queue.retry(a1.id + 1, "not a head", later(10_000)); // a2 waits behind a1: its time does not count
+    expect((await s.queue.nextDueAt!())!.getTime()).toBe(bAt.getTime());
+    expect((await s.queue.nextDueAt!(later(40_000)))!.getTime()).toBe(aAt.getTime()); // b1 is due by then
+    expect(await s.queue.nextDueAt!(later(70_000))).toBeNull();
+  });
+
   it("dead items leave the lane, are listed newest first, and are kept by prune", async () => {
     const s = await open(backend);
     await s.queue.enqueue([item("a", "a1"), item("a", "a2"), item("b", "b1")]);
@@ -133,5 +149,53 @@ describeEachBackend("relay queue", (backend) => {
     expect(await s.queue.doneAndClaim!(e1!.id, "E")).toBeNull();
     expect(await s.queue.head("E")).toBeNull();
     expect(await s.queue.depth()).toBe(1);
+  });
+
+  it("enqueueAndClaim hands out the first new item of each listed lane that had nothing pending, in the insert", async () => {
+    const s = await open(backend);
+    await s.queue.enqueue([item("busy", "b0")]);
+    const before = s.db.statementCount;
+    const claimed = await s.queue.enqueueAndClaim!(
+      [item("idle", "i1"), item("busy", "b1"), item("idle", "i2"), item("other", "o1"), item("dup", "b0"), item("dup", "d1")],
+      ["idle", "busy", "dup"],
+    );
+    expect(s.db.statementCount - before).toBe(1);
+    // idle: its first item; busy: b0 was pending first; other: not listed; dup: its first item was a duplicate.
+    expect(claimed.map((c) => [c.lane, c.sourceKey, c.tries])).toEqual([["idle", "i1", 1]]);
+    expect(claimed[0]).toMatchObject({ payload: { key: "i1" }, status: "pending", attempts: 0 });
+    expect(await s.queue.head("idle")).toMatchObject({ sourceKey: "i1", tries: 1 }); // recorded as handed out
+    expect(await s.queue.doneAndClaim!(claimed[0]!.id, "idle")).toMatchObject({ sourceKey: "i2", tries: 1 });
+    expect(await s.queue.claim("busy")).toMatchObject({ sourceKey: "b0" });
+    expect(await s.queue.claim("other")).toMatchObject({ sourceKey: "o1", tries: 1 });
+    expect(await s.queue.claim("dup")).toMatchObject({ sourceKey: "d1", tries: 1 });
+    expect(await s.queue.depth()).toBe(5); // b0, b1, i2, o1, d1
+  });
+
+  it("done and doneAndClaim write the item's message-map rows in the same statement", async () => {
+    const s = await open(backend);
+    const row = (ref: string, part = 0) => ({
+      roomId: "!r:x", eventId: `$${ref}-${part}`, network: "slack", chat: "C1", remoteRef: ref, part, origin: "remote" as const,
+      senderMxid: "@g:x", threadRootEvent: null, threadRootRemote: "t0", receivedAt: new Date(1_700_000_000_000),
+    });
+    await s.queue.enqueue([item("M", "m1"), item("M", "m2"), item("N", "n1")]);
+    const m1 = await s.queue.claim("M");
+    let before = s.db.statementCount;
+    const m2 = await s.queue.doneAndClaim!(m1!.id, "M", undefined, [row("1.0"), row("1.0", 1)]);
+    expect(s.db.statementCount - before).toBe(1);
+    expect(m2).toMatchObject({ sourceKey: "m2" });
+    expect(await s.messages.byRemote("slack", "1.0")).toMatchObject([
+      { eventId: "$1.0-0", part: 0, chat: "C1", origin: "remote", threadRootRemote: "t0", receivedAt: new Date(1_700_000_000_000) },
+      { eventId: "$1.0-1", part: 1 },
+    ]);
+    const n1 = await s.queue.claim("N");
+    before = s.db.statementCount;
+    await s.queue.done(n1!.id, [row("2.0")]);
+    expect(s.db.statementCount - before).toBe(1);
+    expect(await s.messages.byRemote("slack", "2.0")).toHaveLength(1);
+    expect(await s.queue.head("N")).toBeNull();
+    // A row already in the map (a retry after a crash) is no conflict: the item is still marked done.
+    await s.queue.doneAndClaim!(m2!.id, "M", undefined, [row("1.0")]);
+    expect(await s.queue.depth()).toBe(0);
+    expect(await s.messages.byRemote("slack", "1.0")).toHaveLength(2);
   });
 });

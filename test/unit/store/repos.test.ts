@@ -45,6 +45,14 @@ describeEachBackend("repos", (backend) => {
     const n = s.db.statementCount;
     await s.portals.setPhase("!a:x", "matrix-primary", "@admin:x");
     expect(s.db.statementCount - n).toBe(1);
+    // The benchmark's transactions: one per statement outside tx(), one per tx() however many it holds.
+    const t = s.db.transactionCount;
+    await s.db.query("SELECT 1");
+    await s.db.tx(async (db) => {
+      await db.query("SELECT 1");
+      await db.tx(async (inner) => { await inner.query("SELECT 2"); }); // a savepoint, not a transaction
+    });
+    expect(s.db.transactionCount - t).toBe(2);
     await s.portals.setPhase("!a:x", "parallel", "@admin2:x");
     expect((await s.portals.get("!a:x"))!.phase).toBe("parallel");
     const hist = await s.portals.history("!a:x");

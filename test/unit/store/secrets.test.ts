@@ -31,6 +31,14 @@ describe("SecretBox", () => {
     expect(() => new SecretBox("k1").open("v9:zzz", "login l")).toThrow(/unknown format/);
   });
 
+  it("derive() makes the key off the main thread, the same key: it opens what was sealed before it existed", async () => {
+    // Sealed by `new SecretBox("derive-fixture-key")` (scryptSync); this key is used nowhere else, so derive() computes it.
+    const sealed = "v1:bFru/tPegtW5F7Rv:Eq0U2BnJWJfl/oxuiQyUxQ==:Hifz9R9Cx0dpuMX50yVvh70MXpZvL20E";
+    const box = await SecretBox.derive("derive-fixture-key");
+    expect(box.open(sealed, "login l")).toEqual({ token: "xoxb-fixture" });
+    expect((await SecretBox.derive("")).encrypted).toBe(false);
+  });
+
   it("no key: plain marker, readable with or without a key", () => {
     const plain = new SecretBox("").seal({ t: "x" });
     expect(plain).toBe('plain:{"t":"x"}');
