@@ -300,7 +300,7 @@ export class RemoteInbound {
       const existing = await store.reactions.findRemote(ev.target, ghost, ev.emoji) ?? await store.reactions.findRemote(ev.target, who.ghost, ev.emoji); // made before the mapping
       if (!existing) return;
       await matrix.redact(existing.roomId, existing.senderMxid, existing.eventId, `tandem-q${item.id}-unreact`);
-      await store.reactions.deleteByEvent(existing.eventId);
+      await store.reactions.deleteByEvent(existing.eventId, p.network); // this network's row: the fan-out removes the others' rows
       await this.fanOutRedaction(existing.roomId, existing.eventId, p, ev.chat, existing.senderMxid);
     }
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);

@@ -7,7 +7,8 @@
  */
 import { plainDoc } from "../../src/formatting/ast.js";
 import { BridgeCore } from "../../src/core/bridge.js";
-import type { CoreDeps } from "../../src/core/context.js";
+import type { CoreDeps, CoreOptions } from "../../src/core/context.js";
+import type { RelayTiming } from "../../src/core/payloads.js";
 import { HealthBoard } from "../../src/core/health.js";
 import { silentLogger } from "../../src/core/log.js";
 import type { MatrixInbound } from "../../src/core/matrix-port.js";
@@ -25,11 +26,20 @@ export interface CoreRig {
   /** Network "loopback" (chat "ops") and "loopback2" (chat "fleet"), both linked to ROOM by `linkBoth`. */
   a: LoopbackNetwork;
   b: LoopbackNetwork;
+  /** What `status` reads: each login's relayed counts and lag. */
+  health: HealthBoard;
   stop(): Promise<void>;
 }
 
-/** `initialChatCount`: portals made at login (and by `sync`) per network; none by default. */
-export async function coreRig(store: Store, opts: { initialChatCount?: Record<string, number> } = {}): Promise<CoreRig> {
+export interface CoreRigOptions {
+  /** Portals made at login (and by `sync`) per network; none by default. */
+  initialChatCount?: Record<string, number>;
+  /** Core options over the rig's defaults (file size limit, message parts, avatars…). */
+  options?: Partial<CoreOptions>;
+  onRelayed?: (timing: RelayTiming) => void;
+}
+
+export async function coreRig(store: Store, opts: CoreRigOptions = {}): Promise<CoreRig> {
   const matrix = new FakeMatrixPort();
   const a = new LoopbackNetwork();
   const b = new LoopbackNetwork();
@@ -39,18 +49,19 @@ export async function coreRig(store: Store, opts: { initialChatCount?: Record<st
   b.addChat("fleet", "fleet");
   a.addUser("ivan", "Ivan Petrov");
   b.addUser("olga", "Olga K");
+  const health = new HealthBoard();
   const ca = new LoopbackConnector(a, "loopback");
   const cb = new LoopbackConnector(b, "loopback2");
   const deps: CoreDeps = {
-    store, matrix, log: silentLogger, health: new HealthBoard(),
+    store, matrix, log: silentLogger, health,
     connectors: new Map([["loopback", ca], ["loopback2", cb]]),
-    options: { commandPrefix: "!tandem", permissions: { "example.org": "user" }, maxFileSize: 1e6, promptTimeoutMs: 1000, initialChatCount: opts.initialChatCount ?? {} },
+    options: { commandPrefix: "!tandem", permissions: { "example.org": "user" }, maxFileSize: 1e6, promptTimeoutMs: 1000, initialChatCount: opts.initialChatCount ?? {}, ...opts.options },
   };
-  const core = new BridgeCore(deps, { queue: { pollMs: 3600_000, baseDelayMs: 10, maxDelayMs: 40 } });
+  const core = new BridgeCore(deps, { queue: { pollMs: 3600_000, baseDelayMs: 10, maxDelayMs: 40 }, onRelayed: opts.onRelayed });
   await core.start();
   await core.completeLogin(OWNER, ca, { remoteId: "acctA", name: "Alpha", secrets: { token: "lb-a" }, reply: "" });
   await core.completeLogin(OWNER, cb, { remoteId: "acctB", name: "Beta", secrets: { token: "lb-b" }, reply: "" });
-  return { core, store, matrix, a, b, stop: () => core.stop() };
+  return { core, store, matrix, a, b, health, stop: () => core.stop() };
 }
 
 /** Link ROOM to loopback "ops" and loopback2 "fleet" (as `link` does). */

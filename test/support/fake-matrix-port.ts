@@ -77,8 +77,19 @@ export class FakeMatrixPort implements MatrixPort {
     return `mxc://example.org/m${++this.seq}`;
   }
 
-  async downloadMedia(): Promise<{ data: Buffer; mime: string }> {
-    return { data: Buffer.from("file"), mime: "application/octet-stream" };
+  /** Media a test put on the server, by mxc URL (others download as 4 bytes of octet-stream). */
+  readonly media = new Map<string, { data: Buffer; mime: string }>();
+
+  /** Faults for the next downloadMedia calls, in order. */
+  failDownloads: MatrixError[] = [];
+
+  /** As the real port: past `maxBytes` it stops and throws M_TOO_LARGE (not retryable). */
+  async downloadMedia(mxc: string, maxBytes = Infinity): Promise<{ data: Buffer; mime: string }> {
+    const fault = this.failDownloads.shift();
+    if (fault) throw fault;
+    const media = this.media.get(mxc) ?? { data: Buffer.from("file"), mime: "application/octet-stream" };
+    if (media.data.length > maxBytes) throw new MatrixError("M_TOO_LARGE", `download media: over ${maxBytes} bytes`, { retryable: false });
+    return media;
   }
 
   async createRoom(opts: CreateRoomOptions): Promise<{ roomId: string; alias?: string }> {
@@ -129,16 +140,19 @@ export class FakeMatrixPort implements MatrixPort {
     this.calls.push({ op: "setState", args: [roomId, sender, type, stateKey, content] });
   }
 
-  async getState(): Promise<Record<string, unknown> | null> {
-    return null;
+  /** Room state a test set, by `${roomId}|${type}|${stateKey}` (setState does not write here). */
+  readonly state = new Map<string, Record<string, unknown>>();
+
+  async getState(roomId: string, type: string, stateKey: string): Promise<Record<string, unknown> | null> {
+    return this.state.get(`${roomId}|${type}|${stateKey}`) ?? null;
   }
 
   async displayName(_roomId: string, mxid: string): Promise<string> {
     return this.profiles.get(mxid)?.displayName ?? mxid.slice(1, mxid.indexOf(":"));
   }
 
-  async avatarOf(): Promise<string | null> {
-    return null;
+  async avatarOf(mxid: string): Promise<string | null> {
+    return this.profiles.get(mxid)?.avatarMxc ?? null;
   }
 
   /** Who is in a room now: joined through this port and not left since. */

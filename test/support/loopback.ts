@@ -23,6 +23,9 @@ export interface LoopbackMessage {
   deleted?: boolean;
   pinned?: boolean;
   notice?: boolean;
+  emote?: boolean;
+  /** The bridge said an earlier try of this send may have gone out. */
+  maybeSent?: boolean;
   reactions: Set<string>;
 }
 
@@ -37,12 +40,22 @@ export class LoopbackNetwork {
   failSends: Error[] = [];
   /** While set, every send fails with it (a network that is down, or a bug on its side of the bridge). */
   failAllSends: Error | null = null;
+  /** While set, sends wait for it, then take their fault from failSends as usual. */
+  holdSends: Promise<void> | null = null;
   /** While set, file downloads wait for it (keeps a remote chat's queue lane busy). */
   holdDownloads: Promise<void> | null = null;
   /** While set, every file download fails with this error (a file host that is down). */
   downloadFailure: RemoteError | null = null;
+  /** Texts longer than this go out as several messages (as Telegram splits at 4,096 characters). */
+  maxTextLength = Infinity;
+  /** Every message the bridge deleted, in order ("ops/3"). */
+  readonly deleteCalls: string[] = [];
+  /** Sends asked for so far (failed ones included). */
+  sendCalls = 0;
   /** File downloads asked for so far. */
   downloadCalls = 0;
+  /** Every reaction the bridge added or removed, in order ("+👍 ops/3", "-👍 ops/3"): a network may refuse a doubled one. */
+  readonly reactCalls: string[] = [];
   /** Users' e-mails as the network shows them to the bridge (listUsers). */
   readonly emails = new Map<string, string>();
   /** Private messages the bridge sent to users (sendDirect), oldest first. */
@@ -128,18 +141,26 @@ class LoopbackConnection implements Connection {
   }
 
   async send(chat: string, msg: OutboundMessage): Promise<string[]> {
+    this.net.sendCalls++;
+    await this.net.holdSends;
     const failure = this.net.failSends.shift() ?? this.net.failAllSends;
     if (failure) throw failure;
     const c = this.net.chats.get(chat);
     if (!c) throw new RemoteError("chat_not_found", `no chat ${chat}`, { retryable: false, userMessage: "the chat does not exist" });
     const refs: string[] = [];
-    const ref = this.net.nextRef(chat);
-    c.messages.push({
-      ref, sender: "bridge", text: plainText(msg.doc), doc: msg.doc, replyTo: msg.replyTo, threadRoot: msg.threadRoot,
-      senderName: msg.sender.name + (msg.sender.via ? ` (${msg.sender.via})` : ""), senderAvatarUrl: msg.sender.avatarUrl,
-      files: msg.files?.map((f) => ({ name: f.name, size: f.data.length })), notice: msg.notice, reactions: new Set(),
-    });
-    refs.push(ref);
+    const text = plainText(msg.doc);
+    const max = this.net.maxTextLength;
+    const pieces = text.length > max ? Array.from({ length: Math.ceil(text.length / max) }, (_, i) => text.slice(i * max, (i + 1) * max)) : [text];
+    for (const [i, piece] of pieces.entries()) {
+      const ref = this.net.nextRef(chat);
+      c.messages.push({
+        ref, sender: "bridge", text: piece, doc: pieces.length > 1 ? plainDoc(piece) : msg.doc, replyTo: msg.replyTo, threadRoot: msg.threadRoot,
+        senderName: msg.sender.name + (msg.sender.via ? ` (${msg.sender.via})` : ""), senderAvatarUrl: msg.sender.avatarUrl,
+        files: i === 0 ? msg.files?.map((f) => ({ name: f.name, size: f.data.length })) : undefined, notice: msg.notice, emote: msg.emote,
+        maybeSent: msg.maybeSent, reactions: new Set(),
+      });
+      refs.push(ref);
+    }
     return refs;
   }
 
@@ -151,11 +172,13 @@ class LoopbackConnection implements Connection {
   }
 
   async delete(chat: string, target: string): Promise<void> {
+    this.net.deleteCalls.push(target);
     const m = this.net.chats.get(chat)?.messages.find((x) => x.ref === target);
     if (m) m.deleted = true;
   }
 
   async react(chat: string, target: string, emoji: string, on: boolean): Promise<void> {
+    this.net.reactCalls.push(`${on ? "+" : "-"}${emoji} ${target}`);
     const m = this.net.chats.get(chat)?.messages.find((x) => x.ref === target);
     if (!m) return;
     if (on) m.reactions.add(emoji);

@@ -7,7 +7,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RemoteError } from "../../../src/core/errors.js";
 import { backends, storeOpener } from "../../support/db.js";
-import { coreRig, linkBoth, matrixMessage, until, type CoreRig } from "../../support/core-rig.js";
+import { coreRig, linkBoth, matrixMessage, OWNER, ROOM, until, type CoreRig } from "../../support/core-rig.js";
+import { plainDoc } from "../../../src/formatting/ast.js";
+import { remoteLane } from "../../../src/core/payloads.js";
 
 const open = storeOpener();
 const texts = (rig: CoreRig, net: "a" | "b") => rig[net].sent(net === "a" ? "ops" : "fleet").map((m) => m.text);
@@ -31,6 +33,36 @@ describe("MatrixOutbound", () => {
     await settle("sentinel");
     expect(texts(rig, "a")).toEqual(["deploy at noon", "sentinel"]);
     expect(texts(rig, "b")).toEqual(["deploy at noon", "sentinel"]);
+  });
+
+  it("a target retried after the other chat has the message still gets it (the map is checked per network and chat)", async () => {
+    rig = await coreRig(await open(backends[0]!));
+    // Both networks have a chat "ops": only the network tells the two copies apart.
+    rig.b.addChat("ops", "ops");
+    await rig.core.linkRoom(ROOM, "loopback", "ops", OWNER, true);
+    await rig.core.linkRoom(ROOM, "loopback2", "ops", OWNER, true);
+    let release!: () => void;
+    rig.b.holdSends = new Promise<void>((r) => { release = r; });
+    rig.b.failSends.push(new RemoteError("timeout", "the network dropped it", { retryable: true }));
+    const ev = await matrixMessage(rig, "deploy at noon");
+    // The second chat's first try fails only once the first chat's copy is in the message map.
+    await until(async () => (await rig.store.messages.byEvent(ev.eventId)).some((r) => r.network === "loopback"), "the first chat's copy mapped");
+    rig.b.holdSends = null;
+    release();
+    await matrixMessage(rig, "sentinel");
+    await until(() => rig.b.sent("ops").some((m) => m.text === "sentinel") && texts(rig, "a").includes("sentinel"), "the sentinel on both chats");
+    expect(texts(rig, "a")).toEqual(["deploy at noon", "sentinel"]);
+    expect(rig.b.sent("ops").map((m) => m.text)).toEqual(["deploy at noon", "sentinel"]);
+  });
+
+  it("an item whose chat is linked to another room than its event's is not sent there", async () => {
+    rig = await coreRig(await open(backends[0]!));
+    await linkBoth(rig);
+    const event = { kind: "message" as const, roomId: "!elsewhere:example.org", eventId: "$stray", sender: OWNER, ts: Date.now(), msgtype: "text" as const, doc: plainDoc("stray"), body: "stray" };
+    await rig.store.queue.enqueue([{ lane: remoteLane("loopback", "ops"), sourceKey: "stray", payload: { t: "matrix", receivedAt: Date.now(), event, target: { network: "loopback", chat: "ops" } } }]);
+    rig.core.queue.kick([remoteLane("loopback", "ops")]);
+    await settle("sentinel");
+    expect(texts(rig, "a")).toEqual(["sentinel"]);
   });
 
   it("a permanent failure on one target does not keep the message from the other", async () => {
