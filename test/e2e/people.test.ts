@@ -11,7 +11,7 @@ import { readDoublePuppetRegistration, writeDoublePuppetRegistration } from "../
 import type { ClientEvent, FakeMatrixClient } from "../fakes/homeserver.js";
 import { FakeSlack, type TeamHandle } from "../fakes/slack.js";
 import { FakeTelegram, type BotHandle } from "../fakes/telegram.js";
-import { Harness } from "../support/harness.js";
+import { Harness, waitUntil } from "../support/harness.js";
 
 const IVAN = 42;
 const CAROL = "@carol:example.org";
@@ -32,6 +32,12 @@ describe("people end to end: claims, e-mail, double puppeting", () => {
     slack.addUser(team, { id: "U0001", name: "carol", real_name: "Carol Danvers", email: "carol@example.org" });
     slack.addChannel(team, { id: "C0001", name: "general", members: ["U0001"], botMember: true });
     slack.addChannel(team, { id: "D0001", is_im: true, user: "U0001" });
+    // A channel with history only (posted before the bridge), for the import as Carol herself.
+    slack.addUser(team, { id: "U0002", name: "dave", real_name: "Dave Lister" });
+    slack.addChannel(team, { id: "C0002", name: "history", members: ["U0001", "U0002"], botMember: true });
+    for (const [user, text] of [["U0001", "old one from carol"], ["U0002", "old one from dave"], ["U0001", "old two from carol"]] as const) {
+      slack.userPosts(team, "C0002", user, text, { silent: true });
+    }
     tg = await FakeTelegram.start();
     fleet = tg.createBot({ id: 7001, username: "fleet_bot", first_name: "Fleet", canReadAllGroupMessages: true });
     tg.addUser({ id: IVAN, first_name: "Ivan", last_name: "Petrov" });
@@ -106,5 +112,16 @@ describe("people end to end: claims, e-mail, double puppeting", () => {
     expect(slack.messages(team, "C0001").map((m) => m.text)).toEqual(["from carol herself", "sentinel"]);
     expect(slack.reactions(team, "C0001", ts).map((r) => [r.name, r.users])).toEqual([["tada", ["U0001"]]]);
     expect(h.hs.stateContent(room, "m.room.member", "@slack_t0001_u0001:example.org")?.membership).not.toBe("join"); // she was mapped before: no ghost
+  });
+
+  it("double puppeting in a history import: Carol's past messages come from @carol, Dave's from his ghost, in order", async () => {
+    expect(await h.command(admin, adminDm, "import slack --conversation #history")).toMatch(/running/);
+    await waitUntil(() => h.bridge.core.imports.snapshot()?.state === "done", 30_000, "import done");
+    const roomId = h.bridge.core.imports.snapshot()!.conversations[0]!.roomId!;
+    const past = h.messages(roomId).filter((e) => /^old /.test(body(e)));
+    expect(past.map((e) => [body(e), e.sender])).toEqual([
+      ["old one from carol", CAROL], ["old one from dave", "@slack_t0001_u0002:example.org"], ["old two from carol", CAROL],
+    ]);
+    expect(h.hs.stateContent(roomId, "m.room.member", "@slack_t0001_u0001:example.org")?.membership).not.toBe("join");
   });
 });

@@ -56,8 +56,8 @@ export class HistoryWriter {
   private async message(t: WriteTarget, ev: Of<"message">): Promise<WriteOutcome> {
     const { store, matrix, options } = this.deps;
     if ((await store.messages.byRemote(t.network, ev.ref)).length > 0) return { kind: "already-in" };
-    const ghost = await this.ghosts.ensure(t.connector, t.conn, ev.sender);
-    await this.ghosts.ensureJoined(t.roomId, ghost);
+    // Who sends decides as in live relay: a mapped person's own account with double puppeting, else the ghost.
+    const ghost = await this.ghosts.enter(t.roomId, await this.ghosts.senderFor(t.connector, t.conn, ev.sender));
     const txn = historyTxn(t.network, ev.key);
     const relation = await this.relation(t, ev);
     const rows: Parameters<typeof store.messages.insert>[0] = [];
@@ -128,9 +128,10 @@ export class HistoryWriter {
     const rows = (await store.messages.byRemote(t.network, ev.target)).filter((r) => r.roomId === t.roomId);
     const target = rows.find((r) => r.part === 0) ?? rows[0];
     if (!target) return { kind: "skipped" };
-    const ghost = await this.ghosts.ensure(t.connector, t.conn, ev.sender);
+    const sender = await this.ghosts.senderFor(t.connector, t.conn, ev.sender);
+    const ghost = sender.mxid;
     if (await store.reactions.findRemote(ev.target, ghost, ev.emoji)) return { kind: "already-in" };
-    await this.ghosts.ensureJoined(t.roomId, ghost);
+    await this.ghosts.enter(t.roomId, sender);
     const content = { "m.relates_to": { rel_type: "m.annotation", event_id: target.eventId, key: ev.emoji } };
     const eventId = await matrix.sendEvent(t.roomId, ghost, "m.reaction", content, `${historyTxn(t.network, ev.key)}-react`, ev.at);
     await store.reactions.insert({
@@ -142,9 +143,10 @@ export class HistoryWriter {
 
   /** Joins make the ghost a member (Matrix stamps them now); a leave is a dated notice, as live. */
   private async membership(t: WriteTarget, ev: Of<"membership">): Promise<WriteOutcome> {
-    const ghost = await this.ghosts.ensure(t.connector, t.conn, ev.user);
+    const sender = await this.ghosts.senderFor(t.connector, t.conn, ev.user);
+    const ghost = sender.mxid;
     if (ev.joined) {
-      await this.ghosts.ensureJoined(t.roomId, ghost);
+      await this.ghosts.enter(t.roomId, sender);
       return { kind: "other" };
     }
     const name = await this.deps.matrix.displayName(t.roomId, ghost);
