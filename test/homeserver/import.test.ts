@@ -10,26 +10,11 @@ import { waitFor } from "../support/bridge-process.js";
 import { seedWorkspace, type SeededWorkspace } from "../support/import-workspace.js";
 import { SynapseBridge, bodyOf, runCli } from "./support/bridge.js";
 import type { ClientEvent, MatrixUser } from "./support/matrix-user.js";
+import { importProgress, roomHistory } from "./support/history.js";
 import { Synapse } from "./support/synapse.js";
 
 const KEY = /^(c\d msg \d{4}(?: reply \d)?)/;
 const rel = (e: ClientEvent) => (e.content as { "m.relates_to"?: { rel_type?: string; event_id?: string } })["m.relates_to"];
-
-interface Snapshot { state: string; messages: number; alreadyIn: number; conversations: Array<{ chat: string; roomId?: string }> }
-
-/** The whole room as /messages gives it, oldest first. */
-async function roomHistory(user: MatrixUser, roomId: string): Promise<ClientEvent[]> {
-  const out: ClientEvent[] = [];
-  let from: string | undefined;
-  for (;;) {
-    const q = new URLSearchParams({ dir: "b", limit: "500", ...(from ? { from } : {}) });
-    const page = await user.request<{ chunk: ClientEvent[]; end?: string }>("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?${q}`);
-    out.push(...page.chunk);
-    if (!page.end || page.chunk.length === 0) break;
-    from = page.end;
-  }
-  return out.reverse();
-}
 
 describe("history import into a real Synapse", () => {
   let hs: Synapse;
@@ -38,7 +23,7 @@ describe("history import into a real Synapse", () => {
   let ws: SeededWorkspace;
   let admin: MatrixUser;
   let dm: string;
-  const progress = async () => (await (await fetch(`http://127.0.0.1:${bridge.metricsPort}/import`)).json()) as Snapshot | null;
+  const progress = () => importProgress(bridge.metricsPort);
 
   beforeAll(async () => {
     slack = await FakeSlack.start({ ackTimeoutMs: 2000, pingIntervalMs: 5000 });

@@ -13,6 +13,7 @@ import { waitFor } from "../support/bridge-process.js";
 import { SynapseBridge, bodyOf, runCli } from "./support/bridge.js";
 import type { ClientEvent, MatrixUser } from "./support/matrix-user.js";
 import { Synapse } from "./support/synapse.js";
+import { importProgress, roomHistory } from "./support/history.js";
 
 const DOMAIN = "test.local";
 const ALICE_GHOST = `@slack_t0001_u0001:${DOMAIN}`;
@@ -26,6 +27,7 @@ describe("people on a real Synapse: claim, map by e-mail, double puppeting", () 
   let alice: MatrixUser;
   let adminDm: string;
   let room: string;
+  const past: Array<{ text: string; ts: string }> = [];
 
   const inRoom = (pred: (e: ClientEvent) => boolean, what: string) =>
     admin.waitForEvent((e) => e.room_id === room && pred(e), { what, timeoutMs: 30_000 });
@@ -38,6 +40,11 @@ describe("people on a real Synapse: claim, map by e-mail, double puppeting", () 
     slack.addUser(team, { id: "U0002", name: "bob", real_name: "Bob Builder", email: "Bob@Test.Local" });
     slack.addChannel(team, { id: "C0001", name: "ops", members: ["U0001", "U0002"], botMember: true });
     slack.addChannel(team, { id: "D0001", is_im: true, user: "U0001" });
+    // Posted before the bridge: history for the import, as Alice and Bob themselves.
+    slack.addChannel(team, { id: "C0002", name: "archive", members: ["U0001", "U0002"], botMember: true });
+    for (const [user, text] of [["U0001", "old one from alice"], ["U0002", "old one from bob"], ["U0001", "old two from alice"]] as const) {
+      past.push({ text, ts: slack.userPosts(team, "C0002", user, text, { silent: true }) });
+    }
     hs = await Synapse.create(DOMAIN);
     bridge = await SynapseBridge.create(hs, { slack, config: {
       slack: { conversation_count: 0, backfill_count: 0 },
@@ -103,5 +110,17 @@ describe("people on a real Synapse: claim, map by e-mail, double puppeting", () 
     await admin.sendText(room, "sentinel");
     await slack.waitFor(() => slackTexts().includes("sentinel"), 30_000, "the sentinel on Slack");
     expect(slackTexts().filter((t) => t === "as myself")).toHaveLength(1); // Alice's own post, not an echo
+  });
+
+  it("in an imported history too: Alice's and Bob's past messages appear as @alice and @bob, at their original times", async () => {
+    expect((await bridge.command(admin, adminDm, "import slack --conversation #archive")).reply).toMatch(/running/);
+    await waitFor(async () => (await importProgress(bridge.metricsPort))?.state === "done", 120_000, "the import", 500);
+    const roomId = (await importProgress(bridge.metricsPort))!.conversations[0]!.roomId!;
+    await admin.join(roomId);
+    const imported = (await roomHistory(admin, roomId)).filter((e) => e.type === "m.room.message" && /^old /.test(bodyOf(e)));
+    expect(imported.map((e) => [bodyOf(e), e.sender])).toEqual([
+      ["old one from alice", alice.userId], ["old one from bob", `@bob:${DOMAIN}`], ["old two from alice", alice.userId],
+    ]);
+    expect(imported.map((e) => e.origin_server_ts)).toEqual(past.map((p) => Math.round(Number(p.ts) * 1000)));
   });
 });
