@@ -121,6 +121,8 @@ export class BridgeCore implements BridgeServices {
     this.portals.admins = admins;
     this.spaces = new SpaceDirectory(deps, this.portals, admins);
     this.spaces.emoji = this.remote.emoji = this.outbound.emoji = new EmojiPacks(deps);
+    this.spaces.members = (login) => this.people.membersOf(login.id, login.network);
+    this.people.onPlaced = (loginId, mxid) => this.spaces.invite(loginId, mxid);
     this.finisher = new CutoverFinisher(deps, this.portals, this.loginManager, this.linker);
     this.upgrades = new RoomUpgrades(deps, this.portals, this.spaces);
     // A portal the import makes gets the whole history from it, not the last-N backfill.

@@ -23,6 +23,8 @@ const TTL_MINUTES = 10;
 export class People {
   readonly directory: PeopleDirectory;
   readonly codes = new ClaimCodes();
+  /** A person was mapped to a user of this login's rooms: the login's space invites them (core/spaces.ts). */
+  onPlaced?: (loginId: string, mxid: string) => Promise<void>;
 
   constructor(
     private readonly deps: CoreDeps,
@@ -171,18 +173,50 @@ export class People {
     if (!connector) return;
     const ghost = this.deps.matrix.ghostMxid(connector.ghostLocalpart(row.userRef));
     this.ghosts.restyle(ghost);
-    if (!mapped || !this.deps.matrix.canPuppet?.(row.mxid)) return;
-    // The person takes their ghost's place in every portal the ghost is in (the chats they are in
-    // on the other side); in the background: the command answers at once.
-    void this.moveIn(row.network, row.mxid, ghost).catch((err) => this.deps.log.warn("person not moved into their portals", { ...errorFields(err) }));
+    if (!mapped) return;
+    // In the background: the command answers at once.
+    void this.placeIn(row, ghost).catch((err) => this.deps.log.warn("person not placed in their rooms and spaces", { ...errorFields(err) }));
   }
 
-  private async moveIn(network: string, mxid: string, ghost: string): Promise<void> {
-    const rooms = new Set(this.portals.allPortals().filter((p) => this.portals.linksOfRoom(p.roomId).some((l) => l.network === network)).map((p) => p.roomId));
-    for (const roomId of rooms) {
-      const members = await this.deps.matrix.joinedMembers(roomId).catch(() => [] as string[]);
-      if (members.includes(ghost)) await this.ghosts.enter(roomId, { mxid, ghost, puppet: true });
+  /**
+   * A mapped person belongs where their ghost is: the spaces of the logins whose rooms the ghost
+   * is in are told (invite), and with double puppeting the person takes the ghost's place in
+   * those rooms. Which workspace a remote user is in is read from where their ghost is, never guessed.
+   */
+  private async placeIn(row: MappingRow, ghost: string): Promise<void> {
+    const rooms = await this.roomsOf(row.network, ghost);
+    const logins = new Set(rooms.flatMap((r) => r.loginIds));
+    for (const loginId of logins) {
+      await this.onPlaced?.(loginId, row.mxid).catch((err) => this.deps.log.warn("mapped person not invited to the space", { loginId, ...errorFields(err) }));
     }
+    if (!this.deps.matrix.canPuppet?.(row.mxid)) return;
+    for (const { roomId } of rooms) await this.ghosts.enter(roomId, { mxid: row.mxid, ghost, puppet: true });
+  }
+
+  /** The mapped people of one login: those whose ghost is in one of the login's rooms (for its space's invites). */
+  async membersOf(loginId: string, network: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const row of this.directory.list().filter((r) => r.network === network)) {
+      const connector = this.deps.connectors.get(network);
+      if (!connector) continue;
+      // The ghost, or the person in its place (double puppeting).
+      const rooms = await this.roomsOf(network, this.deps.matrix.ghostMxid(connector.ghostLocalpart(row.userRef)), row.mxid);
+      if (rooms.some((r) => r.loginIds.includes(loginId))) out.push(row.mxid);
+    }
+    return out;
+  }
+
+  /** Portal rooms of this network that one of `who` has joined, with the logins each is linked through. */
+  private async roomsOf(network: string, ...who: string[]): Promise<Array<{ roomId: string; loginIds: string[] }>> {
+    const out: Array<{ roomId: string; loginIds: string[] }> = [];
+    const rooms = new Set(this.portals.allPortals().map((p) => p.roomId));
+    for (const roomId of rooms) {
+      const loginIds = this.portals.linksOfRoom(roomId).filter((l) => l.network === network).map((l) => l.loginId);
+      if (loginIds.length === 0) continue;
+      const members = await this.deps.matrix.joinedMembers(roomId).catch(() => [] as string[]);
+      if (who.some((m) => members.includes(m))) out.push({ roomId, loginIds });
+    }
+    return out;
   }
 
   private async resolveOn(conn: Connection, input: string): Promise<string | null> {

@@ -16,8 +16,8 @@ import type { PortalDirectory } from "./portals.js";
 const SPACE = "space:";
 
 /**
- * Who is invited to a login's space besides its owner. The seam for issue 15's people mappings
- * (branch `people`): the Matrix accounts mapped to this workspace's users are added here.
+ * Who is invited to a login's space besides its owner: the Matrix accounts mapped to users whose
+ * ghosts are in the login's rooms (People.membersOf).
  */
 export type SpaceMembers = (login: LoginRecord) => Promise<string[]>;
 
@@ -86,6 +86,14 @@ export class SpaceDirectory {
       this.deps.log.warn("space avatar not bridged", { login: login.id, ...errorFields(err) });
       return undefined;
     }
+  }
+
+  /** Invite a person (newly mapped to one of the login's users) to the login's space, if it has one. */
+  async invite(loginId: string, mxid: string): Promise<void> {
+    const space = this.byLogin.get(loginId);
+    if (!space) return;
+    const members = await this.deps.matrix.joinedMembers(space).catch(() => [] as string[]);
+    if (!members.includes(mxid)) await this.deps.matrix.invite(space, mxid);
   }
 
   /** A room was created or linked: it joins its login's space (if the login has one). Never throws. */

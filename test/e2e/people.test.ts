@@ -124,4 +124,17 @@ describe("people end to end: claims, e-mail, double puppeting", () => {
     ]);
     expect(h.hs.stateContent(roomId, "m.room.member", "@slack_t0001_u0001:example.org")?.membership).not.toBe("join");
   });
+
+  it("a person mapped to a user whose ghost is in the workspace's rooms is invited to the workspace's space", async () => {
+    const create = await h.hs.waitForEvent({ type: "m.room.create", content: { type: "m.space" } });
+    const spaces = h.hs.allEvents({ type: "m.room.create" }).filter((e) => (e.content as { type?: string }).type === "m.space").map((e) => e.room_id);
+    const slackSpace = spaces.find((id) => /\(Slack\)$/.test(String(h.hs.stateContent(id, "m.room.name")?.name)));
+    expect(slackSpace, `spaces: ${spaces.join(", ")} (first ${create.room_id})`).toBeDefined();
+    expect(h.hs.members(slackSpace!)["@dave:example.org"]).toBeUndefined();
+    // Dave's ghost wrote in #history (the import above): mapping him places him in the Slack login's space.
+    const dm = await h.dm(admin); // the first DM still gets the import's status edits
+    expect(await h.command(admin, dm, "map slack U0002 @dave:example.org")).toMatch(/mapped/i);
+    await waitUntil(() => h.hs.members(slackSpace!)["@dave:example.org"] === "invite", 10_000, "Dave's invite to the Slack space");
+    expect(spaces.filter((id) => id !== slackSpace).map((id) => h.hs.members(id)["@dave:example.org"])).toEqual(spaces.filter((id) => id !== slackSpace).map(() => undefined));
+  });
 });
