@@ -71,6 +71,8 @@ const STATUS_EDIT_MS = 5000;
 /** How long one imported message waits at most for live traffic to go first. */
 const LIVE_FIRST_MS = 500;
 
+const ENDED = new Set<string>(["done", "stopped", "failed"]);
+
 export class HistoryImports {
   private current: { job: StoredJob; progress: ImportProgress; done: Promise<void>; stop: boolean; shutdown?: boolean; source?: HistorySource } | null = null;
   private last: ImportProgress | null = null;
@@ -109,7 +111,11 @@ export class HistoryImports {
   }
 
   async start(req: ImportRequest): Promise<ImportSnapshot> {
-    if (this.current && this.current.progress.state !== "done") throw new CommandError(`An import is already running:\n${describeImport(this.current.progress.snapshot())}`);
+    // A run that has ended (its state says so) may still be letting its chats go and saving the job:
+    // wait for that rather than refusing, so "stopped" (or "done") always means a rerun can start.
+    const ending = this.current;
+    if (ending && ENDED.has(ending.progress.state)) await ending.done;
+    if (this.current) throw new CommandError(`An import is already running:\n${describeImport(this.current.progress.snapshot())}`);
     const network = chatNetwork(req);
     if (!this.deps.connectors.has(network)) throw new CommandError(`Unknown network ${req.network}; this bridge has ${[...this.deps.connectors.keys()].join(", ")}.`);
     if (network !== req.network && !req.path) throw new CommandError(`import ${req.network} needs the export's path, e.g. import ${req.network} /srv/export.zip`);
