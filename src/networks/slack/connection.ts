@@ -14,48 +14,21 @@ import type { Connection, ConnectionStatus, DirectoryUser, EventSink, HistoryOpt
 import { RemoteError } from "../../core/errors.js";
 import type { Logger } from "../../core/log.js";
 import type { ChatInfo, ChatRef, FileRef, MessageRef, RemoteEvent, UserInfo, UserRef } from "../../core/types.js";
-import { SlackApi, sdkLogger, toRemoteError, type ApiOptions } from "./api.js";
+import { SlackApi, sdkLogger, toRemoteError } from "./api.js";
 import { SlackDirectory, type Identity } from "./directory.js";
 import { SlackFiles } from "./files.js";
 import type { HistorySource } from "../../core/history-source.js";
-import { SlackHistory, type HistoryPace } from "./history.js";
+import { SlackHistory } from "./history.js";
 import { SlackHistorySource } from "./history-source.js";
 import { parseMessageRef, parseUserRef } from "./ids.js";
 import { envelopeToEvents, mentionedIds, ownFileShare, userInfoFromSlack, type InboundContext } from "./inbound.js";
 import { SlackOutbound } from "./outbound.js";
 import * as people from "./people.js";
-import type { Pacer } from "../pacing.js";
 import { guardSocketMode } from "./socket-guard.js";
 import { errorFields } from "../../core/log.js";
+import type { SlackConnectionOptions } from "./connection-options.js";
 
-export interface SocketOptions {
-  /** How long to wait for a pong to our ping before dropping the socket (SDK clientPingTimeout). */
-  clientPingTimeoutMs: number;
-  /** How long without a ping from Slack before dropping the socket (SDK serverPingTimeout). */
-  serverPingTimeoutMs: number;
-  /** Give up on one connection attempt (apps.connections.open + WebSocket + hello) after this long. */
-  startTimeoutMs: number;
-  /** First reconnect delay after a failed attempt; doubles up to reconnectMaxMs. A clean drop reconnects at once. */
-  reconnectBaseMs: number;
-  reconnectMaxMs: number;
-}
-
-export interface SlackConnectionOptions {
-  api: ApiOptions;
-  socket: SocketOptions;
-  maxFileSize: number;
-  shareTimeoutMs: number;
-  /** bridge.download_allowed_origins, parsed. */
-  trustedOrigins: ReadonlySet<string>;
-  /** bridge.max_message_parts: most posts one message becomes. */
-  maxMessageParts: number;
-  /** How long to spend looking up mention names before converting a message. */
-  nameLookupMs: number;
-  /** Pace of backfill reads (conversations.history / conversations.replies). */
-  history: HistoryPace;
-  /** Outbound pacing of posts, shared by all logins (keyed by team and channel); none = off. */
-  pacer?: Pacer;
-}
+export type { SlackConnectionOptions, SocketOptions } from "./connection-options.js";
 
 interface EnvelopeArgs {
   ack: (response?: Record<string, unknown>) => Promise<void>;
