@@ -18,6 +18,7 @@ export default {
     "src/store/messages.ts",
     "src/core/relay-queue.ts",
     "src/core/remote-inbound.ts",
+    "src/core/fan-out.ts", // the remote direction's copies to a linked room's other chats, split out of remote-inbound.ts
     "src/core/matrix-outbound.ts",
   ],
   // The sandbox needs the sources and tests, not the build output (nor the status page's template,

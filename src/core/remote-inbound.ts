@@ -10,6 +10,7 @@ import type { Connection, NetworkConnector } from "./connector.js";
 import type { MatrixFileInfo } from "./matrix-port.js";
 import type { CoreDeps } from "./context.js";
 import { holdForLogin } from "./detached.js";
+import { LinkedFanOut } from "./fan-out.js";
 import { isRetryable, RemoteError, TandemError } from "./errors.js";
 import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
@@ -46,6 +47,9 @@ function downloadGiveUp(err: unknown, file: FileRef, attempts: number): unknown 
 }
 
 export class RemoteInbound {
+  /** Copies for the room's other links (a room linked to Slack and Telegram). */
+  private readonly fan: LinkedFanOut;
+
   constructor(
     private readonly deps: CoreDeps,
     private readonly portals: PortalDirectory,
@@ -53,7 +57,9 @@ export class RemoteInbound {
     private readonly logins: LoginManager,
     private readonly enqueue: (items: NewQueueItem[]) => Promise<void>,
     private readonly onRelayed?: (timing: RelayTiming) => void,
-  ) {}
+  ) {
+    this.fan = new LinkedFanOut(deps, portals, enqueue);
+  }
   detachedWaitMs = 24 * 3600_000; // how long events of a detached chat wait for a new login (set by the bridge)
   emoji!: EmojiPacks; // the logins' custom emoji (set by the bridge)
   /** Set by the bridge, once the room exists: throws Deferred while the chat is held for its history (chat-holds.ts). */
@@ -175,7 +181,7 @@ export class RemoteInbound {
     await recordMap(store, item, rows);
     if (p.backfill) return; // history: not a relay, and never sent on to the room's other links
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
-    await this.fanOut(roomId, p, connector, ev, ghost, sent, waitedMs);
+    await this.fan.message(roomId, p, connector, ev, ghost, sent, waitedMs);
   }
 
   /** Send a file into Matrix, or a notice with its name and link when it is too large. */
@@ -274,7 +280,7 @@ export class RemoteInbound {
     const rows = await store.messages.byRemote(p.network, ev.target);
     for (const row of rows) {
       await matrix.redact(row.roomId, this.ghosts.redactorOf(row.senderMxid), row.eventId, `tandem-q${item.id}-r${row.part}-${row.roomId}`, "Deleted on the remote side");
-      if (row.part === 0) await this.fanOutRedaction(row.roomId, row.eventId, p, ev.chat);
+      if (row.part === 0) await this.fan.redaction(row.roomId, row.eventId, p, ev.chat);
     }
   }
 
@@ -295,13 +301,13 @@ export class RemoteInbound {
         roomId: target.roomId, eventId, targetEventId: target.eventId, network: p.network, chat: ev.chat,
         targetRemote: ev.target, senderMxid: ghost, emoji: ev.emoji, origin: "remote",
       });
-      await this.fanOutReaction(target.roomId, eventId, ghost, target.eventId, ev.emoji, p, connector, ev.chat);
+      await this.fan.reaction(target.roomId, eventId, ghost, target.eventId, ev.emoji, p, connector, ev.chat);
     } else {
       const existing = await store.reactions.findRemote(ev.target, ghost, ev.emoji) ?? await store.reactions.findRemote(ev.target, who.ghost, ev.emoji); // made before the mapping
       if (!existing) return;
       await matrix.redact(existing.roomId, existing.senderMxid, existing.eventId, `tandem-q${item.id}-unreact`);
       await store.reactions.deleteByEvent(existing.eventId, p.network); // this network's row: the fan-out removes the others' rows
-      await this.fanOutRedaction(existing.roomId, existing.eventId, p, ev.chat, existing.senderMxid);
+      await this.fan.redaction(existing.roomId, existing.eventId, p, ev.chat, existing.senderMxid);
     }
     this.deps.health.success(p.loginId, "toMatrix", Date.now() - p.receivedAt);
   }
@@ -357,45 +363,5 @@ export class RemoteInbound {
       notice: true, sender: { name: "Tandem" }, sourceId: `standby:${ev.key}`,
     });
     await this.deps.store.kv.set(key, new Date().toISOString());
-  }
-
-  /** Queue the message's parts for the room's other links (a room linked to Slack and Telegram). */
-  private async fanOut(
-    roomId: string, p: RemotePayload, connector: NetworkConnector, ev: Of<"message">, ghost: string,
-    all: Array<{ eventId: string; file?: MatrixFileInfo; more?: boolean }>, waitedMs: number,
-  ): Promise<void> {
-    const parts = all.filter((x) => !x.more); // the first text part carries the whole doc to the other links
-    if (parts.length === 0 || this.portals.linksOfRoom(roomId).length < 2) return;
-    const eventOf = async (ref?: string) =>
-      ref ? (await this.deps.store.messages.byRemote(p.network, ref)).find((r) => r.roomId === roomId)?.eventId : undefined;
-    const replyTo = await eventOf(ev.msg.replyTo);
-    const threadRoot = await eventOf(ev.msg.threadRoot);
-    const origin = { network: p.network, chat: ev.chat, via: connector.displayName };
-    const textType = ev.msg.emote ? "emote" : ev.msg.notice ? "notice" : "text";
-    await this.enqueue(parts.flatMap((part) => perTarget(this.portals.linksOfRoom(roomId), `fan:${part.eventId}`, {
-      t: "matrix", receivedAt: p.receivedAt, origin, waitedMs,
-      event: {
-        kind: "message", roomId, eventId: part.eventId, sender: ghost, ts: ev.at,
-        msgtype: part.file ? "file" : textType,
-        doc: part.file ? [] : ev.msg.doc, body: part.file ? part.file.name : plainText(ev.msg.doc),
-        replyTo, threadRoot, file: part.file,
-      },
-    })));
-  }
-
-  private async fanOutReaction(roomId: string, eventId: string, sender: string, target: string, key: string, p: RemotePayload, connector: NetworkConnector, chat: string): Promise<void> {
-    if (this.portals.linksOfRoom(roomId).length < 2) return;
-    await this.enqueue(perTarget(this.portals.linksOfRoom(roomId), `fan:${eventId}`, {
-      t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: connector.displayName },
-      event: { kind: "reaction", roomId, eventId, sender, ts: Date.now(), target, key },
-    }));
-  }
-
-  private async fanOutRedaction(roomId: string, target: string, p: RemotePayload, chat: string, sender?: string): Promise<void> {
-    if (this.portals.linksOfRoom(roomId).length < 2) return;
-    await this.enqueue(perTarget(this.portals.linksOfRoom(roomId), `fan:redact:${target}`, {
-      t: "matrix", receivedAt: p.receivedAt, origin: { network: p.network, chat, via: "" },
-      event: { kind: "redaction", roomId, eventId: `redact:${target}`, sender: sender ?? this.deps.matrix.botMxid, ts: Date.now(), target },
-    }));
   }
 }
