@@ -18,12 +18,13 @@ import { CommandRegistry, type Command } from "./commands/registry.js";
 import type { BridgeServices } from "./commands/services.js";
 import type { LoginRecord, LoginResult, NetworkConnector } from "./connector.js";
 import type { CoreDeps } from "./context.js";
-import { Deferred, TandemError } from "./errors.js";
+import { Deferred, LoginTakenError, TandemError } from "./errors.js";
 import { GhostManager } from "./ghosts.js";
 import { HistoryImports, IMPORT_HOLDER } from "./history-import/importer.js";
 import { describeImport } from "./history-import/progress.js";
 import { importCommands } from "./commands/import.js";
 import { RoomLinker } from "./linking.js";
+import { ManagementRooms } from "./management-rooms.js";
 import { LoginManager } from "./logins.js";
 import type { MatrixInbound } from "./matrix-port.js";
 import { MatrixOutbound } from "./matrix-outbound.js";
@@ -77,7 +78,7 @@ export class BridgeCore implements BridgeServices {
   private readonly detachment: Detachment;
   private readonly tokens: TokenGuard;
   /** Management room id → the user it belongs to (the DM with the bot). */
-  private readonly managementRooms = new Map<string, string>();
+  private readonly managementRooms: ManagementRooms;
   private sweeper: NodeJS.Timeout | null = null;
   private pruner: NodeJS.Timeout | null = null;
   private markLoaded!: () => void;
@@ -87,13 +88,14 @@ export class BridgeCore implements BridgeServices {
   constructor(readonly deps: CoreDeps, opts: BridgeCoreOptions = {}) {
     const { store, matrix, log, options } = deps;
     this.permissions = new Permissions(options.permissions);
+    this.managementRooms = new ManagementRooms(deps, this.permissions, (roomId, text) => this.notice(roomId, text));
     this.tokens = new TokenGuard(options.tokenShapes ?? [], matrix, log.child({ component: "tokens" }));
     this.portals = new PortalDirectory(store, matrix, log.child({ component: "portals" }));
     this.ghosts = new GhostManager(store, matrix, log.child({ component: "ghosts" }));
     const enqueue = (items: NewQueueItem[]) => this.enqueue(items);
-    this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.tellOwner(login.ownerMxid,
+    this.loginManager = new LoginManager(deps, enqueue, (login, message) => void this.managementRooms.tell(login.ownerMxid,
       `Your ${this.connectorName(login.network)} login ${login.name} stopped working: ${message}. Log in again with new credentials.`));
-    this.people = new People(deps, this.ghosts, this.portals, this.loginManager, (mxid, text) => this.tellOwner(mxid, text));
+    this.people = new People(deps, this.ghosts, this.portals, this.loginManager, (mxid, text) => this.managementRooms.tell(mxid, text));
     this.loginManager.onClaim = (network, user, code) => this.people.redeemRemote(network, user, code);
     this.detachment = new Detachment(deps, this.portals, (lanes) => this.queue.kick(lanes), (roomId, text) => this.notice(roomId, text));
     this.portals.bridgeInfo = new BridgeInfoWriter(deps, (id) => this.loginManager.record(id), (roomId) => this.portals.portal(roomId)?.kind === "portal");
@@ -155,7 +157,7 @@ export class BridgeCore implements BridgeServices {
     await this.people.load();
     await this.holds.load(); // before the queue: a held chat's items must wait from the first claim
     await this.backfill.load();
-    for (const [k, v] of await this.loadManagementRooms()) this.managementRooms.set(k, v);
+    await this.managementRooms.load();
     this.markLoaded();
     this.queue.start();
     await this.loginManager.startAll();
@@ -214,13 +216,13 @@ export class BridgeCore implements BridgeServices {
     const later: Array<() => Promise<void>> = [];
     const receivedAt = Date.now();
     for (const ev of events) {
-      if (ev.kind === "invite") { later.push(() => this.onInvite(ev)); continue; }
-      if (ev.kind === "membership") { later.push(() => this.onMembership(ev)); continue; }
+      if (ev.kind === "invite") { later.push(() => this.managementRooms.onInvite(ev)); continue; }
+      if (ev.kind === "membership") { later.push(() => this.managementRooms.onMembership(ev)); continue; }
       if (ev.kind === "tombstone") { later.push(() => this.upgrades.onTombstone(ev)); continue; }
       if (this.deps.matrix.isBridgeUser(ev.sender) || this.people.isEcho(ev)) continue; // our own echo (a ghost's, or a person's own account's)
       const token = this.tokens.carriesToken(ev);
       if (ev.kind === "message" && ev.msgtype !== "file") {
-        const isMgmt = this.managementRooms.get(ev.roomId) === ev.sender;
+        const isMgmt = this.managementRooms.isOwnedBy(ev.roomId, ev.sender);
         // In the DM with the bot everything is a command; elsewhere only prefixed text (or an open prompt).
         if (isMgmt || this.registry.isCommand(ev.body, false, ev.roomId, ev.sender)) {
           later.push(() => this.runCommand(ev, isMgmt, token));
@@ -251,43 +253,6 @@ export class BridgeCore implements BridgeServices {
       },
     });
     if (token && !redacted) await this.tokens.scrub(ev);
-  }
-
-  private async onInvite(ev: Extract<MatrixInbound, { kind: "invite" }>): Promise<void> {
-    const { matrix, log } = this.deps;
-    if (ev.target !== matrix.botMxid) return;
-    if (!this.permissions.allows(ev.sender, "relay")) {
-      log.info("ignoring invite from a user without permission", { sender: ev.sender, roomId: ev.roomId });
-      await matrix.leave(ev.roomId, matrix.botMxid).catch(() => undefined);
-      return;
-    }
-    await matrix.join(ev.roomId, matrix.botMxid);
-    // A DM (is_direct invite, as Element sends) becomes the user's management room; any other
-    // room is one the bot was invited to for linking.
-    if (ev.isDirect) {
-      this.managementRooms.set(ev.roomId, ev.sender);
-      await this.deps.store.kv.set(`mgmt:${ev.roomId}`, ev.sender);
-      await this.notice(ev.roomId, this.permissions.allows(ev.sender, "user")
-        ? "Hello! I am the Tandem bridge bot. Say `help` to see what I can do; `login app` connects Slack, `login telegram` a Telegram bot."
-        // Relay level: messages are bridged, but no logins; do not offer what will be refused.
-        : "Hello! I am the Tandem bridge bot. Your messages in bridged rooms are relayed; connecting an account of your own needs the `user` permission level from the bridge's admin. Say `help` to see what you can do here.");
-    } else {
-      await this.notice(ev.roomId, `Hello! Say \`${this.deps.options.commandPrefix} help\` for commands, e.g. \`${this.deps.options.commandPrefix} link slack #channel\`.`);
-    }
-  }
-
-  private async onMembership(ev: Extract<MatrixInbound, { kind: "membership" }>): Promise<void> {
-    // The owner left their management room: forget it so it stops being treated as a DM.
-    if (ev.membership === "leave" && this.managementRooms.get(ev.roomId) === ev.target) {
-      this.managementRooms.delete(ev.roomId);
-      await this.deps.store.kv.set(`mgmt:${ev.roomId}`, "");
-    }
-  }
-
-  private async loadManagementRooms(): Promise<Array<[string, string]>> {
-    // Management rooms are few; kept in kv under "mgmt:<roomId>".
-    const rows = await this.deps.store.db.query<{ key: string; value: string }>("SELECT key, value FROM kv WHERE key LIKE 'mgmt:%' AND value <> ''");
-    return rows.map((r) => [r.key.slice(5), r.value]);
   }
 
   // ---- queue items --------------------------------------------------------------------
@@ -338,7 +303,7 @@ export class BridgeCore implements BridgeServices {
     const id = `${connector.network}:${result.remoteId}`;
     const existing = await this.deps.store.logins.get(id);
     if (existing && existing.ownerMxid !== ownerMxid) {
-      throw new TandemLoginTaken(`That ${connector.displayName} account is already logged in by another user.`);
+      throw new LoginTakenError(`That ${connector.displayName} account is already logged in by another user.`);
     }
     const row = { id, network: connector.network, ownerMxid, remoteId: result.remoteId, name: result.name, secrets: result.secrets };
     await this.deps.store.logins.put(row);
@@ -429,20 +394,7 @@ export class BridgeCore implements BridgeServices {
     await matrix.sendEvent(roomId, matrix.botMxid, "m.room.message", content, `tandem-notice-${randomUUID()}`);
   }
 
-  private async tellOwner(owner: string, text: string): Promise<void> {
-    for (const [roomId, who] of this.managementRooms) {
-      if (who === owner) return this.notice(roomId, text).catch((err) => this.deps.log.warn("could not DM owner", { ...errorFields(err) }));
-    }
-  }
-
   private connectorName(network: string): string {
     return this.deps.connectors.get(network)?.displayName ?? network;
-  }
-}
-
-class TandemLoginTaken extends TandemError {
-  readonly code = "login_taken";
-  constructor(userMessage: string) {
-    super(userMessage, { userMessage });
   }
 }

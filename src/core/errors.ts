@@ -128,3 +128,11 @@ export function retryAfterOf(err: unknown): number | undefined {
   if (err instanceof RemoteError || err instanceof MatrixError) return err.retryAfterMs;
   return undefined;
 }
+
+/** A remote account another Matrix user has already logged in with: said to the user as it is. */
+export class LoginTakenError extends TandemError {
+  readonly code = "login_taken";
+  constructor(userMessage: string) {
+    super(userMessage, { userMessage });
+  }
+}
