@@ -5,6 +5,12 @@
 process.env.TANDEM_TEST_BACKENDS ??= process.env.TANDEM_TEST_PG_URI ? "pg" : "pglite";
 if (process.env.TANDEM_TEST_BACKENDS === "pg") process.env.TANDEM_TEST_DB ??= "pg"; // the e2e harness's choice
 
+// A run over one file (`MUTATION_RUN=relay-queue npx stryker run --mutate src/core/relay-queue.ts`)
+// keeps its own incremental file, JSON report and sandbox, so per-file runs neither clobber each
+// other's results nor share a temp dir; scripts/mutation-survivors.mjs combines their reports.
+const run = process.env.MUTATION_RUN;
+const suffix = run ? `-${run}` : "";
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
@@ -30,11 +36,11 @@ export default {
   // Incremental mode reuses the previous run's results for unchanged code and tests; its file
   // (reports/stryker-incremental.json) stays out of git, so a fresh clone runs everything.
   incremental: true,
-  incrementalFile: "reports/stryker-incremental.json",
+  incrementalFile: `reports/stryker-incremental${suffix}.json`,
   reporters: ["clear-text", "progress", "html", "json"],
-  htmlReporter: { fileName: "reports/mutation/mutation.html" },
-  jsonReporter: { fileName: "reports/mutation/mutation.json" },
+  htmlReporter: { fileName: `reports/mutation/mutation${suffix}.html` },
+  jsonReporter: { fileName: `reports/mutation/mutation${suffix}.json` },
   thresholds: { high: 90, low: 85, break: 85 },
-  tempDirName: ".stryker-tmp",
+  tempDirName: `.stryker-tmp${suffix}`,
   cleanTempDir: "always",
 };

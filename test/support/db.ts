@@ -4,7 +4,8 @@
  *   template initialised once per process, since initdb takes seconds).
  * - "pg": when TANDEM_TEST_PG_URI is set (postgres://… of a server where the user may
  *   CREATE DATABASE, e.g. from scripts/pg-test-server.sh); a fresh, randomly named database
- *   per open(), dropped when the test file ends (best-effort).
+ *   per open(), dropped when the test file ends (best-effort). storeOpener reuses them within a
+ *   test file, emptied between tests.
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -80,17 +81,70 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+function pgOptions(name: string): StoreOptions {
+  const u = new URL(PG_URI);
+  u.pathname = `/${name}`;
+  return { uri: u.toString(), dataDir: "", encryptionKey: TEST_ENCRYPTION_KEY };
+}
+
 const postgres: TestBackend = {
   name: "pg",
   async open() {
     const name = `tandem_test_${randomBytes(6).toString("hex")}`;
     await admin((c) => c.query(`CREATE DATABASE ${name}`));
     createdDbs.push(name);
-    const u = new URL(PG_URI);
-    u.pathname = `/${name}`;
-    return { uri: u.toString(), dataDir: "", encryptionKey: TEST_ENCRYPTION_KEY };
+    return pgOptions(name);
   },
 };
+
+/**
+ * Migrated Postgres databases whose stores a finished test closed, kept for the next test of
+ * this file: CREATE DATABASE and the migrations cost 150-500 ms on a busy server, emptying the
+ * tables ~5 ms, and the mutation run repeats every core test for each mutant.
+ */
+const spareDbs: string[] = [];
+
+/** Cut what a test may have left (its sessions, setReadOnly) and keep the database for the next. */
+async function keepSpare(name: string): Promise<void> {
+  await admin(async (c) => {
+    await c.query(`ALTER DATABASE ${name} RESET ALL`);
+    await c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [name]);
+  });
+  spareDbs.push(name);
+}
+
+const RESTART_SEQUENCES = `FOR r IN SELECT c.oid::regclass AS seq FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'S' AND n.nspname = 'public' LOOP PERFORM setval(r.seq, 1, false); END LOOP;`;
+const TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'tandem_schema'";
+// DELETE with the foreign-key triggers off (a superuser's session_replication_role) takes ~5 ms
+// on a test's few rows, TRUNCATE ~70 ms (new files for every table): TRUNCATE only as fallback.
+const DELETE_ALL = `BEGIN; SET LOCAL session_replication_role = replica;
+  DO $$ DECLARE r record; BEGIN
+    FOR r IN ${TABLES} LOOP EXECUTE format('DELETE FROM %I', r.tablename); END LOOP;
+    ${RESTART_SEQUENCES}
+  END $$; COMMIT;`;
+const TRUNCATE_ALL = `DO $$ DECLARE t text; BEGIN
+  SELECT string_agg(format('%I', tablename), ', ') INTO t FROM (${TABLES}) tables;
+  IF t IS NOT NULL THEN EXECUTE 'TRUNCATE ' || t || ' RESTART IDENTITY CASCADE'; END IF;
+END $$`;
+
+/** A spare database emptied to what the migrations leave (every table but the schema version, sequences restarted), or null. */
+async function takeSpare(): Promise<StoreOptions | null> {
+  const name = spareDbs.pop();
+  if (!name) return null;
+  const opts = pgOptions(name);
+  const client = new pg.Client({ connectionString: opts.uri });
+  await client.connect();
+  try {
+    await client.query(DELETE_ALL).catch(async () => {
+      await client.query("ROLLBACK");
+      await client.query(TRUNCATE_ALL);
+    });
+  } finally {
+    await client.end();
+  }
+  return opts;
+}
 
 /** TANDEM_TEST_BACKENDS=pg (or pglite) narrows the run to one of them (mutation testing runs on pg: 8x faster). */
 const ONLY = process.env.TANDEM_TEST_BACKENDS?.split(",").map((b) => b.trim());
@@ -112,12 +166,18 @@ export function describeEachBackend(name: string, fn: (backend: TestBackend) => 
  */
 export function storeOpener(): (backend: TestBackend, overrides?: Partial<StoreOptions>) => Promise<Store> {
   const opened: Store[] = [];
+  const reusable: string[] = [];
   afterEach(async () => {
     for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+    for (const name of reusable.splice(0)) await keepSpare(name).catch(() => undefined); // else it is dropped with the others
   });
   return async (backend, overrides = {}) => {
-    const store = await openStore({ ...(await backend.open()), ...overrides });
+    // A Postgres store with the standard options reuses an emptied database (see spareDbs).
+    const plain = backend.name === "pg" && Object.keys(overrides).length === 0;
+    const opts = (plain ? await takeSpare() : null) ?? (await backend.open());
+    const store = await openStore({ ...opts, ...overrides });
     opened.push(store);
+    if (plain) reusable.push(decodeURIComponent(new URL(opts.uri).pathname.slice(1)));
     return store;
   };
 }
@@ -142,6 +202,7 @@ export async function setReadOnly(store: Store, uri: string, readOnly: boolean):
 
 /** Drop the databases and folders made so far (registered as afterAll of every importing test file). */
 export async function cleanupBackends(): Promise<void> {
+  spareDbs.length = 0;
   const dbs = createdDbs.splice(0);
   if (dbs.length) {
     await admin(async (c) => {
