@@ -19,7 +19,7 @@ export interface LoopbackMessage {
   threadRoot?: string;
   senderName?: string;
   senderAvatarUrl?: string;
-  files?: Array<{ name: string; size: number }>;
+  files?: Array<{ name: string; size: number; mime: string }>;
   deleted?: boolean;
   pinned?: boolean;
   notice?: boolean;
@@ -156,7 +156,7 @@ class LoopbackConnection implements Connection {
       c.messages.push({
         ref, sender: "bridge", text: piece, doc: pieces.length > 1 ? plainDoc(piece) : msg.doc, replyTo: msg.replyTo, threadRoot: msg.threadRoot,
         senderName: msg.sender.name + (msg.sender.via ? ` (${msg.sender.via})` : ""), senderAvatarUrl: msg.sender.avatarUrl,
-        files: i === 0 ? msg.files?.map((f) => ({ name: f.name, size: f.data.length })) : undefined, notice: msg.notice, emote: msg.emote,
+        files: i === 0 ? msg.files?.map((f) => ({ name: f.name, size: f.data.length, mime: f.mime })) : undefined, notice: msg.notice, emote: msg.emote,
         maybeSent: msg.maybeSent, reactions: new Set(),
       });
       refs.push(ref);
