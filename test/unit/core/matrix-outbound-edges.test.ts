@@ -83,4 +83,22 @@ describe("MatrixOutbound edges", () => {
       [1, "file_too_large: says-big.bin is 150 bytes; Loopback2 takes at most 100"],
     ]);
   });
+
+  it("a reaction to a message a chat never got costs nothing there: no send, no dead letter", async () => {
+    await start();
+    await send({ kind: "reaction", ...base(), target: "$never-bridged", key: "🎉" });
+    await settle();
+    expect([rig.a.reactCalls, rig.b.reactCalls]).toEqual([[], []]);
+    expect(await rig.store.queue.deadItems(10)).toEqual([]);
+  });
+
+  it("a mention that is already a remote user's goes out as it is", async () => {
+    await start();
+    const mention = { type: "mention" as const, target: { kind: "remote" as const, network: "loopback", id: "ivan" }, text: "Ivan" };
+    await send({ kind: "message", ...base(), msgtype: "text", doc: [{ type: "paragraph", children: [{ type: "text", text: "hi " }, mention] }], body: "hi Ivan" });
+    await settle();
+    for (const net of ["a", "b"] as const) {
+      expect(sent(net)[0]!.doc).toEqual([{ type: "paragraph", children: [{ type: "text", text: "hi " }, mention] }]);
+    }
+  });
 });
