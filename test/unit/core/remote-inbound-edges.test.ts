@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { FileRef, RemoteEvent } from "../../../src/core/types.js";
 import { backends, storeOpener } from "../../support/db.js";
-import { coreRig, linkBoth, ROOM, until, type CoreRig } from "../../support/core-rig.js";
+import type { RelayTiming } from "../../../src/core/payloads.js";
+import { coreRig, linkBoth, ROOM, until, type CoreRig, type CoreRigOptions } from "../../support/core-rig.js";
 
 const open = storeOpener();
 const PETRA = "@loopback_petra:example.org";
@@ -17,8 +18,8 @@ describe("RemoteInbound edges", () => {
   let rig: CoreRig;
   afterEach(async () => { await rig?.stop(); });
 
-  async function start(): Promise<void> {
-    rig = await coreRig(await open(backends[0]!));
+  async function start(opts: CoreRigOptions = {}): Promise<void> {
+    rig = await coreRig(await open(backends[0]!), opts);
     rig.a.addUser("petra", "Petra S");
     await linkBoth(rig);
   }
@@ -78,5 +79,28 @@ describe("RemoteInbound edges", () => {
     expect(content.body).toBe("plain.bin");
     expect(content.info).toStrictEqual({ mimetype: "application/octet-stream", size: 4 });
     expect(eventWith("sentinel")).toBeDefined();
+  });
+
+  it("a message in several Matrix events is one relay to Matrix; its copy's wait on the homeserver is a duration", async () => {
+    const timings: RelayTiming[] = [];
+    const began = Date.now();
+    await start({ onRelayed: (t) => timings.push(t), options: { maxMessageParts: 10 } });
+    await rig.a.post("ops", "ivan", "word ".repeat(30_000).trim()); // more than one event holds
+    await settle();
+    expect(rig.matrix.messages(ROOM).length).toBeGreaterThan(2);
+    const toMatrix = timings.filter((t) => t.to === "matrix");
+    expect(toMatrix.map((t) => t.from)).toEqual(["loopback", "loopback"]); // the long message, the sentinel
+    expect(toMatrix.every((t) => t.issuedAt <= t.doneAt)).toBe(true);
+    const copies = timings.filter((t) => t.to === "loopback2");
+    expect(copies).toHaveLength(2);
+    for (const t of copies) expect(t.waitedMs! >= 0 && t.waitedMs! <= Date.now() - began).toBe(true);
+  });
+
+  it("the pointer to Matrix a chat on standby gets is signed by Tandem", async () => {
+    await start();
+    await rig.core.portals.setPhase(ROOM, "standby", "@alice:example.org");
+    await rig.a.post("ops", "ivan", "anyone?");
+    await until(() => rig.a.sent("ops").some((m) => m.notice), "the pointer");
+    expect(rig.a.sent("ops").filter((m) => m.notice).map((m) => m.senderName)).toEqual(["Tandem"]);
   });
 });
