@@ -165,14 +165,14 @@ describe("Web API", () => {
   });
 
   it("an edited message with a file carries blocks of its new text, as Slack renders them", async () => {
-    const t = slack.createTeam({ id: "T0008", domain: "eight" });
-    slack.addUser(t.id, { id: "U0801", name: "erin" });
-    slack.addChannel(t.id, { id: "C0801", name: "files", members: ["U0801"], botMember: true });
-    const ts = slack.userPosts(t.id, "C0801", "U0801", "the report", { silent: true, files: [{ name: "r.txt", data: Buffer.from("r") }] });
-    slack.userEdits(t.id, "C0801", ts, "the final report");
+    const t = slack.createTeam({ id: "T0010", domain: "ten" });
+    slack.addUser(t.id, { id: "U1001", name: "erin" });
+    slack.addChannel(t.id, { id: "C1001", name: "files", members: ["U1001"], botMember: true });
+    const ts = slack.userPosts(t.id, "C1001", "U1001", "the report", { silent: true, files: [{ name: "r.txt", data: Buffer.from("r") }] });
+    slack.userEdits(t.id, "C1001", ts, "the final report");
     slack.clearPendingEvents(t);
-    const [m] = (await web(t.botToken).conversations.history({ channel: "C0801" })).messages!;
-    expect(m).toMatchObject({ subtype: "file_share", text: "the final report", edited: { user: "U0801" } });
+    const [m] = (await web(t.botToken).conversations.history({ channel: "C1001" })).messages!;
+    expect(m).toMatchObject({ subtype: "file_share", text: "the final report", edited: { user: "U1001" } });
     expect(JSON.stringify(m!.blocks)).toContain("the final report");
   });
 
