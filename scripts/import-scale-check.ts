@@ -99,6 +99,8 @@ export interface RoomCheck {
   outOfOrder: number;
   wrongThread: number;
   wrongText: number;
+  /** Not at the source message's time (origin_server_ts). */
+  wrongTime: number;
   missingReactions: number;
   missingFiles: number;
   /** Files to compare with the source: mxc URL → expected contents. */
@@ -113,7 +115,7 @@ const contentOf = (e: ClientEvent) => e.content as Content;
 
 /** Compares a room's timeline (oldest first) with the conversation it was imported from. */
 export function checkRoom(conv: ScaleConversation, timeline: ClientEvent[]): RoomCheck {
-  const r: RoomCheck = { expected: conv.messages.length, found: 0, missing: 0, doubled: 0, outOfOrder: 0, wrongThread: 0, wrongText: 0, missingReactions: 0, missingFiles: 0, uploads: [], examples: [] };
+  const r: RoomCheck = { expected: conv.messages.length, found: 0, missing: 0, doubled: 0, outOfOrder: 0, wrongThread: 0, wrongText: 0, wrongTime: 0, missingReactions: 0, missingFiles: 0, uploads: [], examples: [] };
   const note = (s: string) => { if (r.examples.length < 5) r.examples.push(s); };
   const index = new Map(conv.messages.map((m, i) => [m.key, i]));
   const ghostMessages = timeline.filter((e) => e.type === "m.room.message" && e.sender.startsWith("@slack_"));
@@ -154,6 +156,7 @@ export function checkRoom(conv: ScaleConversation, timeline: ClientEvent[]): Roo
     const c = contentOf(e);
     const textOk = c.body === m.text || (m.edited && c.body?.startsWith(m.text) && c["net.tandem.edited_at"] !== undefined);
     if (!textOk || (m.edited && c["net.tandem.edited_at"] === undefined)) { r.wrongText++; note(`${m.key}: expected text ${JSON.stringify(m.text)}, got ${JSON.stringify(c)}`); }
+    if (e.origin_server_ts !== Math.round(Number(m.ts) * 1000)) { r.wrongTime++; note(`${m.key}: at ${e.origin_server_ts}, sent at ${m.ts}`); }
     if (m.root) {
       const root = textEvents.get(m.root)?.[0];
       const rel = c["m.relates_to"];

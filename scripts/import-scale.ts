@@ -163,7 +163,7 @@ async function main(): Promise<number> {
       importSeconds: Math.round(importSeconds), overallPerSecond: Math.round((total / importSeconds) * 10) / 10,
       withFiles: withF, withoutFiles: withoutF, kills: 1, killedAt: killedAt.messages,
       found: sum("found"), missing: sum("missing"), doubled: sum("doubled"), outOfOrder: sum("outOfOrder"),
-      wrongThread: sum("wrongThread"), wrongText: sum("wrongText"), missingReactions: sum("missingReactions"),
+      wrongThread: sum("wrongThread"), wrongText: sum("wrongText"), wrongTime: sum("wrongTime"), missingReactions: sum("missingReactions"),
       missingFiles: sum("missingFiles"), badUploads, rerunAddedNothing: rerunOk,
       load: { min: Math.min(...loads, loadavg()[0]!).toFixed(1), max: Math.max(...loads, loadavg()[0]!).toFixed(1) },
       totalSeconds: Math.round((performance.now() - t0) / 1000), tier: args.tier3 ? "Tier 3 enforced (50/min)" : "answers at once",
@@ -176,7 +176,7 @@ async function main(): Promise<number> {
       `  with files:    ${withF.perSecond} messages/s (${withF.messages} messages, ${withF.files} files, ${withF.conversations} conversations timed within one bridge run)`,
       `  without files: ${withoutF.perSecond} messages/s (${withoutF.messages} messages, ${withoutF.conversations} conversations)`,
       `verified through /messages: ${f.found}/${f.messages} found; missing ${f.missing}, doubled ${f.doubled}, out of order ${f.outOfOrder}, ` +
-        `wrong thread ${f.wrongThread}, wrong text ${f.wrongText}, missing reactions ${f.missingReactions}, missing files ${f.missingFiles}, bad uploads ${f.badUploads}`,
+        `wrong thread ${f.wrongThread}, wrong text ${f.wrongText}, wrong time ${f.wrongTime}, missing reactions ${f.missingReactions}, missing files ${f.missingFiles}, bad uploads ${f.badUploads}`,
       `rerun added nothing: ${f.rerunAddedNothing ? "yes" : "NO"}; machine load ${f.load.min}-${f.load.max}; whole run ${f.totalSeconds} s`,
       "",
       `JSON ${JSON.stringify(figures)}`,
@@ -186,7 +186,7 @@ async function main(): Promise<number> {
       const { uploads: _u, examples, ...counts } = check;
       if (Object.entries(counts).some(([k, v]) => k !== "expected" && k !== "found" && v !== 0)) log(`${conv.id} ${conv.name}: ${JSON.stringify(counts)}\n  ${examples.join("\n  ")}`);
     }
-    const bad = figures.missing + figures.doubled + figures.outOfOrder + figures.wrongThread + figures.wrongText + figures.missingReactions + figures.missingFiles + badUploads;
+    const bad = figures.missing + figures.doubled + figures.outOfOrder + figures.wrongThread + figures.wrongText + figures.wrongTime + figures.missingReactions + figures.missingFiles + badUploads;
     return bad === 0 && rerunOk ? 0 : 1;
   } finally {
     clearInterval(sampleLoad);
