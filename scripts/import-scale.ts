@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
   options: {
     conversations: { type: "string", default: "20" },
     messages: { type: "string", default: "5000" },
-    "kill-at": { type: "string", default: "0.4" },
+    "kill-at": { type: "string", default: "0.43" },
     "thread-every": { type: "string", default: "10" },
     "file-every": { type: "string", default: "10" },
     tier3: { type: "boolean", default: false },
