@@ -87,7 +87,8 @@ async function main(): Promise<number> {
     const watch = (s: Snap | null) => {
       for (const c of s?.conversations ?? []) {
         const t = timings.get(c.chat);
-        if (c.state === "importing" && t?.run !== run) timings.set(c.chat, { start: performance.now(), run, messages: 0, files: 0 });
+        // A conversation finished in an earlier run is only walked again (all already in): keep its timing.
+        if (c.state === "importing" && t?.run !== run && t?.end === undefined) timings.set(c.chat, { start: performance.now(), run, messages: 0, files: 0 });
         if (c.state === "done" && t?.run === run && t.end === undefined) Object.assign(t, { end: performance.now(), messages: c.messages, files: c.files });
       }
     };
