@@ -1,10 +1,10 @@
 /**
  * The transport under the Slack WebClient: a `fetch` for the requests it makes on every message
  * (a POST with a url-encoded or JSON string body, redirects refused), on node:http(s) with
- * keep-alive. Node's WHATWG fetch cost about 1.7 ms of CPU per Web API call under load (request
- * and response ReadableStreams made transferable, the llhttp parser in WebAssembly, its Headers
- * objects), most of the bridge's own CPU per Matrix → Slack message (docs/scaling.md); this costs
- * a fraction of that. Anything else (FormData uploads, other redirect modes, a Headers object) goes
+ * keep-alive. Node's WHATWG fetch cost 1.2-1.9 ms of CPU per Web API call on a loaded 2-core
+ * machine (request and response ReadableStreams made transferable, the llhttp parser in
+ * WebAssembly, its Headers objects), the largest part of the bridge's own CPU per Matrix → Slack
+ * message (docs/scaling.md, "Through a real homeserver"); this costs a fraction of that. Anything else (FormData uploads, other redirect modes, a Headers object) goes
  * to the fetch it was given, so the SDK behaves as before.
  *
  * What the SDK relies on is kept: the AbortSignal (its timeout) ends the request, body read
