@@ -8,7 +8,7 @@
  * Files come from the source (the network, or an export's folder), within bridge.max_file_size.
  */
 import { createHash } from "node:crypto";
-import { normalizeDoc, paragraph, type Doc } from "../../formatting/ast.js";
+import { normalizeDoc, paragraph, plainText, type Doc } from "../../formatting/ast.js";
 import type { Connection, NetworkConnector } from "../connector.js";
 import type { CoreDeps } from "../context.js";
 import type { GhostManager } from "../ghosts.js";
@@ -120,7 +120,14 @@ export class HistoryWriter {
     if (file.width) info.w = file.width;
     if (file.height) info.h = file.height;
     if (file.durationMs) info.duration = file.durationMs;
-    return { msgtype: MSGTYPE_FOR_FILE[file.kind], body: file.name, filename: file.name, url, info };
+    // As the live relay sends it: a captioned file (Telegram) has no text part, its caption is the body.
+    const caption = file.caption && file.caption.length > 0 ? plainText(file.caption) : undefined;
+    const content: Record<string, unknown> = { msgtype: MSGTYPE_FOR_FILE[file.kind], body: caption ?? file.name, filename: file.name, url, info };
+    if (file.kind === "voice") {
+      content["org.matrix.msc3245.voice"] = {};
+      content["org.matrix.msc1767.audio"] = { duration: file.durationMs ?? 0 };
+    }
+    return content;
   }
 
   private async reaction(t: WriteTarget, ev: Of<"reaction">): Promise<WriteOutcome> {
