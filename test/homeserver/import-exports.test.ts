@@ -32,6 +32,34 @@ const OLGA = { id: 43, name: "Olga" };
 const FLEET = 1_234_567_890;
 const LINKED = 1_234_567_891;
 
+/** users.json (without avatars: their URLs would leave loopback). */
+const SLACK_USERS = [slackUser("T0001", "U0001", "Carol", { profile: { display_name: "Carol", real_name: "Carol" } }),
+  slackUser("T0001", "U0002", "Dave", { profile: { display_name: "Dave", real_name: "Dave" } })];
+const T0 = Date.UTC(2024, 0, 5, 9);
+const pad = (i: number) => String(i).padStart(String(i).length > 2 ? 3 : 2, "0");
+
+/**
+ * `n` exported messages "<prefix> 01"…, `hourStep` hours apart from T0 (so across day files), by
+ * Carol and Dave in turn; message 3 (and every `threadEvery`-th) starts a thread of two replies,
+ * as the export writes them (replies carry thread_ts and parent_user_id, the root reply_count).
+ */
+function exportedConversation(prefix: string, n: number, hourStep: number, threadEvery = 0): SlackJson[] {
+  const out: SlackJson[] = [];
+  let seq = 0;
+  for (let i = 1; i <= n; i++) {
+    const at = T0 + i * hourStep * 3600_000;
+    const m = slackMessage(i % 2 ? "U0001" : "U0002", slackTs(at, seq++), `${prefix} ${pad(i)}`);
+    out.push(m);
+    if (i === 3 || (threadEvery > 0 && i % threadEvery === 0)) {
+      const replies = [1, 2].map((r) => slackMessage(r === 1 ? "U0002" : "U0001", slackTs(at + r * 60_000, seq++),
+        `${prefix} ${pad(i)} reply ${r}`, { thread_ts: m.ts, parent_user_id: m.user }));
+      Object.assign(m, { thread_ts: m.ts, reply_count: 2, replies: replies.map((x) => ({ user: x.user, ts: x.ts })) });
+      out.push(...replies);
+    }
+  }
+  return out;
+}
+
 describe("history import from exports into a real Synapse", () => {
   let hs: Synapse;
   let bridge: SynapseBridge;
@@ -64,6 +92,8 @@ describe("history import from exports into a real Synapse", () => {
     slack.addUser(team, { id: "U0002", name: "dave", display_name: "Dave" });
     slack.addChannel(team, { id: "C0001", name: "general", members: ["U0001", "U0002"], botMember: true });
     slack.addChannel(team, { id: "C0500", name: "archive-only", members: ["U0001", "U0002"], botMember: false });
+    slack.addChannel(team, { id: "C0002", name: "ops-live", members: ["U0001", "U0002"], botMember: true });
+    slack.addChannel(team, { id: "C0003", name: "sentinel", members: ["U0001"], botMember: true });
     tg = await FakeTelegram.start();
     bot = tg.createBot({ id: 7001, username: "fleet_bot", first_name: "Fleet", canReadAllGroupMessages: true });
     tg.addUser({ id: IVAN.id, first_name: "Ivan", last_name: "Petrov", username: "ivan" });
@@ -92,38 +122,18 @@ describe("history import from exports into a real Synapse", () => {
   });
 
   it("Slack export zip: a channel the app is in (its live portal) and one it is not in, once, in order; a rerun adds nothing", async () => {
-    const users = [slackUser("T0001", "U0001", "Carol", { profile: { display_name: "Carol", real_name: "Carol" } }),
-      slackUser("T0001", "U0002", "Dave", { profile: { display_name: "Dave", real_name: "Dave" } })];
     // The file lives on the (fake) Slack, as in a real export: the zip has only its url_private link.
     const fileTs = slack.userPosts(team, "C0500", "U0001", "", { silent: true, files: [{ name: "plan.txt", data: Buffer.from("the plan, in full"), mimetype: "text/plain" }] });
     const fileJson = slack.message(team, "C0500", fileTs)!.files![0]!;
-    const t0 = Date.UTC(2024, 0, 5, 9);
-    const conv = (prefix: string, n: number, hourStep: number) => {
-      const out: SlackJson[] = [];
-      let seq = 0;
-      for (let i = 1; i <= n; i++) {
-        const ts = slackTs(t0 + i * hourStep * 3600_000, seq++);
-        const m = slackMessage(i % 2 ? "U0001" : "U0002", ts, `${prefix} ${String(i).padStart(2, "0")}`);
-        out.push(m);
-        if (i === 3) {
-          // A thread of two replies, as the export writes it (replies carry thread_ts and parent_user_id).
-          const replies = [1, 2].map((r) => slackMessage(r === 1 ? "U0002" : "U0001", slackTs(t0 + i * hourStep * 3600_000 + r * 60_000, seq++),
-            `${prefix} 03 reply ${r}`, { thread_ts: ts, parent_user_id: "U0001" }));
-          Object.assign(m, { thread_ts: ts, reply_count: 2, replies: replies.map((x) => ({ user: x.user, ts: x.ts })) });
-          out.push(...replies);
-        }
-      }
-      return out;
-    };
-    const general = conv("g", 10, 5); // across three days
-    Object.assign(general[6]!, { text: "g 05 final", edited: { user: "U0001", ts: slackTs(t0 + 30 * 3600_000) } }); // g 05, edited
+    const general = exportedConversation("g", 10, 5); // across three days
+    Object.assign(general[6]!, { text: "g 05 final", edited: { user: "U0001", ts: slackTs(T0 + 30 * 3600_000) } }); // g 05, edited
     Object.assign(general[7]!, { reactions: [{ name: "thumbsup", users: ["U0002", "U0001"], count: 2 }, { name: "heart", users: ["U0002"], count: 1 }] });
     Object.assign(general[9]!, { files: [fileJson], text: "g 08 with the plan" });
-    const joined = slackMessage("U0002", slackTs(t0, 0), "<@U0002> has joined the channel", { subtype: "channel_join" });
-    const outside = conv("a", 6, 2);
+    const joined = slackMessage("U0002", slackTs(T0, 0), "<@U0002> has joined the channel", { subtype: "channel_join" });
+    const outside = exportedConversation("a", 6, 2);
     const file = join(dir, "acme-export.zip");
     await writeSlackExport(file, {
-      users,
+      users: SLACK_USERS,
       channels: [slackChannel("C0001", "general", ["U0001", "U0002"]), slackChannel("C0500", "archive-only", ["U0001", "U0002"])],
       groups: [], mpims: [], dms: [],
       days: [...byDay("general", [joined, ...general]), ...byDay("archive-only", outside)],
@@ -239,5 +249,86 @@ describe("history import from exports into a real Synapse", () => {
     expect(again).toContain("0 messages, 0 files, 10 already in Matrix");
     const final = (await history(fleetRow.roomId!)).filter((e) => e.type === "m.room.message" && e.sender.startsWith("@telegram_"));
     expect(final.map(bodyOf)).toEqual([...events.map(bodyOf), "live after the export"]);
+  }, 300_000);
+  it("kill -9 midway through an export import, restart, rerun: every message once, in order, threads intact", async () => {
+    const convs = [["C0601", "kill-one"], ["C0602", "kill-two"], ["C0603", "kill-three"]] as const;
+    const messages = new Map(convs.map(([id], i) => [id, exportedConversation(`k${i + 1}`, 60, 1, 10)])); // 60 + 7 threads × 2 = 74 each
+    const total = [...messages.values()].reduce((n, list) => n + list.length, 0);
+    const file = join(dir, "kill-export.zip");
+    await writeSlackExport(file, {
+      users: SLACK_USERS, groups: [], mpims: [], dms: [],
+      channels: convs.map(([id, name]) => slackChannel(id, name, ["U0001", "U0002"])),
+      days: convs.flatMap(([id, name]) => byDay(name, messages.get(id)!)),
+    });
+    expect((await bridge.command(admin, dm, `import slack-export ${file}`)).reply).toMatch(/^Import from Slack export/);
+    // Killed once the import is well under way (some conversations' messages written, not all).
+    let mid: ImportSnapshot | null = null;
+    await waitFor(async () => {
+      mid = await progress();
+      return mid.source.includes("kill-export") && mid.messages >= 90;
+    }, 120_000, "the import past its first conversation", 20);
+    await bridge.kill("SIGKILL");
+    expect(mid!.messages).toBeLessThan(total);
+    await bridge.start();
+    // The job was stored as running: the restarted bridge resumes it by itself.
+    await waitFor(async () => (await progress().catch(() => null))?.state === "done", 180_000, "the resumed import", 200);
+    await bridge.waitHealthy();
+
+    const rerun = await cliImport(["slack-export", file]);
+    expect(rerun).toContain(`0 messages, 0 files, ${total} already in Matrix`);
+    const rooms = (await progress()).conversations;
+    for (const [id] of convs) {
+      const expected = messages.get(id)!;
+      const events = (await history(rooms.find((c) => c.chat === `T0001:${id}`)!.roomId!))
+        .filter((e) => e.type === "m.room.message" && e.sender.startsWith("@slack_") && msgtype(e) === "m.text");
+      expect(events.map(bodyOf), id).toEqual(expected.map((m) => m.text));
+      expect(events.map((e) => e.origin_server_ts)).toEqual(expected.map((m) => Math.round(Number(m.ts) * 1000)));
+      const eventOf = new Map(expected.map((m, j) => [m.ts as string, events[j]!.event_id]));
+      for (const [j, m] of expected.entries()) {
+        if (m.parent_user_id) expect(rel(events[j]!), `${id} ${String(m.text)}`).toMatchObject({ rel_type: "m.thread", event_id: eventOf.get(m.thread_ts as string) });
+      }
+    }
+  }, 420_000);
+
+  it("live first: a live Slack message sent while its portal's history is being imported follows all of it, once", async () => {
+    // The channel's history on the (fake) Slack: 30 messages, a thread under the 10th and the 20th.
+    const past: string[] = [];
+    for (let i = 1; i <= 30; i++) {
+      const ts = slack.userPosts(team, "C0002", i % 2 ? "U0001" : "U0002", `ops ${pad(i)}`, { silent: true });
+      past.push(`ops ${pad(i)}`);
+      if (i % 10 === 0 && i < 30) {
+        for (const r of [1, 2]) {
+          slack.userPosts(team, "C0002", "U0002", `ops ${pad(i)} reply ${r}`, { thread_ts: ts, silent: true });
+          past.push(`ops ${pad(i)} reply ${r}`);
+        }
+      }
+    }
+    slack.clearPendingEvents(team);
+    // A chat whose live traffic is not held: its messages prove the live relay is working meanwhile.
+    const invited = new Set(admin.invites);
+    slack.userPosts(team, "C0003", "U0001", "sentinel 1");
+    await waitFor(() => [...admin.invites].some((r) => !invited.has(r)), 60_000, "the sentinel portal's invite");
+    const sentinelRoom = [...admin.invites].find((r) => !invited.has(r))!;
+    await admin.join(sentinelRoom);
+    await admin.waitForEvent((e) => e.room_id === sentinelRoom && bodyOf(e) === "sentinel 1", { what: "sentinel 1" });
+
+    // The import stops at the first thread: the portal exists, its history is half in.
+    const held = slack.hold("conversations.replies");
+    expect((await bridge.command(admin, dm, "import slack --conversation #ops-live")).reply).toMatch(/^Import from Slack workspace Acme/);
+    await held.arrived(1);
+    const portal = (await progress()).conversations[0]!.roomId!;
+    await admin.join(portal);
+    slack.userPosts(team, "C0002", "U0001", "live during the import");
+    slack.userPosts(team, "C0003", "U0001", "sentinel 2");
+    await admin.waitForEvent((e) => e.room_id === sentinelRoom && bodyOf(e) === "sentinel 2", { what: "sentinel 2" });
+    const texts = async () => (await history(portal)).filter((e) => e.type === "m.room.message" && e.sender.startsWith("@slack_") && msgtype(e) === "m.text").map(bodyOf);
+    expect(await texts()).not.toContain("live during the import");
+
+    held.release();
+    await waitFor(async () => (await progress()).state === "done", 120_000, "the import", 200);
+    await admin.waitForEvent((e) => e.room_id === portal && bodyOf(e) === "live during the import", { what: "the live message after the import" });
+    slack.userPosts(team, "C0002", "U0001", "live after the import");
+    await admin.waitForEvent((e) => e.room_id === portal && bodyOf(e) === "live after the import", { what: "the next live message" });
+    expect(await texts()).toEqual([...past, "live during the import", "live after the import"]);
   }, 300_000);
 });
