@@ -84,7 +84,7 @@ export class HistoryWriter {
     }
     let files = 0;
     for (const file of ev.msg.files ?? []) {
-      const content = await this.fileContent(t, file);
+      const content = await this.fileContent(t, file, ev.editedAt);
       if (content.url) files++;
       await send({ ...content, "m.mentions": {} }, part++);
     }
@@ -104,7 +104,7 @@ export class HistoryWriter {
     return { content: reply ? { "m.relates_to": { "m.in_reply_to": { event_id: reply } } } : {} };
   }
 
-  private async fileContent(t: WriteTarget, file: FileRef): Promise<Record<string, unknown>> {
+  private async fileContent(t: WriteTarget, file: FileRef, editedAt?: number): Promise<Record<string, unknown>> {
     const limit = Math.min(this.deps.options.maxFileSize, t.connector.maxDownloadSize ?? Infinity);
     const tooLarge = (size?: number) => ({
       msgtype: "m.notice",
@@ -121,8 +121,12 @@ export class HistoryWriter {
     if (file.height) info.h = file.height;
     if (file.durationMs) info.duration = file.durationMs;
     // As the live relay sends it: a captioned file (Telegram) has no text part, its caption is the body.
-    const caption = file.caption && file.caption.length > 0 ? plainText(file.caption) : undefined;
-    const content: Record<string, unknown> = { msgtype: MSGTYPE_FOR_FILE[file.kind], body: caption ?? file.name, filename: file.name, url, info };
+    // An edited caption is the message's edited text: marked as such, like a text part.
+    const caption = file.caption && file.caption.length > 0 ? plainText(editedAt ? markEdited(file.caption) : file.caption) : undefined;
+    const content: Record<string, unknown> = {
+      msgtype: MSGTYPE_FOR_FILE[file.kind], body: caption ?? file.name, filename: file.name, url, info,
+      ...(caption && editedAt ? { "net.tandem.edited_at": editedAt } : {}),
+    };
     if (file.kind === "voice") {
       content["org.matrix.msc3245.voice"] = {};
       content["org.matrix.msc1767.audio"] = { duration: file.durationMs ?? 0 };
