@@ -271,7 +271,7 @@ describe("history import from exports into a real Synapse", () => {
     expect(mid!.messages).toBeLessThan(total);
     await bridge.start();
     // The job was stored as running: the restarted bridge resumes it by itself.
-    await waitFor(async () => (await progress().catch(() => null))?.state === "done", 180_000, "the resumed import", 200);
+    await waitFor(async () => (await progress().catch(() => null))?.state === "done", 120_000, "the resumed import", 200);
     await bridge.waitHealthy();
 
     const rerun = await cliImport(["slack-export", file]);
