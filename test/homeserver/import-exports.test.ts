@@ -131,21 +131,27 @@ describe("history import from exports into a real Synapse", () => {
     Object.assign(general[9]!, { files: [fileJson], text: "g 08 with the plan" });
     const joined = slackMessage("U0002", slackTs(T0, 0), "<@U0002> has joined the channel", { subtype: "channel_join" });
     const outside = exportedConversation("a", 6, 2);
+    // A private channel (groups.json), a group DM (mpims.json) and a DM (dms.json), none with the app in them.
+    const others = { G0700: exportedConversation("p", 4, 3), G0701: exportedConversation("m", 4, 3), D0702: exportedConversation("d", 4, 3) };
+    const total = general.length + outside.length + Object.values(others).reduce((n, l) => n + l.length, 0);
     const file = join(dir, "acme-export.zip");
     await writeSlackExport(file, {
       users: SLACK_USERS,
       channels: [slackChannel("C0001", "general", ["U0001", "U0002"]), slackChannel("C0500", "archive-only", ["U0001", "U0002"])],
-      groups: [], mpims: [], dms: [],
-      days: [...byDay("general", [joined, ...general]), ...byDay("archive-only", outside)],
+      groups: [slackChannel("G0700", "secret-plans", ["U0001", "U0002"])],
+      mpims: [slackChannel("G0701", "mpdm-carol--dave-1", ["U0001", "U0002"])],
+      dms: [{ id: "D0702", created: 1700000000, members: ["U0001", "U0002"] }],
+      days: [...byDay("general", [joined, ...general]), ...byDay("archive-only", outside),
+        ...byDay("secret-plans", others.G0700), ...byDay("mpdm-carol--dave-1", others.G0701), ...byDay("D0702", others.D0702)],
     });
 
     const out = await cliImport(["slack-export", file]);
-    expect(out).toContain(`Import from Slack export ${file} (T0001, 2 conversations): done, 2/2 conversations, ${general.length + outside.length} messages, 1 files`);
+    expect(out).toContain(`Import from Slack export ${file} (T0001, 5 conversations): done, 5/5 conversations, ${total} messages, 1 files`);
     const snap = await progress();
     const roomOf = (chat: string) => snap.conversations.find((c) => c.chat === `T0001:${chat}`)!.roomId!;
 
     // Each room holds exactly the export's messages, in order, at their times, from their authors' ghosts.
-    for (const [chat, expected] of [["C0001", general], ["C0500", outside]] as const) {
+    for (const [chat, expected] of [["C0001", general], ["C0500", outside], ...Object.entries(others)] as const) {
       const events = (await history(roomOf(chat))).filter((e) => e.type === "m.room.message" && e.sender.startsWith("@slack_") && msgtype(e) === "m.text");
       expect(events.map((e) => bodyOf(e).replace(/ _?\(edited\)_?$/, "")), chat).toEqual(expected.map((m) => m.text));
       expect(events.map((e) => e.sender)).toEqual(expected.map((m) => ghost(m.user as string)));
@@ -174,7 +180,7 @@ describe("history import from exports into a real Synapse", () => {
 
     // A rerun finds everything in.
     const again = await cliImport(["slack-export", file]);
-    expect(again).toContain(`0 messages, 0 files, ${general.length + outside.length} already in Matrix`);
+    expect(again).toContain(`0 messages, 0 files, ${total} already in Matrix`);
     for (const [chat, n] of [["C0001", general.length + 1], ["C0500", outside.length]] as const) {
       expect((await history(roomOf(chat))).filter((e) => e.type === "m.room.message" && e.sender.startsWith("@slack_") && msgtype(e) === "m.text"), chat).toHaveLength(n);
     }
