@@ -186,7 +186,7 @@ describe("history import from exports into a real Synapse", () => {
     }
   }, 300_000);
 
-  it("Telegram Desktop export: formatting, a reply, an edit, a forward, service messages, a photo and a document into the portal; a linked room's into an archive room", async () => {
+  it("Telegram Desktop export: formatting, a reply, an edit, a forward, service messages, a photo, a document and a reaction into the portal; a linked room's into an archive room", async () => {
     const t0 = 1_704_448_800; // 2024-01-05 10:00 UTC
     const fleet = [
       tgService(1, t0, IVAN, "join_group_by_link", { inviter: "Group" }),
@@ -197,7 +197,7 @@ describe("history import from exports into a real Synapse", () => {
       tgService(6, t0 + 300, IVAN, "pin_message", { message_id: 2 }),
       tgMessage(7, t0 + 360, IVAN, ["t 07 photo caption"], { photo: "photos/photo_7@05-01-2024_10-06-00.jpg", width: 2, height: 2, edited: "2024-01-05T10:07:00", edited_unixtime: String(t0 + 420) }),
       tgMessage(8, t0 + 420, OLGA, [], { file: "files/report.txt", file_name: "report.txt", mime_type: "text/plain" }),
-      tgMessage(9, t0 + 480, IVAN, ["t 09 last"]),
+      tgMessage(9, t0 + 480, IVAN, ["t 09 last"], { reactions: [{ type: "emoji", count: 1, emoji: "👍", recent: [{ from: OLGA.name, from_id: `user${OLGA.id}`, date: "2024-01-05T10:09:00" }] }] }),
     ];
     const linked = [1, 2, 3].map((i) => tgMessage(i, t0 + i * 60, i % 2 ? IVAN : OLGA, [`old ${i}`]));
     const exportDir = join(dir, "telegram-export");
@@ -240,6 +240,8 @@ describe("history import from exports into a real Synapse", () => {
       const mxc = String(events[i]!.content.url).slice("mxc://".length);
       expect(await (await fetch(`${hs.url}/_matrix/media/v3/download/${mxc}`)).text()).toBe(data);
     }
+    const reactions = (await history(fleetRow.roomId!)).filter((e) => e.type === "m.reaction");
+    expect(reactions.map((e) => [e.sender, rel(e)?.event_id, rel(e)?.key])).toEqual([[tgGhost(OLGA.id), events[6]!.event_id, "👍"]]);
     // The join made Ivan's ghost a member; the pin (not shown live either) added nothing.
     expect((await admin.members(fleetRow.roomId!))[tgGhost(IVAN.id)]).toBe("join");
 
