@@ -1,6 +1,6 @@
 /**
- * Phase "rest": what an idle bridge costs. 1,000 portals in the store, the Slack and the Telegram
- * login connected, nothing relayed: the bridge process's CPU over a window (as % of one core) and
+ * Phase "rest": what an idle bridge costs. 1,000 portals in the store, 10 logins (5 Slack
+ * workspaces, 5 Telegram bots) connected, nothing relayed: the bridge process's CPU over a window (as % of one core) and
  * its RSS. The bench child's own samplers (RSS every 250 ms, the event-loop monitor) are off for
  * this run, so the figure is the bridge's. The networks keep their connections alive meanwhile
  * (Telegram long polls, Slack Socket Mode pings): the phase counts those requests so the bridge's
@@ -32,13 +32,15 @@ export interface RestResult {
 }
 
 const PORTALS = 1000;
+/** Issue 17's budget: 10 logins (5 Slack workspaces, 5 Telegram bots) and 1,000 portals. */
+const LOGINS = 10;
 
 export async function restPhase(dbs: BenchDatabases, result: BenchResult, o: RestOptions): Promise<void> {
   const db = await dbs.fresh("rest");
   const w = await World.start(db, "warn");
   let proc: BridgeProcess | null = null;
   try {
-    const spec: WorldSpec = { slack: 0, telegram: 0, linked: 0, usersPerChat: 1, distinctUsers: false, coldPortals: PORTALS, coldGhosts: 0 };
+    const spec: WorldSpec = { slack: 0, telegram: 0, linked: 0, usersPerChat: 1, distinctUsers: false, coldPortals: PORTALS, coldGhosts: 0, extraLogins: LOGINS - 2 };
     await w.seed(spec, db);
     const started = await BridgeProcess.start(w, { logFile: path.join(o.resultsDir, "bridge-rest.log"), profileDir: o.profileDir, quiet: true });
     proc = started.proc;
@@ -55,12 +57,12 @@ export async function restPhase(dbs: BenchDatabases, result: BenchResult, o: Res
     const windowMs = o.quick ? 15_000 : 60_000;
     const before = await proc.stats(true);
     const calls = count();
-    o.log(`rest: measuring ${windowMs / 1000} s of an idle bridge with ${PORTALS} portals`);
+    o.log(`rest: measuring ${windowMs / 1000} s of an idle bridge with ${PORTALS} portals and ${LOGINS} logins`);
     await new Promise((r) => setTimeout(r, windowMs));
     const after = await proc.stats(true);
     const callsAfter = count();
     const rest: RestResult = {
-      portals: PORTALS, logins: 2, windowSeconds: windowMs / 1000,
+      portals: PORTALS, logins: LOGINS, windowSeconds: windowMs / 1000,
       cpuPercent: round(((after.cpuMs - before.cpuMs) / windowMs) * 100, 3),
       rssMB: mb(after.mem.rss),
       requests: {

@@ -91,7 +91,9 @@ export function telegramSettings(config: Config, overrides: Partial<TelegramSett
     maxDownloadSize: t.max_download_size,
     maxUploadSize: t.max_upload_size,
     maxMessageParts: config.bridge.max_message_parts,
-    pollTimeoutSeconds: 30,
+    // The longest hold Telegram allows a long poll (50 s): an idle bot costs one request a
+    // minute or so, not two (the issue 17 budget of an idle bridge).
+    pollTimeoutSeconds: 50,
     backoff: { initialMs: 1000, maxMs: 60_000 },
     requestTimeoutSeconds: 300,
     pacing: t.outbound_pacing,
