@@ -24,6 +24,14 @@ type Line = BenchResult["budget"][number] & { run: number };
 
 const measured = (b: BenchResult["budget"][number]) => b.measured !== "-";
 
+/** What the load says about the figures: a load at or above the core count means other work shared the CPUs. */
+export function loadSentence(runs: BenchResult[]): string {
+  const busy = runs.some((r) => Math.max(r.machine.load1, r.environment?.load1 ?? 0) >= r.machine.cpus);
+  return busy
+    ? "Other processes shared the machine (load at or above its core count): numbers vary ±30 % and more with load."
+    : "Nothing else ran on the machine (load below its core count): numbers still vary ±10-20 % from run to run.";
+}
+
 /** The Markdown that goes between the markers: each budget line from the last run that measured it. */
 export function budgetMarkdown(runs: BenchResult[]): string {
   const lines = new Map<string, Line>();
@@ -42,7 +50,7 @@ export function budgetMarkdown(runs: BenchResult[]): string {
   const unmeasured = all.filter((b) => !measured(b));
   const tag = (b: Line) => (runs.length > 1 && measured(b) ? ` (run ${b.run + 1})` : "");
   return [
-    `From ${runs.map(about).join("; ")}. Other engineers' processes shared the machine: numbers vary ±30 % and more with load.`,
+    `From ${runs.map(about).join("; ")}. ${loadSentence(runs)}`,
     "",
     "| What | Budget | Measured | Met |",
     "| --- | --- | --- | --- |",
