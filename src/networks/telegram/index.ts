@@ -91,8 +91,8 @@ export function telegramSettings(config: Config, overrides: Partial<TelegramSett
     maxDownloadSize: t.max_download_size,
     maxUploadSize: t.max_upload_size,
     maxMessageParts: config.bridge.max_message_parts,
-    // The longest hold Telegram allows a long poll (50 s): an idle bot costs one request a
-    // minute or so, not two (the issue 17 budget of an idle bridge).
+    // Each long poll held 50 s (grammY's default is 30 s): an idle bot costs about one request
+    // a minute, not two (issue 17: an idle bridge wakes as little as it can).
     pollTimeoutSeconds: 50,
     backoff: { initialMs: 1000, maxMs: 60_000 },
     requestTimeoutSeconds: 300,

@@ -89,7 +89,7 @@ describe("telegram connection: polling", () => {
     expect(sink.events[0]).toMatchObject({ kind: "message", chat: String(GROUP), sender: String(IVAN) });
   });
 
-  it("an idle bot's long poll asks Telegram to hold it 50 s (the most it allows): about one request a minute at rest", async () => {
+  it("an idle bot's long poll asks Telegram to hold it 50 s: about one request a minute at rest", async () => {
     const config = parseConfig({ homeserver: { url: "http://127.0.0.1:1", domain: "example.org" }, telegram: { api_root: tg.apiRoot } }, {}, { baseDir: "/tmp" });
     connect(telegramSettings(config, { backoff: { initialMs: 20, maxMs: 200 } }));
     await tg.waitFor(() => tg.getUpdatesCalls.length >= 2); // the first asks for what is pending at once
