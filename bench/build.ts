@@ -63,7 +63,8 @@ export function buildForBench(): string {
   if (!fs.existsSync(pkg)) fs.writeFileSync(pkg, JSON.stringify({ type: "module" }) + "\n");
   // The embedded database's template is found at ../../dist/ from src/store: the build's own.
   const dist = path.join(OUT, "dist");
-  if (!fs.existsSync(dist)) fs.symlinkSync(path.join(ROOT, "dist"), dist);
+  // lstat, not exists: a link made before dist/ was built dangles, and existsSync follows it.
+  if (!fs.lstatSync(dist, { throwIfNoEntry: false })) fs.symlinkSync(path.join(ROOT, "dist"), dist);
   if (n > 0) process.stderr.write(`bench: compiled ${n} changed file(s) into ${path.relative(ROOT, OUT)}\n`);
   return path.join(OUT, "bench", "child.js");
 }

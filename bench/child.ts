@@ -5,7 +5,7 @@
  * onRelayed hook, statement count, memory), gc, stop.
  */
 import fs from "node:fs";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:perf_hooks";
 import { parseConfig, type Registration } from "../src/config/index.js";
 import { startBridge, type RunningBridge } from "../src/main.js";
 import type { RelayTiming } from "../src/core/bridge.js";
@@ -54,6 +54,8 @@ export interface ChildStats {
   cpuMs: number;
   /** Event-loop delay since the last reset, ms: how long ready work waited for the bridge's one thread. */
   loopDelay: { p50: number; p99: number; max: number };
+  /** Garbage collections since start (count, ms of pause): V8 tells of each one, no timer of ours. */
+  gc: { count: number; ms: number };
 }
 
 export type ChildReply =
@@ -96,6 +98,15 @@ const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 /** BENCH_QUIET=1 (the rest phase): no timers of the bench's own in this process, so its CPU is the bridge's. */
 const quiet = process.env.BENCH_QUIET === "1";
 if (!quiet) loop.enable();
+
+/** Each GC, as V8 reports it (an observer wakes nothing when no GC runs, so the rest phase keeps it). */
+const gcs = { count: 0, ms: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gcs.count++;
+    gcs.ms += e.duration;
+  }
+}).observe({ entryTypes: ["gc"] });
 
 let ticks = 0;
 const sampler = quiet ? undefined : setInterval(() => {
@@ -171,7 +182,7 @@ async function handle(req: ChildRequest): Promise<void> {
       const b = bridge!;
       send({
         type: "stats", added, roundTrip, answered, statements: b.store.db.statementCount, transactions: b.store.db.transactionCount, queue: { ...b.core.queue.counts }, mem: mem(), memMax: { ...memMax },
-        states: b.core.health.all().map((h) => `${h.network}:${h.state}`), cpuMs: cpuMs(),
+        states: b.core.health.all().map((h) => `${h.network}:${h.state}`), cpuMs: cpuMs(), gc: { ...gcs },
         loopDelay: {
           p50: Math.max(0, loop.percentile(50) / 1e6 - LOOP_RESOLUTION_MS),
           p99: Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),

@@ -153,6 +153,11 @@ export class OperatorBridge {
     return max;
   }
 
+  /** The process id (the homeserver phase reads its CPU time from /proc). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   get running(): boolean {
     return !this.exited;
   }

@@ -1,6 +1,7 @@
 /** Percentiles, the printed table and the JSON written to bench/results/latest.json. */
 
 import type { RestResult } from "./rest.js";
+import { homeserverRows, type HomeserverResult } from "./homeserver-report.js";
 
 export interface Pcts {
   n: number;
@@ -110,6 +111,8 @@ export interface BenchResult {
   import?: ImportBenchResult[];
   /** Phase "link 20 busy rooms" (bench/link.ts), once per number of rooms the ghosts are already in. */
   link?: LinkResult[];
+  /** Phase "homeserver" (bench/homeserver.ts): Tandem beside the null bridge through a real Synapse. */
+  homeserver?: HomeserverResult;
   /** Phase "rest" (bench/rest.ts): an idle bridge. */
   rest?: RestResult;
   budget: Array<{ what: string; budget: string; measured: string; ok: boolean | null }>;
@@ -151,6 +154,12 @@ export function renderText(r: BenchResult): string {
     out.push(`for comparison, NOT durable (${r.fsyncOff.durability}): the same latency run`);
     out.push(table(["direction", "added p50", "p99", "to answer p50", "p99"],
       Object.entries(r.fsyncOff.directions).map(([d, x]) => [d, x.added.p50, x.added.p99, x.answered.p50, x.answered.p99])));
+  }
+  if (r.homeserver) {
+    const h = r.homeserver;
+    out.push("");
+    out.push(`Through a real homeserver (fake Slack → ${h.homeserver} and back, durable Postgres; ${h.messagesPerRun} messages per run over 5 chats, ${h.repeats} interleaved repeat(s); load ${h.load1.start} at start, ${h.load1.end} at end)`);
+    out.push(table(["figure", "null bridge", "Tandem", "Tandem/null"], homeserverRows(h)));
   }
   if (r.import?.length) {
     out.push("");

@@ -6,7 +6,10 @@
  *   npm run bench -- --quick      smoke run (< 60 s; CI): same phases, smaller; never fails on numbers
  *   npm run bench -- --profile    also write CPU profiles of the bridge process to bench/results/profiles/
  *   npm run bench -- --only relay only some phases (relay, fsync-off, ready, rest, memory, embedded, attack, link;
- *                                 and import, only when asked: it needs the real Synapse of ../shared/homeserver/)
+ *                                 and import and homeserver, only when asked: they need the real Synapse of ../shared/homeserver/)
+ *   npm run bench -- --only homeserver [--repeats N] [--messages N]
+ *                                 Tandem beside a null bridge through a real Synapse (bench/homeserver.ts):
+ *                                 N interleaved repeats (default 1), N messages per run (default 1,000; --quick 100)
  *   npm run bench -- --rate 50    the latency run's total rate (default 100 messages/s)
  *   npm run bench -- --readme     also rewrite README's budget table from this run (bench/readme.ts)
  *
@@ -40,6 +43,8 @@ import { embeddedPhase } from "./embedded.js";
 import { restPhase } from "./rest.js";
 import { linkPhase } from "./link.js";
 import { importPhase } from "./import.js";
+import { homeserverPhase } from "./homeserver.js";
+import { worstRatio } from "./homeserver-report.js";
 import { updateReadme } from "./readme.js";
 import type { ChildStats } from "./child.js";
 
@@ -51,6 +56,11 @@ const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",")
 const writeReadme = process.argv.includes("--readme");
 /** `--rate N`: total messages/s of the latency run (default 100). */
 const rateArg = process.argv.indexOf("--rate");
+/** `--repeats N`, `--messages N`: the homeserver phase's interleaved repeats and messages per run. */
+const numArg = (flag: string, fallback: number) => {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? Number(process.argv[i + 1]) || fallback : fallback;
+};
 const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
 
 const SIZE_DEFAULT = quick
@@ -109,6 +119,9 @@ async function main(): Promise<void> {
     await phase("attack", () => attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log, profileDir));
     await phase("link", () => linkPhase(dbs, result, quick ? [20] : [0, 20, 80], RESULTS, broken, log));
     await phase("import", () => importPhase(result, { quick, log, broken }));
+    await phase("homeserver", () => homeserverPhase(dbs, result, {
+      quick, resultsDir: RESULTS, profileDir, broken, log, repeats: numArg("--repeats", 1), messages: numArg("--messages", quick ? 100 : 1000),
+    }));
   } finally {
     await dbs.cleanup();
   }
@@ -367,6 +380,8 @@ function budget(r: BenchResult): void {
   const txs = [...DIRECTIONS.map((d) => (d === "linked" ? (sat(d)?.transactionsPerMessage ?? NaN) / 2 : sat(d)?.transactionsPerMessage ?? NaN)),
     r.latencyRun.transactionsPerRelay ?? NaN].filter(Number.isFinite);
   const worstTx = Math.max(...txs);
+  const hsRatio = worstRatio(r.homeserver, 50);
+  const hsTx = Math.max(...(r.homeserver?.runs ?? []).map((x) => x.transactionsPerMessage ?? NaN).filter(Number.isFinite));
   const memRow = (re: RegExp, embedded = false) => Object.entries(r.memory).find(([k]) => re.test(k) && k.startsWith("embedded: ") === embedded)?.[1];
   const peak = memRow(/all active/);
   const operating = memRow(/in operation/);
@@ -402,6 +417,8 @@ function budget(r: BenchResult): void {
     { what: "longest event-loop stall under 19 MB hostile bodies to the appservice listener (attack phase)", budget: "< 100 ms", measured: attackStall === null ? "-" : `${attackStall} ms`, ok: attackStall === null ? null : attackStall < 100 },
     { what: `CPU at rest, ${r.rest?.portals ?? "-"} portals, ${r.rest?.logins ?? "-"} logins connected, nothing relayed (% of a core)`, budget: "<= 0.1 %", measured: r.rest ? `${r.rest.cpuPercent} %` : "-", ok: r.rest ? judge(r.rest.cpuPercent <= 0.1) : null },
     { what: "DB transactions (round trips) per relayed text message (worst of the latency run and each saturation; linked per relay)", budget: "<= 3", measured: String(round(worstTx, 2)), ok: judge(worstTx <= 3) },
+    { what: "bridge CPU per message through a real homeserver, Tandem / null bridge, at 50 msg/s (worst of both directions and the repeats; homeserver phase)", budget: "<= 1.5", measured: hsRatio === null ? "-" : `${round(hsRatio, 2)}×`, ok: hsRatio === null ? null : judge(hsRatio <= 1.5) },
+    { what: "DB transactions per relayed message through a real homeserver (worst run of the homeserver phase)", budget: "<= 3", measured: String(round(hsTx, 2)), ok: judge(hsTx <= 3) },
   ];
   // Phases left out (--only) measured nothing: say so rather than judge Infinity.
   for (const line of r.budget) {

@@ -34,6 +34,12 @@ export interface WorldSpec {
   coldPortals: number;
   /** Extra ghosts only in the store (and registered on the homeserver when registerColdGhosts). */
   coldGhosts: number;
+  /**
+   * Logins besides the bench's one Slack workspace and one Telegram bot, half more workspaces and
+   * half more bots (each its own Socket Mode connection or long poll), with no chats: the rest
+   * phase's 10 logins.
+   */
+  extraLogins?: number;
 }
 
 export interface Chat {
@@ -94,6 +100,16 @@ export class World {
     try {
       await store.logins.put({ id: `slack:${TEAM}`, network: "slack", ownerMxid: this.alice.userId, remoteId: TEAM, name: "Bench", secrets: { botToken: this.team.botToken, appToken: this.team.appToken } });
       await store.logins.put({ id: `telegram:${BOT_ID}`, network: "telegram", ownerMxid: this.alice.userId, remoteId: String(BOT_ID), name: "@bench_bot", secrets: { token: this.botToken } });
+      for (let i = 1; i <= (spec.extraLogins ?? 0); i++) {
+        if (i % 2 === 1) {
+          const team = this.slack.createTeam({ id: `${TEAM}${i}`, name: `Bench ${i}`, domain: `bench${i}` });
+          await store.logins.put({ id: `slack:${team.id}`, network: "slack", ownerMxid: this.alice.userId, remoteId: team.id, name: `Bench ${i}`, secrets: { botToken: team.botToken, appToken: team.appToken } });
+        } else {
+          const id = BOT_ID + i;
+          const bot = this.tg.createBot({ id, username: `bench${i}_bot`, first_name: `Bench ${i}` });
+          await store.logins.put({ id: `telegram:${id}`, network: "telegram", ownerMxid: this.alice.userId, remoteId: String(id), name: `@bench${i}_bot`, secrets: { token: bot.token } });
+        }
+      }
       // The bridge registers its bot at start, retrying in the background: a world seeded after a
       // short first start (the embedded phase) may not have it yet.
       if (!this.hs.userExists(this.botMxid)) await this.registerGhost(this.botMxid);

@@ -127,6 +127,7 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
       backfillCount: { slack: config.slack.enabled ? config.slack.backfill_count : 0 },
       standbyRelaysMatrix: config.bridge.standby_relays_matrix,
       detachedWaitMs: config.bridge.detached_wait_minutes * 60_000,
+      importConversationsAtOnce: config.bridge.import_conversations_at_once,
       publicAvatarUrl: config.bridge.public_url ? (mxc) => avatars.urlFor(mxc) : undefined,
       tokenShapes: TOKEN_SHAPES,
     },

@@ -157,6 +157,8 @@ const bridge = z.object({
     })
     .default("")
     .describe("Extra origins files and avatars may be downloaded from, separated by spaces, for Slack-compatible test servers and mirrors (a Telegram Bot API server is telegram.api_root, allowed already). Default \"\": Slack downloads come only over https from Slack's own file hosts (slack.com, slack-gov.com, slack-files.com, slack-edge.com, and gravatar.com for avatars) at public addresses; origins listed here are trusted at any address, loopback included."),
+  import_conversations_at_once: count(1).max(16).default(3)
+    .describe("How many conversations a history import writes at the same time, each into its own room in order. The homeserver's sends set the pace: one conversation at a time waits for each send in turn, several keep the homeserver busy. Default 3."),
   avatar_cache_bytes: count(0).default(33_554_432)
     .describe("Most bytes of Matrix avatars the bridge keeps in memory to serve to Slack (bridge.public_url). Default 33554432 (32 MB); the least recently served go first."),
   max_message_parts: count(1).default(10)

@@ -26,6 +26,8 @@ export interface CoreOptions {
   standbyRelaysMatrix?: boolean;
   /** How long Matrix messages for a chat whose login was logged out wait for a new login. Default 24 h. */
   detachedWaitMs?: number;
+  /** Conversations a history import writes at the same time (history-import/importer.ts). Default 3. */
+  importConversationsAtOnce?: number;
   /** Public, signed URL for a Matrix avatar (for Slack icon_url); undefined when not served. */
   publicAvatarUrl?: (mxc: string) => string | undefined;
   /** What network credentials look like: a Matrix message carrying one is redacted, never relayed (token-guard.ts). */

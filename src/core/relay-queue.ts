@@ -17,6 +17,7 @@ import type { NewMessageRow, NewQueueItem, QueueItem, Store } from "../store/api
 import { Deferred, isRetryable, isTransient, retryAfterOf, TandemError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { errorFields } from "./log.js";
+import { listenToOthers } from "./queue-listen.js";
 
 export interface RelayQueueOptions {
   /**
@@ -83,6 +84,10 @@ export class RelayQueue {
   /** The next scan also reads the earliest due time (start, a due time, the sweep; not backlog scans). */
   private dueCheck = false;
   private readonly observers: Array<(o: QueueOutcome) => void> = [];
+  /** Stops listening for other processes' enqueues (null where the store cannot). */
+  private listening: Promise<(() => Promise<void>) | null> = Promise.resolve(null);
+  /** A scan for ready lanes that also reads the earliest due time (start, the sweep, a due time). */
+  private readonly fullScan = (): void => { this.dueCheck = true; this.kick(); };
   /** Told when reading the queue fails (the database is down) and, with null, when it works again. */
   onStoreHealth: (error: string | null) => void = () => undefined;
 
@@ -116,15 +121,14 @@ export class RelayQueue {
   start(): void {
     this.running = true;
     if (this.opts.pollMs > 0) {
-      this.timer = setInterval(() => {
-        this.dueCheck = true;
-        this.kick();
-      }, this.opts.pollMs);
+      this.timer = setInterval(this.fullScan, this.opts.pollMs);
       this.timer.unref();
     }
-    this.dueCheck = true;
-    this.kick(); // a full scan: what was ready before the start, and the next due time
+    // Listening first (where the store can), then a full scan: what was ready before the start and
+    // the next due time; what another process enqueues after the scan began comes by notification.
+    this.listening = listenToOthers(this.store.queue, this.log, (lanes) => this.kick(lanes), this.fullScan);
   }
+
 
   /** Stop taking new items and wait for the lanes in flight to settle. */
   async stop(): Promise<void> {
@@ -136,6 +140,7 @@ export class RelayQueue {
     this.dueAt = Infinity;
     for (const t of this.wakeups.values()) clearTimeout(t);
     this.wakeups.clear();
+    await (await this.listening)?.();
     while (this.active.size > 0 || this.scanning) await new Promise((r) => setTimeout(r, 10));
   }
 
@@ -347,8 +352,7 @@ export class RelayQueue {
     this.dueTimer = setTimeout(() => {
       this.dueTimer = null;
       this.dueAt = Infinity;
-      this.dueCheck = true;
-      this.kick();
+      this.fullScan();
     }, Math.max(0, at - Date.now()) + 1);
     this.dueTimer.unref();
   }

@@ -18,6 +18,12 @@ export interface Db {
   tx<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   /** Run a multi-statement SQL script without parameters (migrations, tests). */
   exec?(sql: string): Promise<void>;
+  /**
+   * Postgres only: LISTEN on `channel` on a connection of its own; `onPayload` hears each NOTIFY,
+   * `onGap` that the connection dropped and listens again (what was sent meanwhile is lost).
+   * Resolves once listening, to a function that stops.
+   */
+  listen?(channel: string, onPayload: (payload: string) => void, onGap: () => void): Promise<() => Promise<void>>;
   /** Statements executed since start (for the benchmark's statements-per-message), BEGIN/COMMIT included. */
   readonly statementCount: number;
   /**
@@ -251,6 +257,13 @@ export interface Store {
      */
     enqueueAndClaim?(items: NewQueueItem[], claimLanes: string[]): Promise<QueueItem[]>;
     /**
+     * Be woken by other processes' enqueues (Postgres LISTEN/NOTIFY on `tandem_queue`): `onLanes`
+     * with the lanes they enqueued to, `onGap` when notifications may have been lost (the listening
+     * connection dropped and is back). Resolves once listening, to a function that stops. Absent on
+     * the embedded PGlite (no other process can open its database) and in hand-written fakes.
+     */
+    listen?(onLanes: (lanes: string[]) => void, onGap: () => void): Promise<() => Promise<void>>;
+    /**
      * Lanes whose head (lowest pending id) is due (nextAttemptAt <= now), oldest head first.
      * A lane whose head waits for a retry is not returned even if later items are due.
      * `now` defaults to the process clock (the same clock retry() times are computed with).
@@ -321,4 +334,12 @@ export interface StoreOptions {
   onError?: (err: Error) => void;
   /** Hears the steps that take time at open (creating the embedded database, migrations). */
   progress?: (message: string) => void;
+  /**
+   * pg only: each enqueue also sends NOTIFY tandem_queue (one per lane, in the insert's statement),
+   * which wakes the workers of the bridge process that listens (queue.listen). For a process that
+   * writes the queue of a bridge running elsewhere (the CLI, a second process). Default off: the
+   * bridge's own enqueues wake its lanes in-process, and a notification to itself would cost every
+   * message a round trip.
+   */
+  notifyEnqueues?: boolean;
 }

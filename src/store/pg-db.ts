@@ -59,9 +59,14 @@ class PgClientDb extends BaseDb {
   }
 }
 
+/** Longest wait before opening a dropped LISTEN connection again. */
+const LISTEN_RETRY_MAX_MS = 30_000;
+
 export class PgDb extends BaseDb {
   readonly kind = "pg" as const;
-  private constructor(private readonly pool: pg.Pool, readonly where: string) {
+  /** The stop functions of open LISTEN connections (close() ends them). */
+  private readonly listeners = new Set<() => Promise<void>>();
+  private constructor(private readonly pool: pg.Pool, readonly where: string, private readonly uri: string, private readonly onError?: (err: Error) => void) {
     super({ n: 0, tx: 0 });
   }
 
@@ -81,7 +86,65 @@ export class PgDb extends BaseDb {
       const reason = isDbError(e) ? `${e.message}` : networkReason(err);
       throw new StoreError("store.connect", `cannot connect to Postgres at ${where}: ${reason}`, { cause: err });
     }
-    return new PgDb(pool, where);
+    return new PgDb(pool, where, uri, onError);
+  }
+
+  /**
+   * LISTEN on a connection of its own: a pooled one goes back to the pool and hears nothing. It
+   * sits idle until a NOTIFY comes (no timer, no keep-alive query). When it drops (a restart of
+   * Postgres, a cut session), it is opened again with backoff (1 s doubling to 30 s) and onGap
+   * is told once it listens again, since what was sent meanwhile is lost.
+   */
+  async listen(channel: string, onPayload: (payload: string) => void, onGap: () => void): Promise<() => Promise<void>> {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new StoreError("store.misuse", `not a channel name: ${channel}`);
+    let client: pg.Client | null = null;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
+    let delay = 1000;
+    const connect = async (): Promise<void> => {
+      const c = new pg.Client({ connectionString: this.uri, application_name: "tandem-listen", connectionTimeoutMillis: 15_000 });
+      c.on("notification", (m) => { if (m.channel === channel) onPayload(m.payload ?? ""); });
+      c.on("error", (err) => this.onError?.(err)); // an "end" follows, which reconnects
+      c.on("end", () => {
+        if (client !== c) return;
+        client = null;
+        reconnect();
+      });
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${channel}`);
+      } catch (err) {
+        await c.end().catch(() => undefined);
+        throw toStoreError(err, `LISTEN ${channel}`, this.where);
+      }
+      if (stopped) await c.end().catch(() => undefined);
+      else client = c;
+    };
+    const reconnect = (): void => {
+      if (stopped) return;
+      retry = setTimeout(() => {
+        connect().then(() => {
+          delay = 1000;
+          if (!stopped) onGap();
+        }, (err: Error) => {
+          this.onError?.(err);
+          delay = Math.min(LISTEN_RETRY_MAX_MS, delay * 2);
+          reconnect();
+        });
+      }, delay);
+      retry.unref();
+    };
+    await connect();
+    const stop = async (): Promise<void> => {
+      stopped = true;
+      clearTimeout(retry);
+      this.listeners.delete(stop);
+      const c = client;
+      client = null;
+      await c?.end().catch(() => undefined);
+    };
+    this.listeners.add(stop);
+    return stop;
   }
 
   async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
@@ -128,6 +191,7 @@ export class PgDb extends BaseDb {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const stop of [...this.listeners]) await stop();
     await this.pool.end();
   }
 }

@@ -21,8 +21,8 @@ export async function openDb(opts: { uri: string; dataDir: string; onError?: (er
   return (await import("./pglite.js")).PGliteDb.open(opts.dataDir, opts.progress);
 }
 
-/** A Store over an open Db (no migration). `close` closes the Db. */
-export function makeStore(db: Db, box: SecretBox): Store {
+/** A Store over an open Db (no migration). `close` closes the Db. `notifyEnqueues`: StoreOptions'. */
+export function makeStore(db: Db, box: SecretBox, opts: { notifyEnqueues?: boolean } = {}): Store {
   const store: Store = {
     db,
     logins: loginsRepo(db, box),
@@ -32,10 +32,10 @@ export function makeStore(db: Db, box: SecretBox): Store {
     mappings: mappingsRepo(db),
     messages: messagesRepo(db),
     reactions: reactionsRepo(db),
-    queue: queueRepo(db),
+    queue: queueRepo(db, { notify: opts.notifyEnqueues === true && db.kind === "pg" }),
     kv: kvRepo(db),
     audit: auditRepo(db),
-    tx: (fn) => db.tx((t) => fn(makeStore(t, box))),
+    tx: (fn) => db.tx((t) => fn(makeStore(t, box, opts))),
     close: () => db.close(),
   };
   return store;
@@ -63,5 +63,5 @@ export async function openStore(opts: StoreOptions & { migrations?: Migration[] 
     await db.close().catch(() => undefined);
     throw err;
   }
-  return makeStore(db, box);
+  return makeStore(db, box, { notifyEnqueues: opts.notifyEnqueues });
 }

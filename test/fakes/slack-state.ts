@@ -296,7 +296,9 @@ export class SlackStore {
     const previous = wireMessage(m, { metadata: true });
     const eventTs = this.clock.next();
     Object.assign(m, patch);
-    if (patch.blocks === undefined && m.user && !m.bot_id && m.subtype === undefined) m.blocks = richTextFromText(m.text);
+    // Slack renders a person's edited text into new blocks, for a message with files (file_share) too.
+    const personal = m.subtype === undefined || m.subtype === "file_share" || m.subtype === "thread_broadcast";
+    if (patch.blocks === undefined && m.user && !m.bot_id && personal) m.blocks = richTextFromText(m.text);
     for (const k of Object.keys(m)) if (m[k] === undefined) delete m[k];
     m.edited = { user: editor, ts: eventTs };
     const delivered = this.emitInConv(this.team(c.teamId), c, {

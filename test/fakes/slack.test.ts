@@ -164,6 +164,18 @@ describe("Web API", () => {
     expect(await platformError(w.chat.postMessage({ channel: "C0701", text: "x" }))).toMatchObject({ error: "is_archived" });
   });
 
+  it("an edited message with a file carries blocks of its new text, as Slack renders them", async () => {
+    const t = slack.createTeam({ id: "T0010", domain: "ten" });
+    slack.addUser(t.id, { id: "U1001", name: "erin" });
+    slack.addChannel(t.id, { id: "C1001", name: "files", members: ["U1001"], botMember: true });
+    const ts = slack.userPosts(t.id, "C1001", "U1001", "the report", { silent: true, files: [{ name: "r.txt", data: Buffer.from("r") }] });
+    slack.userEdits(t.id, "C1001", ts, "the final report");
+    slack.clearPendingEvents(t);
+    const [m] = (await web(t.botToken).conversations.history({ channel: "C1001" })).messages!;
+    expect(m).toMatchObject({ subtype: "file_share", text: "the final report", edited: { user: "U1001" } });
+    expect(JSON.stringify(m!.blocks)).toContain("the final report");
+  });
+
   it("429 with Retry-After is honoured by WebClient", async () => {
     slack.rateLimitNext("users.info", 1, 1);
     const started = Date.now();

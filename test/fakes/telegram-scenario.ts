@@ -48,6 +48,8 @@ export interface AddChatOptions {
   /** Shorthand: these ids become administrators with full rights. */
   admins?: number[];
   creator?: number;
+  /** Messages sent before the bots came (ids 1..n, not stored: an export test has them): the chat's next message gets n + 1. */
+  earlierMessages?: number;
 }
 
 export interface MediaInput {
@@ -123,7 +125,7 @@ export class TelegramScenario extends TelegramBotApi {
     if (opts.type === "private" && !this.users.has(opts.id)) throw new Error(`FakeTelegram: private chat ${opts.id} needs addUser({id: ${opts.id}})`);
     const chat: ChatRecord = {
       id: opts.id, type: opts.type, isForum: opts.is_forum === true && opts.type === "supergroup",
-      members: new Map(), messages: new Map(), nextMessageId: 1, pinned: [],
+      members: new Map(), messages: new Map(), nextMessageId: (opts.earlierMessages ?? 0) + 1, pinned: [],
       ...(opts.title !== undefined ? { title: opts.title } : {}), ...(opts.username ? { username: opts.username } : {}),
       ...(opts.description !== undefined ? { description: opts.description } : {}),
     };

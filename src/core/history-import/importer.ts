@@ -1,7 +1,8 @@
 /**
  * The history import (`tandem import <network>`, `import` in the bot DM): reads a HistorySource
  * conversation by conversation, oldest first, and writes each event into the chat's room
- * (RoomChooser) through HistoryWriter. One import runs at a time.
+ * (RoomChooser) through HistoryWriter; `bridge.import_conversations_at_once` conversations at a
+ * time, each in its own order. One import runs at a time.
  *
  * - Resumable: the job is kept in kv (`import-job`); a bridge that restarts (or was killed)
  *   resumes it, and since every write is skipped when already in the message map and every send
@@ -72,6 +73,20 @@ const STATUS_EDIT_MS = 5000;
 const LIVE_FIRST_MS = 500;
 
 const ENDED = new Set<string>(["done", "stopped", "failed"]);
+
+/**
+ * Runs `work` over `items`, at most `n` at a time, in list order as slots free. Conversations are
+ * independent rooms: order matters within one (its events go one after another), not across them,
+ * and one conversation at a time leaves the homeserver idle while each send is answered.
+ */
+async function inPool<T>(items: readonly T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => { while (next < items.length) await work(items[next++]!); };
+  // Every worker ends before a failure is passed on: none may go on writing after the run ended.
+  const ends = await Promise.allSettled(Array.from({ length: Math.min(n, items.length) }, worker));
+  const failed = ends.find((e) => e.status === "rejected");
+  if (failed) throw failed.reason;
+}
 
 export class HistoryImports {
   private current: { job: StoredJob; progress: ImportProgress; done: Promise<void>; stop: boolean; shutdown?: boolean; source?: HistorySource } | null = null;
@@ -200,9 +215,8 @@ export class HistoryImports {
         await this.deps.store.kv.set(JOB_KEY, JSON.stringify(job));
       }
       const rows = await Promise.all(convs.map(async (c) => progress.add(c.chat, c.info.name, await c.estimateMessages?.(window).catch(() => undefined))));
-      for (const [i, conv] of convs.entries()) {
-        if (cur.stop) break;
-        const row = rows[i]!;
+      await inPool(convs.map((conv, i) => [conv, rows[i]!] as const), this.deps.options.importConversationsAtOnce ?? 3, async ([conv, row]) => {
+        if (cur.stop) return;
         row.state = "importing";
         try {
           if (job.dryRun) await this.count(cur, conv, window, row);
@@ -216,7 +230,7 @@ export class HistoryImports {
           if (!job.dryRun && !cur.stop) await this.letGo(job, conv.chat);
         }
         progress.notes = source.notes?.() ?? [];
-      }
+      });
       if (job.dryRun) {
         const snap = progress.snapshot();
         const seconds = (Date.now() - progress.startedAt) / 1000 + snap.messages / ESTIMATED_WRITE_RATE;

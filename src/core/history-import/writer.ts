@@ -8,7 +8,7 @@
  * Files come from the source (the network, or an export's folder), within bridge.max_file_size.
  */
 import { createHash } from "node:crypto";
-import { normalizeDoc, paragraph, type Doc } from "../../formatting/ast.js";
+import { normalizeDoc, paragraph, plainText, type Doc } from "../../formatting/ast.js";
 import type { Connection, NetworkConnector } from "../connector.js";
 import type { CoreDeps } from "../context.js";
 import type { GhostManager } from "../ghosts.js";
@@ -84,7 +84,7 @@ export class HistoryWriter {
     }
     let files = 0;
     for (const file of ev.msg.files ?? []) {
-      const content = await this.fileContent(t, file);
+      const content = await this.fileContent(t, file, ev.editedAt);
       if (content.url) files++;
       await send({ ...content, "m.mentions": {} }, part++);
     }
@@ -104,7 +104,7 @@ export class HistoryWriter {
     return { content: reply ? { "m.relates_to": { "m.in_reply_to": { event_id: reply } } } : {} };
   }
 
-  private async fileContent(t: WriteTarget, file: FileRef): Promise<Record<string, unknown>> {
+  private async fileContent(t: WriteTarget, file: FileRef, editedAt?: number): Promise<Record<string, unknown>> {
     const limit = Math.min(this.deps.options.maxFileSize, t.connector.maxDownloadSize ?? Infinity);
     const tooLarge = (size?: number) => ({
       msgtype: "m.notice",
@@ -120,7 +120,18 @@ export class HistoryWriter {
     if (file.width) info.w = file.width;
     if (file.height) info.h = file.height;
     if (file.durationMs) info.duration = file.durationMs;
-    return { msgtype: MSGTYPE_FOR_FILE[file.kind], body: file.name, filename: file.name, url, info };
+    // As the live relay sends it: a captioned file (Telegram) has no text part, its caption is the body.
+    // An edited caption is the message's edited text: marked as such, like a text part.
+    const caption = file.caption && file.caption.length > 0 ? plainText(editedAt ? markEdited(file.caption) : file.caption) : undefined;
+    const content: Record<string, unknown> = {
+      msgtype: MSGTYPE_FOR_FILE[file.kind], body: caption ?? file.name, filename: file.name, url, info,
+      ...(caption && editedAt ? { "net.tandem.edited_at": editedAt } : {}),
+    };
+    if (file.kind === "voice") {
+      content["org.matrix.msc3245.voice"] = {};
+      content["org.matrix.msc1767.audio"] = { duration: file.durationMs ?? 0 };
+    }
+    return content;
   }
 
   private async reaction(t: WriteTarget, ev: Of<"reaction">): Promise<WriteOutcome> {

@@ -9,6 +9,7 @@ import {
 } from "@slack/web-api";
 import { RemoteError } from "../../core/errors.js";
 import type { Logger } from "../../core/log.js";
+import { slackWebFetch } from "./web-transport.js";
 
 export type Obj = Record<string, unknown>;
 
@@ -135,6 +136,7 @@ export function makeWebClient(token: string, opts: ApiOptions, extra: { rejectRa
     retryConfig: { retries: opts.retries, factor: 2, minTimeout: 200, maxTimeout: 2000 },
     timeout: opts.timeoutMs,
     rejectRateLimitedCalls: extra.rejectRateLimitedCalls ?? true,
+    fetch: slackWebFetch(),
   });
 }
 

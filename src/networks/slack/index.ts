@@ -37,8 +37,13 @@ export interface SlackConnectorOptions {
   pacing?: boolean;
 }
 
-const DEFAULT_SOCKET: SocketOptions = {
-  clientPingTimeoutMs: 5000,
+/**
+ * The SDK pings Slack every clientPingTimeout / 3: with its 5 s default, every 1.7 s per workspace,
+ * the most frequent wake-up of an idle bridge. Slack pings us too (serverPingTimeout notices a dead
+ * socket within 30 s), so our own ping only needs to be rare: every 20 s, dropped after 60 s silent.
+ */
+export const DEFAULT_SOCKET: SocketOptions = {
+  clientPingTimeoutMs: 60_000,
   serverPingTimeoutMs: 30_000,
   startTimeoutMs: 30_000,
   reconnectBaseMs: 1000,

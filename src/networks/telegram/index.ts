@@ -91,7 +91,9 @@ export function telegramSettings(config: Config, overrides: Partial<TelegramSett
     maxDownloadSize: t.max_download_size,
     maxUploadSize: t.max_upload_size,
     maxMessageParts: config.bridge.max_message_parts,
-    pollTimeoutSeconds: 30,
+    // Each long poll held 50 s (grammY's default is 30 s): an idle bot costs about one request
+    // a minute, not two (issue 17: an idle bridge wakes as little as it can).
+    pollTimeoutSeconds: 50,
     backoff: { initialMs: 1000, maxMs: 60_000 },
     requestTimeoutSeconds: 300,
     pacing: t.outbound_pacing,

@@ -1,7 +1,7 @@
 /** Reading what an import wrote, as a client would: a room's whole timeline and the bridge's import progress. */
 import type { ClientEvent, MatrixUser } from "./matrix-user.js";
 
-export interface ImportSnapshot { state: string; messages: number; alreadyIn: number; conversations: Array<{ chat: string; roomId?: string }> }
+export interface ImportSnapshot { state: string; source: string; messages: number; alreadyIn: number; conversations: Array<{ chat: string; roomId?: string }> }
 
 /** The whole room as /messages gives it, oldest first. */
 export async function roomHistory(user: MatrixUser, roomId: string): Promise<ClientEvent[]> {

@@ -67,6 +67,7 @@ describe("defaults", () => {
         command_prefix: "!tandem",
         max_file_size: 52428800,
         download_allowed_origins: "",
+        import_conversations_at_once: 3,
         avatar_cache_bytes: 33554432,
         max_message_parts: 10,
         encryption_key: "",

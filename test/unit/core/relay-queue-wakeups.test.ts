@@ -9,6 +9,7 @@ import { RemoteError } from "../../../src/core/errors.js";
 import { silentLogger } from "../../../src/core/log.js";
 import { StoreError } from "../../../src/store/db.js";
 import type { Store } from "../../../src/store/api.js";
+import { openStore } from "../../../src/store/store.js";
 import { cleanupBackends, describeEachBackend, storeOpener } from "../../support/db.js";
 
 afterAll(cleanupBackends);
@@ -116,10 +117,9 @@ describeEachBackend("relay queue wake-ups (no poll)", (backend) => {
         throw new RemoteError("timeout", "no answer after the send", { retryable: true });
       }
     }, async () => undefined, silentLogger, { pollMs: HOUR, baseDelayMs: 10 });
-    q.start();
     await store.queue.enqueue([{ lane: "s", sourceKey: "s1", payload: { v: "s1" } }, { lane: "s", sourceKey: "s2", payload: { v: "s2" } },
       { lane: "s", sourceKey: "f1", payload: { v: "f1" } }, { lane: "s", sourceKey: "s3", payload: { v: "s3" } }]);
-    q.kick(["s"]);
+    q.start(); // its scan (done before the first item is applied, so not counted below) starts the lane
     await until(() => q.counts.done === 4);
     await q.stop();
     // s1 → s2 → f1: the handler's own look-up, then one statement (map rows + done + the next claim).
@@ -157,4 +157,30 @@ describeEachBackend("relay queue wake-ups (no poll)", (backend) => {
     await q.stop();
     expect(seen.map((x) => x.v)).toEqual(["e1", "e2", "w1", "w2"]);
   });
+
+  // Postgres only: the embedded database cannot be opened by a second process.
+  if (backend.name === "pg") {
+    it("an item another process enqueues is applied at once: its NOTIFY wakes the lane, with the sweep at an hour", async () => {
+      const opts = await backend.open();
+      const own = await openStore(opts); // the bridge's store: its enqueues wake its lanes in-process
+      const other = await openStore({ ...opts, notifyEnqueues: true }); // the CLI or a second process: its own pool and connections
+      try {
+        // Told when the start's scan (once listening) has read the queue.
+        let scans = 0;
+        const store = { ...own, queue: { ...own.queue, nextDueAt: async (now?: Date) => { const d = await own.queue.nextDueAt!(now); scans++; return d; } } } as Store;
+        const seen: string[] = [];
+        const q = new RelayQueue(store, async (item) => { seen.push(v(item.payload)); }, async () => undefined, silentLogger, { pollMs: HOUR });
+        q.start();
+        await until(() => scans === 1); // nothing enqueued from here on can be found by a scan
+        await other.queue.enqueue([{ lane: "n", sourceKey: "n1", payload: { v: "n1" } }, { lane: "m", sourceKey: "m1", payload: { v: "m1" } }]);
+        await until(() => seen.length === 2);
+        await q.stop();
+        expect(seen.sort()).toEqual(["m1", "n1"]);
+        expect(scans).toBe(1); // woken by the notification, not by a scan
+      } finally {
+        await other.close();
+        await own.close();
+      }
+    });
+  }
 });

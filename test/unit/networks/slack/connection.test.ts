@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Connection } from "../../../../src/core/connector.js";
 import { RemoteError } from "../../../../src/core/errors.js";
+import { DEFAULT_SOCKET } from "../../../../src/networks/slack/index.js";
 import { FakeSlack, type TeamHandle } from "../../../fakes/slack.js";
 import { RecordingSink, connect, sleep } from "./support.js";
 
@@ -34,6 +35,11 @@ async function connected(team: TeamHandle, sink?: RecordingSink) {
 }
 
 describe("Slack connection", () => {
+  it("at rest pings Slack every 20 s, not every 1.7 s (the SDK pings every clientPingTimeout / 3); Slack's own pings watch the socket within 30 s", () => {
+    expect(DEFAULT_SOCKET.clientPingTimeoutMs / 3).toBe(20_000);
+    expect(DEFAULT_SOCKET.serverPingTimeoutMs).toBe(30_000);
+  });
+
   it("reports connecting then connected, with one socket", async () => {
     const team = newTeam();
     const { sink } = await connected(team);

@@ -6,6 +6,8 @@ import { silentLogger } from "../../../../src/core/log.js";
 import type { RemoteEvent } from "../../../../src/core/types.js";
 import { ALLOWED_UPDATES, TelegramConnection, type TelegramSettings } from "../../../../src/networks/telegram/connection.js";
 import { WebhookHub } from "../../../../src/networks/telegram/webhook.js";
+import { telegramSettings } from "../../../../src/networks/telegram/index.js";
+import { parseConfig } from "../../../../src/config/index.js";
 import { FakeTelegram, type BotHandle } from "../../../fakes/telegram.js";
 import { freePort } from "../../../support/harness.js";
 
@@ -85,6 +87,14 @@ describe("telegram connection: polling", () => {
     await tg.waitFor(() => sink.events.length === 2);
     expect(sink.texts()).toEqual([says("one"), says("two")]);
     expect(sink.events[0]).toMatchObject({ kind: "message", chat: String(GROUP), sender: String(IVAN) });
+  });
+
+  it("an idle bot's long poll asks Telegram to hold it 50 s: about one request a minute at rest", async () => {
+    const config = parseConfig({ homeserver: { url: "http://127.0.0.1:1", domain: "example.org" }, telegram: { api_root: tg.apiRoot } }, {}, { baseDir: "/tmp" });
+    connect(telegramSettings(config, { backoff: { initialMs: 20, maxMs: 200 } }));
+    await tg.waitFor(() => tg.getUpdatesCalls.length >= 2); // the first asks for what is pending at once
+    expect(tg.getUpdatesCalls[0]!.timeout).toBe(0);
+    expect(tg.getUpdatesCalls[1]!.timeout).toBe(50);
   });
 
   it("moves the offset past an update only once it is queued", async () => {
