@@ -129,7 +129,6 @@ export class RelayQueue {
     this.listening = listenToOthers(this.store.queue, this.log, (lanes) => this.kick(lanes), this.fullScan);
   }
 
-
   /** Stop taking new items and wait for the lanes in flight to settle. */
   async stop(): Promise<void> {
     this.running = false;
@@ -183,7 +182,6 @@ export class RelayQueue {
    * item, without a claim of its own (one round trip less for a message into a quiet chat).
    */
   async enqueue(items: NewQueueItem[]): Promise<void> {
-    // Stryker disable next-line ConditionalExpression: a short cut; no items are no lanes, and the store inserts nothing.
     if (items.length === 0) return;
     const lanes = [...new Set(items.map((i) => i.lane))];
     const q = this.store.queue;
@@ -200,7 +198,6 @@ export class RelayQueue {
       this.kick(lanes);
       return;
     }
-    // Stryker disable next-line ArrayDeclaration: read only after the insert answered, which assigns it.
     let claimed: QueueItem[] = [];
     try {
       claimed = await q.enqueueAndClaim!(items, reserved);
@@ -331,7 +328,6 @@ export class RelayQueue {
 
   /** Start the lane's worker when its head is due (one timer per waiting lane, not a poll). */
   private wakeLaneIn(lane: string, delayMs: number): void {
-    // Stryker disable next-line ConditionalExpression: a timer armed after stop() calls kick(), which does nothing once stopped.
     if (!this.running) return;
     clearTimeout(this.wakeups.get(lane));
     // +1: the head's next_attempt_at is compared with the clock in the database's terms (ms).
