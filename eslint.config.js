@@ -3,7 +3,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**", "reports/**", ".stryker-tmp/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**", "reports/**", ".stryker-tmp*/**"] },
   ...tseslint.configs.recommended,
   {
     rules: {
