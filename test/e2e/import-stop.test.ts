@@ -32,9 +32,9 @@ describe("import stop and resume", () => {
     expect(await h.command(admin, dm, `login app ${ws.team.botToken} ${ws.team.appToken}`)).toMatch(/Logged in/);
     await waitUntil(() => h.bridge.core.health.all().some((x) => x.state === "connected"), 10_000, "connected");
 
-    const held = slack.hold("conversations.replies"); // midway through the first conversation
+    const held = slack.hold("conversations.replies"); // midway through each conversation (both are read at once)
     expect(await h.command(admin, dm, "import slack")).toMatch(/^Import from Slack workspace Acme \(T0001\): running/);
-    await held.arrived(1);
+    await held.arrivedFor("channel", 2);
     const atStop = h.bridge.core.imports.snapshot()!.messages;
     await admin.sendText(dm, "import stop");
     try {

@@ -81,11 +81,13 @@ describe("tandem import slack (fake Slack, fake homeserver, the bridge as a proc
   }, 60_000);
 
   it("imports everything once, in order, through a kill -9 midway, with a live message after the history", async () => {
-    // Slack holds the first thread's replies: the import is then midway through the first conversation.
+    // Slack holds the threads' replies: the import is then midway through each conversation, the
+    // three read at once (bridge.import_conversations_at_once: 3, the default; one at a time,
+    // only the first would ever ask).
     let held: MethodHold | null = slack.hold("conversations.replies");
     const reply = await bp.command(admin, dm, "import slack");
     expect(reply).toMatch(/^Import from Slack workspace Acme \(T0001\): running/);
-    await held.arrived(1);
+    await held.arrivedFor("channel", 3);
     const general = roomOf("C0001")!;
     expect(general).toBeDefined();
     const before = texts(general).length;

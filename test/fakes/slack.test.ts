@@ -242,6 +242,21 @@ describe("Socket Mode", () => {
     expect((await listing).channels?.some((c) => c.id === "C0001")).toBe(true);
   });
 
+  it("hold: arrivedFor counts different values of a parameter, not a second call with the same one", async () => {
+    const hold = slack.hold("conversations.history");
+    const history = (limit: number) => web(team.botToken).conversations.history({ channel: "C0001", limit });
+    const calls = [history(5), history(5)]; // a client's retry looks like this
+    await hold.arrived(2);
+    let two = false;
+    void hold.arrivedFor("limit", 2).then(() => { two = true; });
+    await new Promise((r) => setImmediate(r));
+    expect(two).toBe(false);
+    calls.push(history(7));
+    await hold.arrivedFor("limit", 2);
+    hold.release();
+    for (const c of await Promise.all(calls)) expect(c.ok).toBe(true);
+  });
+
   it("an unacked envelope is redelivered with retry_attempt 1, reason timeout", async () => {
     skipFirstAck.add("please retry");
     const ts = slack.userPosts(team.id, "C0001", "U0002", "please retry");

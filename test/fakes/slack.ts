@@ -56,6 +56,8 @@ const idOf = (r: IdRef): string => (typeof r === "string" ? r : r.id);
 export interface MethodHold {
   /** Resolves once `n` calls have arrived since the hold began. */
   arrived(n?: number): Promise<void>;
+  /** Resolves once calls have arrived for `n` different values of `param` (e.g. channels: a client's retry of one call is not another call). */
+  arrivedFor(param: string, n: number): Promise<void>;
   /** Answer the held calls (with the state as it is then) and stop holding. */
   release(): void;
 }
@@ -144,15 +146,17 @@ export class FakeSlack {
   hold(method: string): MethodHold {
     if (this.holds.has(method)) throw new Error(`FakeSlack: ${method} is already held`);
     const gates: Array<() => void> = [];
-    const watchers: Array<{ n: number; resolve: () => void }> = [];
-    let count = 0;
-    this.holds.set(method, () => {
-      count++;
-      for (const w of watchers.filter((x) => count >= x.n)) w.resolve();
+    const watchers: Array<{ done: () => boolean; resolve: () => void }> = [];
+    const held: ApiCall[] = [];
+    this.holds.set(method, (call) => {
+      held.push(call);
+      for (const w of watchers.filter((x) => x.done())) w.resolve();
       return new Promise<void>((resolve) => gates.push(resolve));
     });
+    const when = (done: () => boolean) => (done() ? Promise.resolve() : new Promise<void>((resolve) => watchers.push({ done, resolve })));
     return {
-      arrived: (n = 1) => (count >= n ? Promise.resolve() : new Promise<void>((resolve) => watchers.push({ n, resolve }))),
+      arrived: (n = 1) => when(() => held.length >= n),
+      arrivedFor: (param, n) => when(() => new Set(held.map((c) => JSON.stringify((c.params as Record<string, unknown>)[param]))).size >= n),
       release: () => {
         this.holds.delete(method);
         for (const open of gates.splice(0)) open();
