@@ -172,10 +172,12 @@ describeEachBackend("relay queue wake-ups (no poll)", (backend) => {
         const q = new RelayQueue(store, async (item) => { seen.push(v(item.payload)); }, async () => undefined, silentLogger, { pollMs: HOUR });
         q.start();
         await until(() => scans === 1); // nothing enqueued from here on can be found by a scan
+        await other.queue.enqueue([{ lane: "k", sourceKey: "k1", payload: { v: "k1" } }]); // one item: the store's plain insert must not skip the NOTIFY
+        await until(() => seen.length === 1);
         await other.queue.enqueue([{ lane: "n", sourceKey: "n1", payload: { v: "n1" } }, { lane: "m", sourceKey: "m1", payload: { v: "m1" } }]);
-        await until(() => seen.length === 2);
+        await until(() => seen.length === 3);
         await q.stop();
-        expect(seen.sort()).toEqual(["m1", "n1"]);
+        expect(seen.sort()).toEqual(["k1", "m1", "n1"]);
         expect(scans).toBe(1); // woken by the notification, not by a scan
       } finally {
         await other.close();
