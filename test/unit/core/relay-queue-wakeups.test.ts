@@ -158,6 +158,41 @@ describeEachBackend("relay queue wake-ups (no poll)", (backend) => {
     expect(seen.map((x) => x.v)).toEqual(["e1", "e2", "w1", "w2"]);
   });
 
+  it("the safety sweep finds an item nobody signalled (no kick, no notification), at its interval", async () => {
+    const real = await open(backend);
+    let scans = 0;
+    const store = { ...real, queue: { ...real.queue, nextDueAt: async (now?: Date) => { const d = await real.queue.nextDueAt!(now); scans++; return d; } } } as Store;
+    const seen: string[] = [];
+    const q = new RelayQueue(store, async (item) => { seen.push(v(item.payload)); }, async () => undefined, silentLogger, { pollMs: 30 });
+    q.start();
+    await until(() => scans >= 1); // the start's scan is over: only a sweep can find what comes now
+    await real.queue.enqueue([{ lane: "s", sourceKey: "s1", payload: { v: "s1" } }]);
+    await until(() => seen.length === 1);
+    await q.stop();
+    expect(seen).toEqual(["s1"]);
+    expect(scans).toBeGreaterThan(1);
+  });
+
+  it("one enqueue of many lanes starts no more workers than its concurrency", async () => {
+    const store = await open(backend);
+    let inFlight = 0;
+    let most = 0;
+    const seen: string[] = [];
+    const q = new RelayQueue(store, async (item) => {
+      most = Math.max(most, ++inFlight);
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); // overlap with any other worker running
+      inFlight--;
+      seen.push(v(item.payload));
+    }, async () => undefined, silentLogger, { concurrency: 2, pollMs: HOUR });
+    q.start();
+    const lanes = ["c1", "c2", "c3", "c4", "c5", "c6"];
+    await q.enqueue(lanes.map((l) => ({ lane: l, sourceKey: l, payload: { v: l } })));
+    await until(() => seen.length === lanes.length);
+    await q.stop();
+    expect(seen.sort()).toEqual(lanes);
+    expect(most).toBe(2);
+  });
+
   // Postgres only: the embedded database cannot be opened by a second process.
   if (backend.name === "pg") {
     it("an item another process enqueues is applied at once: its NOTIFY wakes the lane, with the sweep at an hour", async () => {
