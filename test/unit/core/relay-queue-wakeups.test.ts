@@ -173,6 +173,20 @@ describeEachBackend("relay queue wake-ups (no poll)", (backend) => {
     expect(scans).toBeGreaterThan(1);
   });
 
+  it("an enqueue into a queue that is not running stores the item and applies it only once started", async () => {
+    const store = await open(backend);
+    const seen: string[] = [];
+    const q = new RelayQueue(store, async (item) => { seen.push(v(item.payload)); }, async () => undefined, silentLogger, { pollMs: HOUR });
+    await q.enqueue([{ lane: "x", sourceKey: "x1", payload: { v: "x1" } }]);
+    await q.stop(); // waits for any lane in flight: none may have started
+    expect(seen).toEqual([]);
+    expect(await store.queue.head("x")).toMatchObject({ sourceKey: "x1" });
+    q.start();
+    await until(() => seen.length === 1);
+    await q.stop();
+    expect(seen).toEqual(["x1"]);
+  });
+
   it("one enqueue of many lanes starts no more workers than its concurrency", async () => {
     const store = await open(backend);
     let inFlight = 0;
