@@ -11,6 +11,7 @@ import type { MatrixFileInfo } from "./matrix-port.js";
 import type { CoreDeps } from "./context.js";
 import { holdForLogin } from "./detached.js";
 import { LinkedFanOut } from "./fan-out.js";
+import { tooLargeNotice, uploadedFileContent } from "./file-content.js";
 import { isRetryable, RemoteError, TandemError } from "./errors.js";
 import type { GhostManager } from "./ghosts.js";
 import type { LoginManager } from "./logins.js";
@@ -25,10 +26,6 @@ import type { FileRef, RemoteEvent } from "./types.js";
 const OVERFLOW_FILE_NAME = "message-continued.txt";
 
 type Of<K extends RemoteEvent["kind"]> = Extract<RemoteEvent, { kind: K }>;
-
-const MSGTYPE_FOR_FILE: Record<FileRef["kind"], string> = {
-  image: "m.image", sticker: "m.image", video: "m.video", audio: "m.audio", voice: "m.audio", file: "m.file",
-};
 
 /**
  * Tries of one file download before its message is dead-lettered (with a notice in the room).
@@ -192,32 +189,16 @@ export class RemoteInbound {
     const caption = file.caption && file.caption.length > 0 ? plainText(file.caption) : undefined;
     const limit = Math.min(options.maxFileSize, networkLimit ?? Infinity);
     if (file.size !== undefined && file.size > limit) {
-      return { content: this.tooLarge(file) };
+      return { content: tooLargeNotice(file) };
     }
     const dl = await conn.download(file).catch((err: unknown) => { throw downloadGiveUp(err, file, attempts); });
-    if (dl.data.length > limit) return { content: this.tooLarge(file) };
+    if (dl.data.length > limit) return { content: tooLargeNotice(file) };
     // Nothing to upload (and the media client refuses an empty body): say what it was.
     if (dl.data.length === 0) return { content: { msgtype: "m.notice", body: `File ${file.name} is empty (0 bytes)` } };
-    const mxc = await matrix.uploadMedia(dl.data, dl.mime || file.mime, file.name);
-    const info: Record<string, unknown> = { mimetype: dl.mime || file.mime, size: dl.data.length };
-    if (file.width) info.w = file.width;
-    if (file.height) info.h = file.height;
-    if (file.durationMs) info.duration = file.durationMs;
-    const content: Record<string, unknown> = {
-      msgtype: MSGTYPE_FOR_FILE[file.kind], body: caption ?? file.name, filename: file.name, url: mxc, info,
-    };
-    if (file.kind === "voice") {
-      content["org.matrix.msc3245.voice"] = {};
-      content["org.matrix.msc1767.audio"] = { duration: file.durationMs ?? 0 };
-    }
     const mime = dl.mime || file.mime;
+    const mxc = await matrix.uploadMedia(dl.data, mime, file.name);
+    const content = uploadedFileContent(file, { url: mxc, mime, size: dl.data.length }, caption);
     return { content, info: { mxc, name: file.name, mime, size: dl.data.length, kind: file.kind, width: file.width, height: file.height } };
-  }
-
-  private tooLarge(file: FileRef): Record<string, unknown> {
-    const size = file.size ? ` (${(file.size / 1048576).toFixed(1)} MB)` : "";
-    const where = file.link ? `: ${file.link}` : "";
-    return { msgtype: "m.notice", body: `File ${file.name}${size} is too large to bridge${where}` };
   }
 
   private async relationFor(network: string, roomId: string, replyTo?: string, threadRoot?: string) {

@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { normalizeDoc, paragraph, plainText, type Doc } from "../../formatting/ast.js";
 import type { Connection, NetworkConnector } from "../connector.js";
 import type { CoreDeps } from "../context.js";
+import { tooLargeNotice, uploadedFileContent } from "../file-content.js";
 import type { GhostManager } from "../ghosts.js";
 import type { HistoryEvent, HistorySource } from "../history-source.js";
 import type { PortalDirectory } from "../portals.js";
@@ -18,10 +19,6 @@ import { renderCappedForMatrix } from "../render.js";
 import type { FileRef, RemoteEvent } from "../types.js";
 
 type Of<K extends RemoteEvent["kind"]> = Extract<HistoryEvent, { kind: K }>;
-
-const MSGTYPE_FOR_FILE: Record<FileRef["kind"], string> = {
-  image: "m.image", sticker: "m.image", video: "m.video", audio: "m.audio", voice: "m.audio", file: "m.file",
-};
 
 /** Txn id base of one source event: the same event always makes the same Matrix sends. */
 export function historyTxn(network: string, key: string): string {
@@ -106,32 +103,19 @@ export class HistoryWriter {
 
   private async fileContent(t: WriteTarget, file: FileRef, editedAt?: number): Promise<Record<string, unknown>> {
     const limit = Math.min(this.deps.options.maxFileSize, t.connector.maxDownloadSize ?? Infinity);
-    const tooLarge = (size?: number) => ({
-      msgtype: "m.notice",
-      body: `File ${file.name}${size ? ` (${(size / 1048576).toFixed(1)} MB)` : ""} is too large to bridge${file.link ? `: ${file.link}` : ""}`,
-    });
-    if (file.size !== undefined && file.size > limit) return tooLarge(file.size);
+    if (file.size !== undefined && file.size > limit) return tooLargeNotice(file);
     const dl = await t.source.download(file);
-    if (dl.data.length > limit) return tooLarge(dl.data.length);
+    if (dl.data.length > limit) return tooLargeNotice(file, dl.data.length);
     if (dl.data.length === 0) return { msgtype: "m.notice", body: `File ${file.name} is empty (0 bytes)` };
     const mime = dl.mime || file.mime;
     const url = await this.deps.matrix.uploadMedia(dl.data, mime, file.name);
-    const info: Record<string, unknown> = { mimetype: mime, size: dl.data.length };
-    if (file.width) info.w = file.width;
-    if (file.height) info.h = file.height;
-    if (file.durationMs) info.duration = file.durationMs;
     // As the live relay sends it: a captioned file (Telegram) has no text part, its caption is the body.
     // An edited caption is the message's edited text: marked as such, like a text part.
     const caption = file.caption && file.caption.length > 0 ? plainText(editedAt ? markEdited(file.caption) : file.caption) : undefined;
-    const content: Record<string, unknown> = {
-      msgtype: MSGTYPE_FOR_FILE[file.kind], body: caption ?? file.name, filename: file.name, url, info,
+    return {
+      ...uploadedFileContent(file, { url, mime, size: dl.data.length }, caption),
       ...(caption && editedAt ? { "net.tandem.edited_at": editedAt } : {}),
     };
-    if (file.kind === "voice") {
-      content["org.matrix.msc3245.voice"] = {};
-      content["org.matrix.msc1767.audio"] = { duration: file.durationMs ?? 0 };
-    }
-    return content;
   }
 
   private async reaction(t: WriteTarget, ev: Of<"reaction">): Promise<WriteOutcome> {
