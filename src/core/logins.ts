@@ -84,6 +84,8 @@ export class LoginManager {
           lane: remoteLane(connector.network, event.chat),
           sourceKey: `r:${connector.network}:${event.key}`,
           payload: { t: "remote", loginId: login.id, network: connector.network, receivedAt, event } satisfies RemotePayload,
+          // A message is a no-op once the map has its ref: the queue can answer that in the insert that hands it out.
+          ...(event.kind === "message" ? { mapKey: { network: connector.network, remoteRef: event.ref } } : {}),
         })));
       },
       claim: (user, code) => this.onClaim ? this.onClaim(connector.network, user, code) : Promise.resolve("This bridge does not map accounts."),

@@ -111,10 +111,12 @@ export class RemoteInbound {
     return this.portals.createPortal(connector, conn, login.id, login.ownerMxid, chat);
   }
 
-  private async message(item: { id: number | string; attempts?: number; mapRows?: NewMessageRow[] }, p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
+  private async message(item: { id: number | string; attempts?: number; mapRows?: NewMessageRow[]; mapped?: boolean },
+    p: RemotePayload, connector: NetworkConnector, conn: Connection, ev: Of<"message">): Promise<void> {
     const { store, matrix } = this.deps;
     if (conn.isOwnUser(ev.sender)) return; // our own post echoed back: the message map has it
-    if ((await store.messages.byRemote(p.network, ev.ref)).length > 0) return; // duplicate
+    // A duplicate: answered by the insert that handed the item out when it could (no round trip), else looked up.
+    if (item.mapped ?? (await store.messages.byRemote(p.network, ev.ref)).length > 0) return;
     const link = await this.portalFor(p, connector, conn, ev.chat);
     const roomId = link.roomId;
     // Older history first: the portal just made may be held for its backfill.

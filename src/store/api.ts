@@ -141,12 +141,23 @@ export interface QueueItem<P = unknown> {
    * statement that marks the item done (one round trip, and the map and the done are one commit).
    */
   mapRows?: NewMessageRow[];
+  /**
+   * Not a column: set only on an item enqueueAndClaim handed out whose NewQueueItem had a `mapKey`,
+   * to whether the message map held rows for that key when the item was inserted (its duplicate
+   * check, answered in the insert's round trip). Undefined otherwise: the handler looks it up.
+   */
+  mapped?: boolean;
 }
 
 export interface NewQueueItem {
   lane: string;
   sourceKey: string;
   payload: unknown;
+  /**
+   * Not stored: the message-map key (network, remote ref) whose rows make this item a no-op (a remote
+   * message already in Matrix). enqueueAndClaim answers it as `mapped` on the items it hands out.
+   */
+  mapKey?: { network: string; remoteRef: string };
 }
 
 export interface CutoverChangeRow {
@@ -254,6 +265,7 @@ export interface Store {
      * enqueue(), and in the same statement hand out (claim, counting the try) the first new item
      * of each lane in `claimLanes` that had no pending item: the items handed out. The caller must
      * own those lanes (no worker of them runs). Optional so hand-written fakes need not provide it.
+     * An item handed out whose NewQueueItem had a `mapKey` comes with `mapped` (see QueueItem).
      */
     enqueueAndClaim?(items: NewQueueItem[], claimLanes: string[]): Promise<QueueItem[]>;
     /**

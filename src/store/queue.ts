@@ -76,7 +76,7 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
       // An idle lane's first item is inserted already handed out (tries = 1): the worker that would
       // otherwise claim it in a round trip of its own gets it from here. Only where the lane had no
       // pending item, so a head waiting for a retry keeps its place.
-      const rows = await db.query<QueueItem>(
+      const rows = await db.query<QueueItem & { mapped: boolean | null }>(
         `WITH ins AS (
            INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at, tries)
            SELECT u.lane, u.source_key, u.payload::jsonb, $4,
@@ -86,16 +86,24 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
             ORDER BY u.ord
            ON CONFLICT (source_key) DO NOTHING
            RETURNING ${COLS})
-         SELECT * FROM ins WHERE tries = 1 ORDER BY id`,
+         SELECT ins.*, (SELECT CASE WHEN k.remote_ref IS NULL THEN NULL
+                                    ELSE EXISTS (SELECT 1 FROM messages m WHERE m.network = k.network AND m.remote_ref = k.remote_ref) END
+                          FROM unnest($2::text[], $6::text[], $7::text[]) AS k(source_key, network, remote_ref)
+                         WHERE k.source_key = ins."sourceKey" LIMIT 1) AS mapped
+           FROM ins WHERE ins.tries = 1 ORDER BY ins.id`,
         [
           items.map((i) => i.lane),
           items.map((i) => i.sourceKey),
           items.map((i) => JSON.stringify(i.payload ?? null)),
           new Date(),
           claimLanes,
+          items.map((i) => i.mapKey?.network ?? null),
+          items.map((i) => i.mapKey?.remoteRef ?? null),
         ],
       );
-      return rows.map(toItem);
+      // The handed-out item's duplicate check rides on the insert: the message map as it was before this
+      // statement, which is as its handler would read it (the lane is the caller's, nothing else applies to it).
+      return rows.map(({ mapped, ...row }) => (mapped === null ? toItem(row) : { ...toItem(row), mapped }));
     },
     ...(db.listen ? {
       listen: (onLanes: (lanes: string[]) => void, onGap: () => void) => db.listen!(QUEUE_CHANNEL, (lane) => onLanes(lane ? [lane] : []), onGap),

@@ -171,6 +171,27 @@ describeEachBackend("relay queue", (backend) => {
     expect(await s.queue.depth()).toBe(5); // b0, b1, i2, o1, d1
   });
 
+  it("enqueueAndClaim answers the duplicate check of each item it hands out that names a message-map key", async () => {
+    const s = await open(backend);
+    await s.messages.insert([{ roomId: "!elsewhere:x", eventId: "$old", network: "slack", chat: "C1", remoteRef: "1.5", part: 0, origin: "remote",
+      senderMxid: "@g:x", threadRootEvent: null, threadRootRemote: null }]);
+    const keyed = (lane: string, key: string, network: string, remoteRef: string) => ({ ...item(lane, key), mapKey: { network, remoteRef } });
+    const before = s.db.statementCount;
+    const claimed = await s.queue.enqueueAndClaim!(
+      [keyed("a", "a1", "slack", "1.5"), keyed("b", "b1", "slack", "2.5"), keyed("b", "b1", "slack", "2.5"), keyed("c", "c1", "telegram", "1.5"),
+        item("d", "d1"), keyed("a", "a2", "slack", "2.5")],
+      ["a", "b", "c", "d"],
+    );
+    expect(s.db.statementCount - before).toBe(1);
+    // a1: its ref is in the map (in another room); b1 (twice in the batch, once in the queue): not; c1: the same ref
+    // on another network; d1: no key, nothing said.
+    expect(claimed.map((c) => [c.sourceKey, c.mapped])).toEqual([["a1", true], ["b1", false], ["c1", false], ["d1", undefined]]);
+    expect("mapped" in claimed[3]!).toBe(false);
+    // The key is not stored: a2, claimed later, carries no answer (its handler looks it up).
+    await s.queue.done(claimed[0]!.id);
+    expect(await s.queue.claim("a")).not.toHaveProperty("mapped");
+  });
+
   it("done and doneAndClaim write the item's message-map rows in the same statement", async () => {
     const s = await open(backend);
     const row = (ref: string, part = 0) => ({
