@@ -105,9 +105,10 @@ export class MatrixOutbound {
   private async message(t: Target, ev: Of<"message">, p: MatrixPayload, item: QueueItem): Promise<void> {
     const maybeSent = item.tries > 1;
     const { store } = this.deps;
-    const already = await store.messages.byEvent(ev.eventId);
     // Already sent to this chat (a retry after the map was written, or the event redelivered): never twice.
-    if (already.some((r) => r.network === t.link.network && r.chat === t.link.chat)) return;
+    // Answered by the insert that handed the item out when it could (no round trip), else looked up.
+    const sent = item.mapped ?? (await store.messages.byEvent(ev.eventId)).some((r) => r.network === t.link.network && r.chat === t.link.chat);
+    if (sent) return;
     const files = ev.file ? [await this.download(ev.file, t.connector)] : undefined;
     const replyTo = await this.remoteOf(ev.replyTo, t.link);
     const threadRoot = await this.remoteOf(ev.threadRoot, t.link);

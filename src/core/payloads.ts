@@ -56,6 +56,8 @@ export function perTarget(links: readonly PortalLinkRow[], key: string, payload:
       lane: remoteLane(l.network, l.chat),
       sourceKey: `${key}|${l.network}:${l.chat}`,
       payload: { ...payload, target: { network: l.network, chat: l.chat } } satisfies MatrixPayload,
+      // A message already sent to this chat is a no-op: the queue can answer that in the insert that hands it out.
+      ...(payload.event.kind === "message" ? { mapKey: { eventId: payload.event.eventId, network: l.network, chat: l.chat } } : {}),
     }));
 }
 

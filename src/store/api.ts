@@ -154,11 +154,15 @@ export interface NewQueueItem {
   sourceKey: string;
   payload: unknown;
   /**
-   * Not stored: the message-map key (network, remote ref) whose rows make this item a no-op (a remote
-   * message already in Matrix). enqueueAndClaim answers it as `mapped` on the items it hands out.
+   * Not stored: the message-map rows whose presence makes this item a no-op. A remote message: any
+   * row of its (network, remoteRef), it is in Matrix already. A Matrix message for one chat: a row of
+   * its eventId in that (network, chat), it was sent there already. enqueueAndClaim answers it as
+   * `mapped` on the items it hands out.
    */
-  mapKey?: { network: string; remoteRef: string };
+  mapKey?: MapKey;
 }
+
+export type MapKey = { network: string; remoteRef: string } | { eventId: string; network: string; chat: string };
 
 export interface CutoverChangeRow {
   roomId: string;

@@ -86,10 +86,12 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
             ORDER BY u.ord
            ON CONFLICT (source_key) DO NOTHING
            RETURNING ${COLS})
-         SELECT ins.*, (SELECT CASE WHEN k.remote_ref IS NULL THEN NULL
-                                    ELSE EXISTS (SELECT 1 FROM messages m WHERE m.network = k.network AND m.remote_ref = k.remote_ref) END
-                          FROM unnest($2::text[], $6::text[], $7::text[]) AS k(source_key, network, remote_ref)
-                         WHERE k.source_key = ins."sourceKey" LIMIT 1) AS mapped
+         SELECT ins.*, (SELECT CASE
+                  WHEN k.event_id IS NOT NULL THEN EXISTS (SELECT 1 FROM messages m WHERE m.event_id = k.event_id AND m.network = k.network AND m.chat = k.chat)
+                  WHEN k.remote_ref IS NOT NULL THEN EXISTS (SELECT 1 FROM messages m WHERE m.network = k.network AND m.remote_ref = k.remote_ref)
+                  END
+                FROM unnest($2::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS k(source_key, network, remote_ref, event_id, chat)
+               WHERE k.source_key = ins."sourceKey" LIMIT 1) AS mapped
            FROM ins WHERE ins.tries = 1 ORDER BY ins.id`,
         [
           items.map((i) => i.lane),
@@ -98,7 +100,9 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
           new Date(),
           claimLanes,
           items.map((i) => i.mapKey?.network ?? null),
-          items.map((i) => i.mapKey?.remoteRef ?? null),
+          items.map((i) => (i.mapKey && "remoteRef" in i.mapKey ? i.mapKey.remoteRef : null)),
+          items.map((i) => (i.mapKey && "eventId" in i.mapKey ? i.mapKey.eventId : null)),
+          items.map((i) => (i.mapKey && "chat" in i.mapKey ? i.mapKey.chat : null)),
         ],
       );
       // The handed-out item's duplicate check rides on the insert: the message map as it was before this

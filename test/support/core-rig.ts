@@ -71,6 +71,20 @@ export async function linkBoth(rig: CoreRig): Promise<void> {
 }
 
 let seq = 0;
+/**
+ * From now on, the statements the store runs on the relay road (the queue and the message map), to
+ * count round trips per item; others (the bridge-info sync a link starts) are left out.
+ */
+export function relayStatements(store: Store): string[] {
+  const seen: string[] = [];
+  const query = store.db.query.bind(store.db);
+  store.db.query = ((sql: string, params?: unknown[]) => {
+    if (/relay_queue|messages/.test(sql)) seen.push(sql);
+    return query(sql, params);
+  }) as typeof store.db.query;
+  return seen;
+}
+
 /** A Matrix user's text message in ROOM, as the appservice hands it to the core; returns the event. */
 export async function matrixMessage(rig: CoreRig, text: string, eventId = `$m${++seq}`): Promise<MatrixInbound> {
   const ev: MatrixInbound = { kind: "message", roomId: ROOM, eventId, sender: OWNER, ts: Date.now(), msgtype: "text", doc: plainDoc(text), body: text };

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RemoteError } from "../../../src/core/errors.js";
 import { backends, storeOpener } from "../../support/db.js";
-import { coreRig, linkBoth, matrixMessage, OWNER, ROOM, until, type CoreRig } from "../../support/core-rig.js";
+import { coreRig, linkBoth, matrixMessage, OWNER, relayStatements, ROOM, until, type CoreRig } from "../../support/core-rig.js";
 import { plainDoc } from "../../../src/formatting/ast.js";
 import { remoteLane } from "../../../src/core/payloads.js";
 
@@ -83,7 +83,12 @@ describe("MatrixOutbound", () => {
     // The queue keeps done rows a week for dedup; after that only the message map knows.
     await until(async () => (await rig.store.queue.depth()) === 0, "queue drained");
     expect(await rig.store.queue.prune(new Date(Date.now() + 60_000))).toBeGreaterThan(0);
+    const statements = relayStatements(rig.store);
+    const done = rig.core.queue.counts.done;
     await rig.core.onMatrixEvents([ev]); // the homeserver retries the old transaction
+    await until(() => rig.core.queue.counts.done === done + 2, "both targets' items applied");
+    // Both chats quiet: one insert hands out both items with their "sent there already" answered, then each one's done.
+    expect(statements).toHaveLength(3);
     await settle("sentinel");
     expect(texts(rig, "a")).toEqual(["once only", "sentinel"]);
     expect(texts(rig, "b")).toEqual(["once only", "sentinel"]);

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { plainDoc } from "../../../src/formatting/ast.js";
 import { backends, storeOpener } from "../../support/db.js";
-import { coreRig, linkBoth, ROOM, until, type CoreRig } from "../../support/core-rig.js";
+import { coreRig, linkBoth, relayStatements, ROOM, until, type CoreRig } from "../../support/core-rig.js";
 
 const open = storeOpener();
 const IVAN = "@loopback_ivan:example.org";
@@ -34,18 +34,12 @@ describe("RemoteInbound", () => {
     await until(async () => (await rig.store.queue.depth()) === 0, "queue drained");
     expect(await rig.store.queue.prune(new Date(Date.now() + 60_000))).toBeGreaterThan(0);
     // The network redelivers it (a Slack retry, a Telegram update offset replayed after a restore).
-    // Round trips of the relay road (queue and message map; the bridge-info sync a link starts may run meanwhile).
-    const relayStatements: string[] = [];
-    const query = rig.store.db.query.bind(rig.store.db);
-    rig.store.db.query = ((sql: string, params?: unknown[]) => {
-      if (/relay_queue|messages/.test(sql)) relayStatements.push(sql);
-      return query(sql, params);
-    }) as typeof rig.store.db.query;
+    const statements = relayStatements(rig.store);
     const done = rig.core.queue.counts.done;
     await rig.a.push([{ kind: "message", key: `msg:${ref}`, chat: "ops", at: Date.now(), ref, sender: "ivan", msg: { doc: plainDoc("status green") } }]);
     await until(() => rig.core.queue.counts.done > done, "redelivery applied");
     // Into a quiet chat: the insert hands the item out with its duplicate check answered, then its done; no look-up of its own.
-    expect(relayStatements).toHaveLength(2);
+    expect(statements).toHaveLength(2);
     await settle("sentinel");
     expect(inRoom()).toEqual(["status green", "sentinel"]);
     expect(fannedOut()).toEqual(["status green", "sentinel"]);

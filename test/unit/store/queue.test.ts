@@ -192,6 +192,18 @@ describeEachBackend("relay queue", (backend) => {
     expect(await s.queue.claim("a")).not.toHaveProperty("mapped");
   });
 
+  it("a Matrix event's key is answered per chat: sent to this network and chat already, or not", async () => {
+    const s = await open(backend);
+    await s.messages.insert([{ roomId: "!r:x", eventId: "$ev1", network: "telegram", chat: "T1", remoteRef: "T1/7", part: 0, origin: "matrix",
+      senderMxid: "@a:x", threadRootEvent: null, threadRootRemote: null }]);
+    const to = (lane: string, network: string, chat: string, eventId = "$ev1") => ({ ...item(lane, `${lane}-${eventId}`), mapKey: { eventId, network, chat } });
+    const claimed = await s.queue.enqueueAndClaim!(
+      [to("t1", "telegram", "T1"), to("t2", "telegram", "T2"), to("s1", "slack", "T1"), to("t3", "telegram", "T1", "$ev2")],
+      ["t1", "t2", "s1", "t3"],
+    );
+    expect(claimed.map((c) => [c.lane, c.mapped])).toEqual([["t1", true], ["t2", false], ["s1", false], ["t3", false]]);
+  });
+
   it("done and doneAndClaim write the item's message-map rows in the same statement", async () => {
     const s = await open(backend);
     const row = (ref: string, part = 0) => ({
