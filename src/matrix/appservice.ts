@@ -9,7 +9,7 @@
  *   under that id: Synapse on SQLite reuses ids after a restart, with new events in them.
  */
 import type { Request, Response } from "express";
-import { AppService, AppServiceRegistration, Bridge } from "matrix-appservice-bridge";
+import { AppService, AppServiceRegistration, Bridge } from "./sdk.js";
 import type { Logger } from "../core/log.js";
 import type { MatrixInbound } from "../core/matrix-port.js";
 import { parseMatrixEvent, type RawEvent } from "./events.js";

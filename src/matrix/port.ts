@@ -3,7 +3,7 @@
  * or a ghost). Sends use our own txnIds (derived from queue items by the core), so a retry
  * after a crash is idempotent on the homeserver.
  */
-import type { Bridge, Intent } from "matrix-appservice-bridge";
+import type { Bridge, Intent } from "./sdk.js";
 import { PUPPET_MARK, type CreateRoomOptions, type MatrixPort } from "../core/matrix-port.js";
 import type { Logger } from "../core/log.js";
 import type { HealthBoard } from "../core/health.js";

@@ -12,7 +12,7 @@
  * config/grafana-dashboard.json and config/prometheus-alerts.yaml use these names (a test
  * checks every name they use is exported).
  */
-import { PrometheusMetrics } from "matrix-appservice-bridge";
+import { PrometheusMetrics } from "../matrix/sdk.js";
 import { Registry } from "prom-client";
 import type { HealthBoard, LoginHealth } from "../core/health.js";
 import type { ImportSnapshot } from "../core/history-import/progress.js";

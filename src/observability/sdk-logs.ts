@@ -4,7 +4,7 @@
  * redaction. The SDK's "info" chatter is debug for us; its errors are warnings, because
  * every failure it reports also reaches our code, which decides what is an error.
  */
-import { LogService } from "@vector-im/matrix-bot-sdk";
+import { LogService } from "../matrix/sdk.js";
 import type { Logger } from "../core/log.js";
 
 const text = (args: unknown[]) => args.map((a) => (a instanceof Error ? a.message : typeof a === "string" ? a : JSON.stringify(a))).join(" ");
