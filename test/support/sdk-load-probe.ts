@@ -2,7 +2,8 @@
  * Run as a child process by test/unit/matrix/sdk.test.ts (a fresh module cache): loads every
  * module the bridge loads (src/stack.ts), makes one call through matrix-bot-sdk's HTTP client to
  * the homeserver URL in argv[2], and prints which of the SDK's lazily loaded dependencies have
- * files of their own in the require cache (a stand-in is one entry; the real module brings more).
+ * files of their own in the require cache (a stand-in is one entry; the real module brings more),
+ * and whether grammY was loaded (it waits for a Telegram login).
  */
 import { createRequire } from "node:module";
 import { LAZY_SDK_DEPENDENCIES, loadedLazyDependencies } from "../../src/matrix/sdk-patches.js";
@@ -21,4 +22,5 @@ console.log(JSON.stringify({
   answer,
   loaded: [...loadedLazyDependencies],
   filesInCache: Object.fromEntries(LAZY_SDK_DEPENDENCIES.map((spec) => [spec, packageFiles(spec)])),
+  grammyFiles: packageFiles("grammy"), // loaded by the first Telegram login (src/networks/telegram/grammy.ts)
 }));

@@ -14,8 +14,9 @@
  * retry_after; network trouble and 5xx → "transient-disconnect" with exponential backoff.
  */
 import { createHash } from "node:crypto";
-import { Bot } from "grammy";
+import type { Bot } from "grammy";
 import type { Update } from "grammy/types";
+import { grammy } from "./grammy.js";
 import type { Connection, ConnectionState, EventSink, LoginRecord, OutboundMessage } from "../../core/connector.js";
 import type { Logger } from "../../core/log.js";
 import { RemoteError } from "../../core/errors.js";
@@ -84,7 +85,7 @@ export class TelegramConnection implements Connection {
   ) {
     const token = login.secrets.token ?? "";
     this.botId = Number(login.remoteId);
-    this.bot = new Bot(token, { client: { apiRoot: settings.apiRoot, timeoutSeconds: settings.requestTimeoutSeconds } });
+    this.bot = new (grammy().Bot)(token, { client: { apiRoot: settings.apiRoot, timeoutSeconds: settings.requestTimeoutSeconds } });
     // Only used if updates ever go through grammY's middleware; our loop has its own per-update guard.
     this.bot.catch((err) => this.log.warn("update handler failed", { error: err.message }));
     this.lookups = new TelegramLookups(this.bot.api, { apiRoot: settings.apiRoot, token, maxDownloadSize: settings.maxDownloadSize, botId: this.botId }, log);

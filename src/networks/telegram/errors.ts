@@ -3,8 +3,20 @@
  * server's retry_after, 5xx, network trouble), or dead-letter with a sentence for the room.
  * Messages never contain the token: grammY's own messages name the method, not the URL.
  */
-import { GrammyError, HttpError } from "grammy";
+import type { GrammyError, HttpError } from "grammy";
 import { RemoteError } from "../../core/errors.js";
+import { grammyIfLoaded } from "./grammy.js";
+
+// Before grammY is loaded (no Telegram login yet) none of its errors exist.
+function isGrammy(err: unknown): err is GrammyError {
+  const g = grammyIfLoaded();
+  return g !== undefined && err instanceof g.GrammyError;
+}
+
+function isHttpError(err: unknown): err is HttpError {
+  const g = grammyIfLoaded();
+  return g !== undefined && err instanceof g.HttpError;
+}
 
 /** Bot API error text, lower-cased, without the "Bad Request: " / "Forbidden: " prefix. */
 export function describe(err: GrammyError): string {
@@ -12,14 +24,14 @@ export function describe(err: GrammyError): string {
 }
 
 export function isGrammyError(err: unknown, code?: number, text?: RegExp): err is GrammyError {
-  if (!(err instanceof GrammyError)) return false;
+  if (!isGrammy(err)) return false;
   if (code !== undefined && err.error_code !== code) return false;
   return text ? text.test(describe(err)) : true;
 }
 
 /** The supergroup a basic group became (400 with parameters.migrate_to_chat_id). */
 export function migratedTo(err: unknown): number | undefined {
-  return err instanceof GrammyError ? err.parameters?.migrate_to_chat_id : undefined;
+  return isGrammy(err) ? err.parameters?.migrate_to_chat_id : undefined;
 }
 
 const FORBIDDEN_TEXT: Array<[RegExp, string]> = [
@@ -47,7 +59,7 @@ const BAD_REQUEST_TEXT: Array<[RegExp, string]> = [
 /** Maps any failure of a Bot API call to a RemoteError. `what` names the action for the log. */
 export function toRemoteError(err: unknown, what: string): RemoteError {
   if (err instanceof RemoteError) return err;
-  if (err instanceof GrammyError) {
+  if (isGrammy(err)) {
     const code = err.error_code;
     const text = describe(err);
     const msg = `Telegram ${what} failed: ${code} ${err.description}`;
@@ -70,7 +82,7 @@ export function toRemoteError(err: unknown, what: string): RemoteError {
     const user = BAD_REQUEST_TEXT.find(([re]) => re.test(text))?.[1] ?? `Telegram refused it (${err.description})`;
     return new RemoteError(code === 409 ? "conflict" : "bad_request", msg, { retryable: false, cause: err, userMessage: user });
   }
-  if (err instanceof HttpError) {
+  if (isHttpError(err)) {
     return new RemoteError("network", `Telegram ${what} failed: ${err.message} (${networkReason(err.error)})`, { retryable: true, cause: err });
   }
   return new RemoteError("network", `Telegram ${what} failed: ${networkReason(err)}`, { retryable: true, cause: err });

@@ -3,11 +3,12 @@
  * login's remote id is the bot's user id, so several bots can be logged in side by side and
  * logging in again with a new token for the same bot replaces the old one.
  */
-import { Api, GrammyError } from "grammy";
+import type { Api } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
+import { grammy } from "./grammy.js";
 import type { LoginFlow, LoginResult } from "../../core/connector.js";
 import { LoginError } from "../../core/errors.js";
-import { networkReason } from "./errors.js";
+import { isGrammyError, networkReason } from "./errors.js";
 
 /** "123456789:AA…" as BotFather hands them out. */
 export const TOKEN_PATTERN = /^\d+:[A-Za-z0-9_-]{30,}$/;
@@ -39,7 +40,7 @@ export function telegramLoginFlow(apiRoot: string, timeoutSeconds = 30): LoginFl
     async complete(values): Promise<LoginResult> {
       const token = (values.token ?? "").trim();
       if (!TOKEN_PATTERN.test(token)) throw new LoginError("That does not look like a bot token (BotFather /token).");
-      const me = await getMe(new Api(token, { apiRoot, timeoutSeconds }), apiRoot);
+      const me = await getMe(new (grammy().Api)(token, { apiRoot, timeoutSeconds }), apiRoot);
       const warnings: string[] = [];
       if (!me.can_read_all_group_messages) warnings.push(PRIVACY_WARNING);
       if (!me.can_join_groups) warnings.push(GROUPS_WARNING);
@@ -58,10 +59,10 @@ async function getMe(api: Api, apiRoot: string): Promise<UserFromGetMe> {
   try {
     return await api.getMe();
   } catch (err) {
-    if (err instanceof GrammyError && (err.error_code === 401 || err.error_code === 404)) {
+    if (isGrammyError(err, 401) || isGrammyError(err, 404)) {
       throw new LoginError("That token is not valid (BotFather /token shows the current one).", { cause: err });
     }
-    if (err instanceof GrammyError) throw new LoginError(`Telegram refused the login: ${err.description}`, { cause: err });
+    if (isGrammyError(err)) throw new LoginError(`Telegram refused the login: ${err.description}`, { cause: err });
     const where = new URL(apiRoot).host;
     throw new LoginError(`Could not reach Telegram (${where}): ${networkReason((err as { error?: unknown }).error ?? err)}. Try again later.`);
   }

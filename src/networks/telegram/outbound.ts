@@ -8,8 +8,9 @@
  * elsewhere it is a reply to the thread root. A group that became a supergroup answers 400 with
  * migrate_to_chat_id: we tell the core (chat-moved) and send to the new chat.
  */
-import { InputFile, type Api } from "grammy";
+import type { Api } from "grammy";
 import type { Message, ReplyParameters } from "grammy/types";
+import { grammy } from "./grammy.js";
 import type { OutboundMessage } from "../../core/connector.js";
 import type { Logger } from "../../core/log.js";
 import { RemoteError } from "../../core/errors.js";
@@ -87,13 +88,13 @@ export class TelegramOutbound {
       await run("sendMessage", (id) => this.deps.api.sendMessage(id, html, { parse_mode: "HTML", ...placement }));
     }
     if (rest !== undefined) {
-      const file = new InputFile(Buffer.from(htmlToText(rest)), OVERFLOW_FILE_NAME);
+      const file = new (grammy().InputFile)(Buffer.from(htmlToText(rest)), OVERFLOW_FILE_NAME);
       await run("sendDocument", (id) => this.deps.api.sendDocument(id, file, { caption: "The rest of the message", ...placement }));
     }
     for (const [i, f] of (msg.files ?? []).entries()) {
       const method = methodFor(f);
       const params = {
-        [fieldFor(method)]: new InputFile(f.data, f.name),
+        [fieldFor(method)]: new (grammy().InputFile)(f.data, f.name),
         caption: captions[i], parse_mode: "HTML" as const, ...placement,
         ...(method === "sendVideo" || method === "sendAnimation" ? dims(f) : {}),
       };

@@ -101,7 +101,7 @@ describe("loading the bridge", () => {
     // Asynchronously: the probe calls this process's server.
     const stdout = await new Promise<string>((done, fail) => execFile(process.execPath, ["--import", "tsx", "test/support/sdk-load-probe.ts", base], { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
       (err, out, errOut) => (err ? fail(new Error(`probe failed: ${errOut}`, { cause: err })) : done(out))));
-    const out = JSON.parse(stdout.trim().split("\n").pop()!) as { answer: { user_id: string }; loaded: string[]; filesInCache: Record<string, number> };
+    const out = JSON.parse(stdout.trim().split("\n").pop()!) as { answer: { user_id: string }; loaded: string[]; filesInCache: Record<string, number>; grammyFiles: number };
     expect(out.answer.user_id).toBe("@probe:hs");
     expect(seen.map((s) => s.url)).toEqual(["/_matrix/client/v3/account/whoami?probe=a&probe=b"]);
     expect(seen[0]!.headers.authorization).toBe("Bearer probe-token");
@@ -109,6 +109,8 @@ describe("loading the bridge", () => {
     // A stand-in is one cache entry; the real module brings its own files (lowdb has two stand-ins).
     const standIns = (spec: string) => LAZY_SDK_DEPENDENCIES.filter((s) => s.split("/")[0] === spec.split("/")[0]).length;
     for (const spec of LAZY_SDK_DEPENDENCIES) expect(out.filesInCache[spec], spec).toBe(standIns(spec));
+    // Nor grammY, before a Telegram login (src/networks/telegram/grammy.ts).
+    expect(out.grammyFiles).toBe(0);
   }, 90_000);
 });
 
