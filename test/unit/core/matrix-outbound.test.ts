@@ -94,6 +94,28 @@ describe("MatrixOutbound", () => {
     expect(texts(rig, "b")).toEqual(["once only", "sentinel"]);
   });
 
+  it("a redelivered event that waited behind a busy lane looks itself up and is not sent again there", async () => {
+    rig = await coreRig(await open(backends[0]!));
+    await linkBoth(rig);
+    const ev = await matrixMessage(rig, "once only");
+    await until(() => texts(rig, "a").includes("once only") && texts(rig, "b").includes("once only"), "first delivery");
+    await until(async () => (await rig.store.queue.depth()) === 0, "queue drained");
+    await rig.store.queue.prune(new Date(Date.now() + 60_000));
+    // Chat a's lane busy: its copy of the redelivered event is handed out later, by the blocker's
+    // done, without the insert's answer; chat b's is handed out by the insert.
+    let release!: () => void;
+    rig.a.holdSends = new Promise<void>((r) => (release = r));
+    const calls = rig.a.sendCalls;
+    await matrixMessage(rig, "blocker");
+    await until(() => rig.a.sendCalls > calls, "the blocker in flight to a");
+    await rig.core.onMatrixEvents([ev]);
+    release();
+    rig.a.holdSends = null;
+    await settle("sentinel");
+    expect(texts(rig, "a")).toEqual(["once only", "blocker", "sentinel"]);
+    expect(texts(rig, "b")).toEqual(["once only", "blocker", "sentinel"]);
+  });
+
   it("a fan-out of a remote message goes to the other chat only, once, even when it had to retry", async () => {
     rig = await coreRig(await open(backends[0]!));
     await linkBoth(rig);
