@@ -5,7 +5,7 @@
  * onRelayed hook, statement count, memory), gc, stop.
  */
 import fs from "node:fs";
-import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:perf_hooks";
+import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver } from "node:perf_hooks";
 import { parseConfig, type Registration } from "../src/config/index.js";
 import { startBridge, type RunningBridge } from "../src/main.js";
 import type { RelayTiming } from "../src/core/bridge.js";
@@ -55,7 +55,7 @@ export interface ChildStats {
   /** Event-loop delay since the last reset, ms: how long ready work waited for the bridge's one thread. */
   loopDelay: { p50: number; p99: number; max: number };
   /** Garbage collections since start (count, ms of pause): V8 tells of each one, no timer of ours. */
-  gc: { count: number; ms: number };
+  gc: { count: number; ms: number; major: number };
 }
 
 export type ChildReply =
@@ -100,11 +100,12 @@ const quiet = process.env.BENCH_QUIET === "1";
 if (!quiet) loop.enable();
 
 /** Each GC, as V8 reports it (an observer wakes nothing when no GC runs, so the rest phase keeps it). */
-const gcs = { count: 0, ms: 0 };
+const gcs = { count: 0, ms: 0, major: 0 };
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     gcs.count++;
     gcs.ms += e.duration;
+    if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gcs.major++;
   }
 }).observe({ entryTypes: ["gc"] });
 

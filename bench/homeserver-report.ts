@@ -33,8 +33,10 @@ export interface HomeserverResult {
   messagesPerRun: number;
   repeats: number;
   load1: { start: number; end: number };
-  /** RSS once logged in and every portal warm, nothing relayed, MB, per repeat. */
+  /** RSS 5 s after the warm-up (logged in, every portal warm), MB, per repeat. */
   idleRssMB: Record<HsBridge, number[]>;
+  /** RSS at rest: a minute after the warm-up with nothing relayed (V8's memory reducer has run), MB, per repeat. */
+  restRssMB?: Record<HsBridge, number[]>;
   runs: HsRun[];
 }
 
@@ -82,8 +84,10 @@ export function homeserverRows(r: HomeserverResult): string[][] {
   }
   const tx = r.runs.filter((x) => x.bridge === "tandem" && x.transactionsPerMessage !== null).map((x) => x.transactionsPerMessage!);
   rows.push(["database transactions per message", "-", range(tx), ""]);
-  const idle = (b: HsBridge) => range(r.idleRssMB[b], 0);
-  rows.push(["RSS idle after login, MB", idle("null"), idle("tandem"), range([Math.min(...r.idleRssMB.tandem) / Math.max(...r.idleRssMB.null), Math.max(...r.idleRssMB.tandem) / Math.min(...r.idleRssMB.null)].filter(Number.isFinite))]);
+  const rssRow = (label: string, by: Record<HsBridge, number[]>) => rows.push([label, range(by.null, 0), range(by.tandem, 0),
+    range([Math.min(...by.tandem) / Math.max(...by.null), Math.max(...by.tandem) / Math.min(...by.null)].filter(Number.isFinite))]);
+  rssRow("RSS 5 s after the warm-up, MB", r.idleRssMB);
+  if (r.restRssMB) rssRow("RSS idle after login: a minute at rest after the warm-up, MB", r.restRssMB);
   for (const rate of rates(r)) {
     const hs = both((x) => x.homeserverCpuSecondsPer1000, rate);
     rows.push([`Synapse CPU s per 1,000 msgs at ${rate} msg/s (for scale)`, hs("null"), hs("tandem"), ""]);

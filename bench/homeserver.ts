@@ -43,6 +43,24 @@ const CHATS = 5;
 const RATES = [10, 50];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * RSS of a bridge at rest: a minute after its warm-up with nothing relayed. A few seconds after
+ * traffic V8 has not collected yet (the young generation and old-space garbage are still mapped:
+ * 98 and 121 MB in two repeats of the same run); its memory reducer runs full collections once
+ * the process has been idle ~8 s and gives pages back. Logs the samples, so a bridge that was
+ * not idle (CPU in the minute) shows.
+ */
+async function rssAtRest(pid: number, log: (line: string) => void): Promise<number> {
+  const cpu0 = cpuMsOf(pid);
+  const samples: number[] = [];
+  for (let s = 0; s < 60; s += 10) {
+    await sleep(10_000);
+    samples.push(Math.round((rssOf(pid) ?? 0) / 1048576));
+  }
+  log(`homeserver: RSS of pid ${pid} every 10 s at rest: ${samples.join(", ")} MB (its CPU in the minute ${Math.round(cpuMsOf(pid) - cpu0)} ms)`);
+  return rssOf(pid) ?? 0;
+}
+
 export interface HomeserverOptions {
   quick: boolean;
   resultsDir: string;
@@ -103,7 +121,7 @@ export async function homeserverPhase(dbs: BenchDatabases, result: BenchResult, 
 
     const out: HomeserverResult = {
       homeserver: "Synapse 1.67.0 (SQLite)", messagesPerRun: o.messages, repeats: o.repeats,
-      load1: { start: round(os.loadavg()[0]!, 2), end: 0 }, idleRssMB: { null: [], tandem: [] }, runs: [],
+      load1: { start: round(os.loadavg()[0]!, 2), end: 0 }, idleRssMB: { null: [], tandem: [] }, restRssMB: { null: [], tandem: [] }, runs: [],
     };
     result.homeserver = out;
     const traffic = new HsTraffic(slack, team, users, admin);
@@ -118,6 +136,7 @@ export async function homeserverPhase(dbs: BenchDatabases, result: BenchResult, 
       await traffic.warmUp(nullSubject, repeat);
       await sleep(2000);
       out.idleRssMB.null.push(mb(rssOf(nb.pid) ?? 0));
+      out.restRssMB!.null.push(mb(await rssAtRest(nb.pid, o.log)));
       for (const rate of RATES) for (const direction of HS_DIRECTIONS) out.runs.push(await measure(traffic, nullSubject, { repeat, rate, direction, messages: o.messages, synapsePid }, null, o.log));
       await nb.stop();
       running = null;
@@ -132,6 +151,7 @@ export async function homeserverPhase(dbs: BenchDatabases, result: BenchResult, 
       await traffic.warmUp(tandemSubject, repeat);
       await sleep(5000);
       out.idleRssMB.tandem.push(mb(rssOf(pid) ?? 0));
+      out.restRssMB!.tandem.push(mb(await rssAtRest(pid, o.log)));
       const xacts = db.kind === "pg" ? transactionCounter(dbs.serverUri!, db) : null;
       for (const rate of RATES) for (const direction of HS_DIRECTIONS) out.runs.push(await measure(traffic, tandemSubject, { repeat, rate, direction, messages: o.messages, synapsePid }, xacts, o.log));
       if (!started.bridge.running) o.broken.push("homeserver: Tandem exited during the run");

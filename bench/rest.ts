@@ -56,9 +56,17 @@ export async function restPhase(dbs: BenchDatabases, result: BenchResult, o: Res
       const n = count().homeserver;
       if (n !== last) [last, quietSince] = [n, Date.now()];
     }
-    // Then V8's memory reducer: full GCs ("Mark-Compact (reduce)", ~100 ms each) 15 s or more after
-    // the start's allocations stop, most of a minute's CPU when it falls in the window. A bridge at
-    // rest for hours runs it once, so the window starts after 30 s without a GC (at most 3 min).
+    // Then V8's memory reducer: full GCs ("Mark-Compact (reduce)", 1-3 in a row) once V8 sees the
+    // process idle, most of a minute's CPU when they fall in the window. A bridge at rest for hours
+    // runs them once. When they come is V8's choice: 15-40 s after the start's work stopped, or (with
+    // matrix-bot-sdk's unused dependencies no longer loaded, a smaller heap) over a minute, past a
+    // 30 s quiet spell (--trace-gc: the only GCs of such a window were two "reduce_memory=1"
+    // mark-compacts 67 s after the previous GC). So the window waits for a full GC after the
+    // requests settled (at most 3 min), then for 30 s without any GC (at most 3 min).
+    const majorsSettled = (await proc.stats(false)).gc.major;
+    for (const by = Date.now() + 180_000; (await proc.stats(false)).gc.major === majorsSettled && Date.now() < by;) {
+      await new Promise((r) => setTimeout(r, 2000));
+    }
     for (let gcs = -1, quietSince = Date.now(), by = Date.now() + 180_000; Date.now() - quietSince < 30_000 && Date.now() < by;) {
       await new Promise((r) => setTimeout(r, 2000));
       const n = (await proc.stats(false)).gc.count;

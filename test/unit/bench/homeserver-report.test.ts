@@ -8,7 +8,7 @@ const run = (bridge: HsRun["bridge"], repeat: number, direction: HsRun["directio
 });
 
 const result = (runs: HsRun[]): HomeserverResult => ({
-  homeserver: "Synapse", messagesPerRun: 100, repeats: 2, load1: { start: 1, end: 1 }, idleRssMB: { null: [50, 52], tandem: [100, 110] }, runs,
+  homeserver: "Synapse", messagesPerRun: 100, repeats: 2, load1: { start: 1, end: 1 }, idleRssMB: { null: [50, 52], tandem: [100, 110] }, restRssMB: { null: [48, 50], tandem: [90, 96] }, runs,
 });
 
 describe("homeserver phase figures", () => {
@@ -45,6 +45,7 @@ describe("homeserver phase figures", () => {
     const rows = homeserverRows(r);
     expect(rows[0]).toEqual(["bridge CPU s per 1,000 msgs at 10 msg/s, Slack→Matrix / Matrix→Slack", "2 / 1", "4 / 3", "2 / 3"]);
     expect(rows.find((x) => x[0] === "database transactions per message")?.[2]).toBe("2.5-3.1");
-    expect(rows.find((x) => x[0]!.startsWith("RSS idle"))?.slice(1)).toEqual(["50-52", "100-110", "1.92-2.2"]);
+    expect(rows.find((x) => x[0]!.startsWith("RSS 5 s after"))?.slice(1)).toEqual(["50-52", "100-110", "1.92-2.2"]);
+    expect(rows.find((x) => x[0]!.startsWith("RSS idle after login"))?.slice(1)).toEqual(["48-50", "90-96", "1.8-2"]);
   });
 });
