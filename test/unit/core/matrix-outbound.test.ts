@@ -10,6 +10,7 @@ import { backends, storeOpener } from "../../support/db.js";
 import { coreRig, linkBoth, matrixMessage, OWNER, relayStatements, ROOM, until, type CoreRig } from "../../support/core-rig.js";
 import { plainDoc } from "../../../src/formatting/ast.js";
 import { remoteLane } from "../../../src/core/payloads.js";
+import type { MatrixInbound } from "../../../src/core/matrix-port.js";
 
 const open = storeOpener();
 const texts = (rig: CoreRig, net: "a" | "b") => rig[net].sent(net === "a" ? "ops" : "fleet").map((m) => m.text);
@@ -75,7 +76,8 @@ describe("MatrixOutbound", () => {
     expect(texts(rig, "b")).toEqual(["sentinel"]);
   });
 
-  it("a Matrix event delivered again after its queue row was pruned is not sent again", async () => {
+  /** "once only" sent to both chats of a linked room, then its queue rows pruned: only the message map knows it. */
+  async function deliveredThenPruned(): Promise<MatrixInbound> {
     rig = await coreRig(await open(backends[0]!));
     await linkBoth(rig);
     const ev = await matrixMessage(rig, "once only");
@@ -83,6 +85,11 @@ describe("MatrixOutbound", () => {
     // The queue keeps done rows a week for dedup; after that only the message map knows.
     await until(async () => (await rig.store.queue.depth()) === 0, "queue drained");
     expect(await rig.store.queue.prune(new Date(Date.now() + 60_000))).toBeGreaterThan(0);
+    return ev;
+  }
+
+  it("a Matrix event delivered again after its queue row was pruned is not sent again", async () => {
+    const ev = await deliveredThenPruned();
     const statements = relayStatements(rig.store);
     const done = rig.core.queue.counts.done;
     await rig.core.onMatrixEvents([ev]); // the homeserver retries the old transaction
@@ -95,12 +102,7 @@ describe("MatrixOutbound", () => {
   });
 
   it("a redelivered event that waited behind a busy lane looks itself up and is not sent again there", async () => {
-    rig = await coreRig(await open(backends[0]!));
-    await linkBoth(rig);
-    const ev = await matrixMessage(rig, "once only");
-    await until(() => texts(rig, "a").includes("once only") && texts(rig, "b").includes("once only"), "first delivery");
-    await until(async () => (await rig.store.queue.depth()) === 0, "queue drained");
-    await rig.store.queue.prune(new Date(Date.now() + 60_000));
+    const ev = await deliveredThenPruned();
     // Chat a's lane busy: its copy of the redelivered event is handed out later, by the blocker's
     // done, without the insert's answer; chat b's is handed out by the insert.
     let release!: () => void;
