@@ -10,7 +10,7 @@
  * the Docker image pass the same flag (scripts/node-flags.mjs reads it from here).
  */
 import { parseArgs } from "node:util";
-import { ConfigError, configWarnings, loadConfig, readRegistration, registrationMismatches, writeRegistration } from "./config/index.js";
+import { ConfigError } from "./config/errors.js";
 import type { Config } from "./config/index.js";
 import { fetchFailure } from "./fetch-failure.js";
 import { describeStartFailure } from "./start-failure.js";
@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     const at = argv.findIndex((a) => a === "-c" || a === "--config");
     const configPath = (at > 0 ? argv[at + 1] : undefined) ?? process.env.TANDEM_CONFIG ?? "bridge.yaml";
     const rest = at > 0 ? [...argv.slice(1, at), ...argv.slice(at + 2)] : argv.slice(1);
-    const { runImportCli } = await import("./import-cli.js");
+    const [{ runImportCli }, { loadConfig }] = await Promise.all([import("./import-cli.js"), import("./config/index.js")]);
     return runImportCli(loadConfig(configPath), rest);
   }
   const { values, positionals } = parseArgs({
@@ -58,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
   const configPath = values.config ?? process.env.TANDEM_CONFIG ?? "bridge.yaml";
   switch (command) {
     case "generate-registration": {
+      const { configWarnings, loadConfig, writeRegistration } = await import("./config/index.js");
       const config = loadConfig(configPath);
       for (const w of configWarnings(config)) console.error(`tandem: warning: ${w}`);
       if (values["double-puppet"]) return writeDoublePuppet(config, values.output, values.force);
@@ -77,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
       return runDoctor(configPath);
     }
     case "healthcheck":
-      return healthcheck(loadConfig(configPath));
+      return healthcheck((await import("./config/index.js")).loadConfig(configPath));
     default:
       console.error(`Unknown command "${command}".\n\n${USAGE}`);
       return 2;
@@ -100,11 +101,10 @@ async function writeDoublePuppet(config: Config, output: string | undefined, for
  * supervisor (systemd, Docker) sees the exit and restarts it.
  */
 async function start(configPath: string): Promise<number> {
-  const config = loadConfig(configPath);
-  const registration = readRegistration(config.appservice.registration);
-  const mismatch = registrationMismatches(config, registration);
-  if (mismatch.length) throw new ConfigError(mismatch.map((m) => ({ path: "", message: `${m} (run tandem generate-registration and reload it in the homeserver)` })), "registration_invalid");
-  for (const w of configWarnings(config)) console.error(`tandem: warning: ${w}`);
+  // In a worker thread: the YAML parser and the config schema stay out of the bridge's heap.
+  const { readStartFiles } = await import("./config/start-files.js");
+  const { config, registration, warnings } = await readStartFiles(configPath);
+  for (const w of warnings) console.error(`tandem: warning: ${w}`);
   const [{ startBridge }, { tuneEmbeddedWasm, tuneHeap }] = await Promise.all([import("./main.js"), import("./heap.js")]);
   tuneHeap();
   if (!config.database.uri) tuneEmbeddedWasm();

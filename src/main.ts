@@ -4,9 +4,9 @@
  * Stop runs the other way. Only config, log and store are imported up front: the rest (stack.ts)
  * loads while the store opens.
  */
-import { ConfigError, type Config } from "./config/index.js";
+import { ConfigError } from "./config/errors.js";
+import type { Config } from "./config/schema.js";
 import type { Registration } from "./config/index.js";
-import { readDoublePuppetRegistration } from "./config/double-puppet.js";
 import type { BridgeCore, BridgeCoreOptions } from "./core/bridge.js";
 import type { NetworkConnector } from "./core/connector.js";
 import type { Logger } from "./core/log.js";
@@ -65,7 +65,9 @@ async function assemble(opts: StartOptions, onFailure: (close: () => Promise<voi
   registerSecret(registration.as_token);
   registerSecret(registration.hs_token);
   // Double puppeting is on when the config names its registration (the homeserver must load it too).
-  const puppetToken = config.appservice.double_puppet_registration ? readDoublePuppetRegistration(config.appservice.double_puppet_registration).as_token : undefined;
+  // Its reader (and the YAML parser) loads only then: most bridges run without it.
+  const puppetPath = config.appservice.double_puppet_registration;
+  const puppetToken = puppetPath ? (await import("./config/double-puppet.js")).readDoublePuppetRegistration(puppetPath).as_token : undefined;
   if (puppetToken) registerSecret(puppetToken);
   if (config.bridge.encryption_key) registerSecret(config.bridge.encryption_key);
 
