@@ -77,8 +77,12 @@ export class OperatorBridge {
   private rssMaxSeen = 0;
   private readonly sampler: NodeJS.Timeout;
 
+  private stopping = false;
+
   private constructor(private readonly child: ChildProcess, readonly logFile: string) {
-    child.on("exit", () => {
+    child.on("exit", (code, signal) => {
+      // A bridge that ends by itself mid-run says how, in its log (a crash by signal prints nothing).
+      if (!this.stopping) fs.appendFileSync(logFile, `bench: the bridge exited by itself (code ${code}, signal ${signal})\n`);
       this.exited = true;
       for (const w of this.exitWaiters.splice(0)) w();
     });
@@ -168,6 +172,7 @@ export class OperatorBridge {
     if (this.exited) return 0;
     const t0 = performance.now();
     const gone = new Promise<void>((r) => this.exitWaiters.push(r));
+    this.stopping = true;
     this.child.kill("SIGTERM");
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 30_000);
     await gone;
