@@ -28,6 +28,10 @@ export const LAZY_SDK_DEPENDENCIES = [
   "sanitize-html", // helpers/RichReply
   "html-to-text", // MatrixClient's reply helpers (reply*Html)
   "request", // replaced by setRequestFn below
+  "mkdirp", // the file storage providers
+  "async-lock", // e2ee/RustEngine
+  "htmlencode", // MatrixClient's reply helpers (reply*Text)
+  "chalk", // RichConsoleLogger (Tandem hands LogService its own logger)
 ] as const;
 
 const requireFromHere = createRequire(import.meta.url);
