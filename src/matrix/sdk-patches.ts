@@ -12,8 +12,9 @@
  * sdk-request.ts (`setRequestFn`, the SDK's own hook for this), so `request` (with its
  * dependencies the largest of them) is never loaded either.
  *
+ * matrix-appservice-bridge does the same for three of its own dependencies (LAZY_BRIDGE_DEPENDENCIES).
  * Both packages are pinned to exact versions in package.json; test/unit/matrix/sdk.test.ts
- * fails when the SDK's files stop requiring these modules the way this relies on (a member
+ * fails when their files stop requiring these modules the way this relies on (a member
  * read or call at use, never at load), or when starting the bridge loads a stand-in.
  */
 import Module, { createRequire } from "node:module";
@@ -34,20 +35,32 @@ export const LAZY_SDK_DEPENDENCIES = [
   "chalk", // RichConsoleLogger (Tandem hands LogService its own logger)
 ] as const;
 
+/**
+ * Required by matrix-appservice-bridge's files (as `__importDefault(require(…))`, plain CommonJS
+ * functions) for its own command line, config validator and provisioning API, none of which
+ * Tandem uses.
+ */
+export const LAZY_BRIDGE_DEPENDENCIES = [
+  "nopt", // components/cli
+  "is-my-json-valid", // components/config-validator
+  "ip-cidr", // provisioning/api (with ip-address and jsbn)
+] as const;
+
 const requireFromHere = createRequire(import.meta.url);
 const sdkRequire = createRequire(requireFromHere.resolve("@vector-im/matrix-bot-sdk"));
+const bridgeRequire = createRequire(requireFromHere.resolve("matrix-appservice-bridge"));
 
 /** Paths of the stand-ins that have been replaced by their real module (for the tests). */
 export const loadedLazyDependencies = new Set<string>();
 
-function installLazy(specifier: string): void {
-  const file = sdkRequire.resolve(specifier);
+function installLazy(specifier: string, from: NodeJS.Require): void {
+  const file = from.resolve(specifier);
   if (requireFromHere.cache[file]) return; // already loaded (by whoever): nothing to save
   let real: unknown;
   const load = (): object => {
     if (real === undefined) {
       delete requireFromHere.cache[file];
-      real = sdkRequire(file);
+      real = from(file);
       loadedLazyDependencies.add(specifier);
     }
     return real as object;
@@ -68,7 +81,8 @@ function installLazy(specifier: string): void {
   requireFromHere.cache[file] = entry;
 }
 
-for (const specifier of LAZY_SDK_DEPENDENCIES) installLazy(specifier);
+for (const specifier of LAZY_SDK_DEPENDENCIES) installLazy(specifier, sdkRequire);
+for (const specifier of LAZY_BRIDGE_DEPENDENCIES) installLazy(specifier, bridgeRequire);
 
 // Loaded only now, so that every require() inside it meets the stand-ins.
 const botSdk = sdkRequire(requireFromHere.resolve("@vector-im/matrix-bot-sdk")) as typeof import("@vector-im/matrix-bot-sdk");

@@ -6,7 +6,7 @@
  * and whether grammY was loaded (it waits for a Telegram login).
  */
 import { createRequire } from "node:module";
-import { LAZY_SDK_DEPENDENCIES, loadedLazyDependencies } from "../../src/matrix/sdk-patches.js";
+import { LAZY_BRIDGE_DEPENDENCIES, LAZY_SDK_DEPENDENCIES, loadedLazyDependencies } from "../../src/matrix/sdk-patches.js";
 
 await import("../../src/stack.js");
 const require = createRequire(import.meta.url);
@@ -21,6 +21,6 @@ const packageFiles = (spec: string) => {
 console.log(JSON.stringify({
   answer,
   loaded: [...loadedLazyDependencies],
-  filesInCache: Object.fromEntries(LAZY_SDK_DEPENDENCIES.map((spec) => [spec, packageFiles(spec)])),
+  filesInCache: Object.fromEntries([...LAZY_SDK_DEPENDENCIES, ...LAZY_BRIDGE_DEPENDENCIES].map((spec) => [spec, packageFiles(spec)])),
   grammyFiles: packageFiles("grammy"), // loaded by the first Telegram login (src/networks/telegram/grammy.ts)
 }));

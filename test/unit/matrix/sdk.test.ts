@@ -11,26 +11,28 @@ import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LAZY_SDK_DEPENDENCIES } from "../../../src/matrix/sdk-patches.js";
+import { LAZY_BRIDGE_DEPENDENCIES, LAZY_SDK_DEPENDENCIES } from "../../../src/matrix/sdk-patches.js";
 import { sdkRequest, type SdkRequestParams, type SdkResponse } from "../../../src/matrix/sdk-request.js";
 
 const ROOT = resolve(__dirname, "../../..");
 const require = createRequire(import.meta.url);
 const SDK_LIB = dirname(require.resolve("@vector-im/matrix-bot-sdk"));
+const BRIDGE_LIB = dirname(require.resolve("matrix-appservice-bridge"));
 
-/** Every `.js` file of the SDK's lib/ with its text. */
-function sdkFiles(): Array<{ file: string; text: string }> {
+/** Every `.js` file of a package's lib/ with its text. */
+function libFiles(lib: string): Array<{ file: string; text: string }> {
   const out: Array<{ file: string; text: string }> = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith(".js")) out.push({ file: path.slice(SDK_LIB.length + 1), text: readFileSync(path, "utf8") });
+      else if (entry.name.endsWith(".js")) out.push({ file: path.slice(lib.length + 1), text: readFileSync(path, "utf8") });
     }
   };
-  walk(SDK_LIB);
+  walk(lib);
   return out;
 }
+const escape = (spec: string) => spec.replace(/[/.]/g, "\\$&");
 
 interface Seen { method?: string; url?: string; headers: http.IncomingHttpHeaders; body: Buffer }
 let server: http.Server;
@@ -60,11 +62,25 @@ const call = (params: SdkRequestParams) =>
 
 describe("the pinned matrix-bot-sdk still has what sdk-patches.ts relies on", () => {
   it("each lazy dependency is still required by the SDK, as `const x = require(...)` at the top of a file", () => {
-    const files = sdkFiles();
+    const files = libFiles(SDK_LIB);
     for (const spec of LAZY_SDK_DEPENDENCIES) {
       const sites = files.filter((f) => f.text.includes(`require("${spec}")`));
       expect(sites.map((s) => s.file), spec).not.toEqual([]);
-      for (const site of sites) expect(site.text, `${site.file}: ${spec}`).toMatch(new RegExp(`^const \\w+ = require\\("${spec.replace(/[/.]/g, "\\$&")}"\\);$`, "m"));
+      for (const site of sites) expect(site.text, `${site.file}: ${spec}`).toMatch(new RegExp(`^const \\w+ = require\\("${escape(spec)}"\\);$`, "m"));
+    }
+  });
+
+  it("each of matrix-appservice-bridge's lazy dependencies is still `__importDefault(require(...))` at the top of a file, a plain function or class", () => {
+    const files = libFiles(BRIDGE_LIB);
+    const bridgeRequire = createRequire(require.resolve("matrix-appservice-bridge"));
+    for (const spec of LAZY_BRIDGE_DEPENDENCIES) {
+      const sites = files.filter((f) => f.text.includes(`require("${spec}")`));
+      expect(sites.map((s) => s.file), spec).not.toEqual([]);
+      for (const site of sites) expect(site.text, `${site.file}: ${spec}`).toMatch(new RegExp(`^const \\w+ = __importDefault\\(require\\("${escape(spec)}"\\)\\);$`, "m"));
+      // __importDefault wraps a stand-in as { default: standIn }: right only for a module that is not an ES module's transpilation.
+      const real = bridgeRequire(spec) as { __esModule?: boolean };
+      expect(typeof real, spec).toBe("function");
+      expect(real.__esModule, spec).toBeUndefined();
     }
   });
 
@@ -109,6 +125,7 @@ describe("loading the bridge", () => {
     // A stand-in is one cache entry; the real module brings its own files (lowdb has two stand-ins).
     const standIns = (spec: string) => LAZY_SDK_DEPENDENCIES.filter((s) => s.split("/")[0] === spec.split("/")[0]).length;
     for (const spec of LAZY_SDK_DEPENDENCIES) expect(out.filesInCache[spec], spec).toBe(standIns(spec));
+    for (const spec of LAZY_BRIDGE_DEPENDENCIES) expect(out.filesInCache[spec], spec).toBe(1);
     // Nor grammY, before a Telegram login (src/networks/telegram/grammy.ts).
     expect(out.grammyFiles).toBe(0);
   }, 90_000);
