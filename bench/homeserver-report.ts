@@ -31,6 +31,8 @@ export interface HsRun {
 export interface HomeserverResult {
   homeserver: string;
   messagesPerRun: number;
+  /** Messages each way at 50 msg/s before the rest minute, beyond every chat once (`--warm-up`). */
+  warmUpMessages?: number;
   repeats: number;
   load1: { start: number; end: number };
   /** RSS 5 s after the warm-up (logged in, every portal warm), MB, per repeat. */

@@ -69,6 +69,12 @@ export interface HomeserverOptions {
   repeats: number;
   /** Messages per run (each bridge, rate and direction). */
   messages: number;
+  /**
+   * `--warm-up N`: N more messages each way at 50 msg/s before the rest minute, not measured (0: only
+   * every chat once each way). V8 still optimizes functions a thousand messages after the start
+   * (TurboFan needs many calls of a function run once per message); this measures past that.
+   */
+  warmUp: number;
   broken: string[];
   log: (s: string) => void;
 }
@@ -120,7 +126,7 @@ export async function homeserverPhase(dbs: BenchDatabases, result: BenchResult, 
     const nullJs = buildNullBridge();
 
     const out: HomeserverResult = {
-      homeserver: "Synapse 1.67.0 (SQLite)", messagesPerRun: o.messages, repeats: o.repeats,
+      homeserver: "Synapse 1.67.0 (SQLite)", messagesPerRun: o.messages, warmUpMessages: o.warmUp, repeats: o.repeats,
       load1: { start: round(os.loadavg()[0]!, 2), end: 0 }, idleRssMB: { null: [], tandem: [] }, restRssMB: { null: [], tandem: [] }, runs: [],
     };
     result.homeserver = out;
@@ -133,7 +139,7 @@ export async function homeserverPhase(dbs: BenchDatabases, result: BenchResult, 
       const nb = await NullBridgeProcess.start(nullJs, nullCfg, path.join(o.resultsDir, "null-bridge.log"));
       running = nb;
       const nullSubject: Subject = { bridge: "null", pid: nb.pid, chats: nullChats };
-      await traffic.warmUp(nullSubject, repeat);
+      await traffic.warmUp(nullSubject, repeat, o.warmUp);
       await sleep(2000);
       out.idleRssMB.null.push(mb(rssOf(nb.pid) ?? 0));
       out.restRssMB!.null.push(mb(await rssAtRest(nb.pid, o.log)));
@@ -148,7 +154,7 @@ export async function homeserverPhase(dbs: BenchDatabases, result: BenchResult, 
       if (!tandemChats) tandemChats = await tandemSetup(tandem, admin, slack, team, users, tandemChannels, o.log);
       else await tandem.waitHealthy(60_000);
       const tandemSubject: Subject = { bridge: "tandem", pid, chats: tandemChats };
-      await traffic.warmUp(tandemSubject, repeat);
+      await traffic.warmUp(tandemSubject, repeat, o.warmUp);
       await sleep(5000);
       out.idleRssMB.tandem.push(mb(rssOf(pid) ?? 0));
       out.restRssMB!.tandem.push(mb(await rssAtRest(pid, o.log)));
@@ -216,11 +222,16 @@ function transactionCounter(serverUri: string, db: DbTarget): (pid: number) => P
 class HsTraffic {
   constructor(private readonly slack: FakeSlack, private readonly team: TeamHandle, private readonly users: string[], private readonly admin: MatrixUser) {}
 
-  /** Every chat once each way (ghosts joined, connections open), not measured. */
-  async warmUp(s: Subject, repeat: number): Promise<void> {
+  /** Every chat once each way (ghosts joined, connections open), then `more` messages each way at 50 msg/s; not measured. */
+  async warmUp(s: Subject, repeat: number, more: number): Promise<void> {
     for (const direction of HS_DIRECTIONS) {
       const tag = `hsbwarm${s.bridge}r${repeat}${direction === "slack->matrix" ? "s" : "m"}`;
       await this.offer(s, direction, tag, 20, s.chats.length * (direction === "slack->matrix" ? this.users.length : 1), 120_000);
+    }
+    for (const direction of more > 0 ? HS_DIRECTIONS : []) {
+      const tag = `hsbwarmup${s.bridge}r${repeat}${direction === "slack->matrix" ? "s" : "m"}`;
+      const { delivered } = await this.offer(s, direction, tag, 50, more);
+      if (delivered < more) throw new Error(`${s.bridge} warm-up ${direction}: ${more - delivered} of ${more} messages not delivered`);
     }
   }
 

@@ -158,7 +158,7 @@ export function renderText(r: BenchResult): string {
   if (r.homeserver) {
     const h = r.homeserver;
     out.push("");
-    out.push(`Through a real homeserver (fake Slack → ${h.homeserver} and back, durable Postgres; ${h.messagesPerRun} messages per run over 5 chats, ${h.repeats} interleaved repeat(s); load ${h.load1.start} at start, ${h.load1.end} at end)`);
+    out.push(`Through a real homeserver (fake Slack → ${h.homeserver} and back, durable Postgres; ${h.messagesPerRun} messages per run over 5 chats, ${h.repeats} interleaved repeat(s)${h.warmUpMessages ? `, ${h.warmUpMessages} messages each way of warm-up at 50 msg/s` : ""}; load ${h.load1.start} at start, ${h.load1.end} at end)`);
     out.push(table(["figure", "null bridge", "Tandem", "Tandem/null"], homeserverRows(h)));
   }
   if (r.import?.length) {

@@ -7,7 +7,7 @@
  *   npm run bench -- --profile    also write CPU profiles of the bridge process to bench/results/profiles/
  *   npm run bench -- --only relay only some phases (relay, fsync-off, ready, rest, memory, embedded, attack, link;
  *                                 and import and homeserver, only when asked: they need the real Synapse of ../shared/homeserver/)
- *   npm run bench -- --only homeserver [--repeats N] [--messages N]
+ *   npm run bench -- --only homeserver [--repeats N] [--messages N] [--warm-up N]
  *                                 Tandem beside a null bridge through a real Synapse (bench/homeserver.ts):
  *                                 N interleaved repeats (default 1), N messages per run (default 1,000; --quick 100)
  *   npm run bench -- --rate 50    the latency run's total rate (default 100 messages/s)
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     await phase("link", () => linkPhase(dbs, result, quick ? [20] : [0, 20, 80], RESULTS, broken, log));
     await phase("import", () => importPhase(result, { quick, log, broken }));
     await phase("homeserver", () => homeserverPhase(dbs, result, {
-      quick, resultsDir: RESULTS, profileDir, broken, log, repeats: numArg("--repeats", 1), messages: numArg("--messages", quick ? 100 : 1000),
+      quick, resultsDir: RESULTS, profileDir, broken, log, repeats: numArg("--repeats", 1), messages: numArg("--messages", quick ? 100 : 1000), warmUp: numArg("--warm-up", 0),
     }));
   } finally {
     await dbs.cleanup();
