@@ -228,7 +228,8 @@ class HsTraffic {
       const tag = `hsbwarm${s.bridge}r${repeat}${direction === "slack->matrix" ? "s" : "m"}`;
       await this.offer(s, direction, tag, 20, s.chats.length * (direction === "slack->matrix" ? this.users.length : 1), 120_000);
     }
-    for (const direction of more > 0 ? HS_DIRECTIONS : []) {
+    if (more === 0) return;
+    for (const direction of HS_DIRECTIONS) {
       const tag = `hsbwarmup${s.bridge}r${repeat}${direction === "slack->matrix" ? "s" : "m"}`;
       const { delivered } = await this.offer(s, direction, tag, 50, more);
       if (delivered < more) throw new Error(`${s.bridge} warm-up ${direction}: ${more - delivered} of ${more} messages not delivered`);
