@@ -8,14 +8,15 @@
  * - a repeated transaction id is skipped only when its body is the same as the one committed
  *   under that id: Synapse on SQLite reuses ids after a restart, with new events in them.
  */
-import type { Request, Response } from "express";
+import type { Application, Request, Response } from "express";
+import type { ServerResponse } from "node:http";
 import { AppService, AppServiceRegistration, Bridge } from "./sdk.js";
 import type { Logger } from "../core/log.js";
 import type { MatrixInbound } from "../core/matrix-port.js";
 import { parseMatrixEvent, type RawEvent } from "./events.js";
 import { errorFields } from "../core/log.js";
 import { parseBody, yielder, type RawBody, type SkipReason } from "./json-body.js";
-import { MAX_EVENT_BYTES, createListenerApp, matrixErrors } from "./listener.js";
+import { MAX_EVENT_BYTES, createListener, matrixErrors, sendJson } from "./listener.js";
 
 export type TransactionSink = (events: MatrixInbound[]) => Promise<void>;
 
@@ -37,14 +38,22 @@ class DurableAppService extends AppService {
   constructor(hsToken: string, private readonly log: Logger) {
     super({ homeserverToken: hsToken });
     const base = this as unknown as { onGetUsers(req: Request, res: Response): void; onGetRoomAlias(req: Request, res: Response): void };
-    const app = createListenerApp(hsToken, log, {
+    const listener = createListener(hsToken, log, {
       transaction: (txnId, body, res) => this.handleTransaction(txnId, body, res),
       ping: (body, res) => this.handlePing(body, res),
       userQuery: (req, res) => void base.onGetUsers(req, res),
       aliasQuery: (req, res) => void base.onGetRoomAlias(req, res),
     });
-    // The base class built its own express app (body parser first, 308 on legacy paths); listen() serves `app`.
-    (this as unknown as { app: unknown }).app = app;
+    // The base class built its own express app (body parser first, 308 on legacy paths); listen()
+    // serves `app` (http.createServer({}, this.app)), and expressApp returned it.
+    (this as unknown as { app: unknown }).app = listener.handle;
+    this.routes = listener.app;
+  }
+
+  private readonly routes: Application;
+
+  override get expressApp(): Application {
+    return this.routes;
   }
 
   private drop(reason: DropReason, count: number, meta: Record<string, unknown>): void {
@@ -56,11 +65,11 @@ class DurableAppService extends AppService {
     (reason === "repeated_transaction" ? this.log.info : this.log.warn).call(this.log, message, { reason, count, ...meta });
   }
 
-  private async handleTransaction(txnId: string, body: RawBody, res: Response): Promise<void> {
+  private async handleTransaction(txnId: string, body: RawBody, res: ServerResponse): Promise<void> {
     const seen = this.committed.get(txnId);
     if (seen?.digest === body.digest) {
       this.drop("repeated_transaction", seen.events, { txnId });
-      res.json({});
+      sendJson(res, 200, {});
       return;
     }
     if (seen !== undefined) this.log.info("transaction id reused with a different body (a restarted homeserver?): processing it", { txnId });
@@ -69,7 +78,7 @@ class DurableAppService extends AppService {
       onSkip: (reason, path, bytes) => this.drop(reason, 1, { txnId, path: path.join("."), bytes }),
     });
     if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-      res.status(400).json({ errcode: "M_BAD_JSON", error: "A transaction is a JSON object" });
+      sendJson(res, 400, { errcode: "M_BAD_JSON", error: "A transaction is a JSON object" });
       return;
     }
     const events = (doc as { events?: unknown }).events;
@@ -99,21 +108,21 @@ class DurableAppService extends AppService {
       await this.sink(parsed);
     } catch (err) {
       this.log.error("could not queue a Matrix transaction; the homeserver will retry it", { txnId, ...errorFields(err) });
-      res.status(500).json({ errcode: "M_UNKNOWN", error: "Temporary failure, retry" });
+      sendJson(res, 500, { errcode: "M_UNKNOWN", error: "Temporary failure, retry" });
       return;
     }
     this.committed.delete(txnId); // re-inserted last: the oldest id is forgotten first
     this.committed.set(txnId, { digest: body.digest, events: raw.length });
     if (this.committed.size > REMEMBERED_TXNS) this.committed.delete(this.committed.keys().next().value!);
-    res.json({});
+    sendJson(res, 200, {});
   }
 
   /** Matrix 1.7 appservice ping: the homeserver checks it can reach us (and that we accept its token). */
-  private async handlePing(body: RawBody, res: Response): Promise<void> {
+  private async handlePing(body: RawBody, res: ServerResponse): Promise<void> {
     const doc = await parseBody(body, { maxValueBytes: MAX_EVENT_BYTES });
     const txn = typeof doc === "object" && doc !== null ? (doc as { transaction_id?: unknown }).transaction_id : undefined;
     this.log.debug("appservice ping from the homeserver", { transactionId: typeof txn === "string" ? txn : undefined });
-    res.json({});
+    sendJson(res, 200, {});
   }
 }
 

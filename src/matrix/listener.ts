@@ -12,8 +12,16 @@
  *   3. body: streamed with the route's size limit and a nesting limit (json-body.ts).
  * A refused request whose body is still coming is answered and its connection closed, so the
  * rest of the body is never read.
+ *
+ * The two routes with a body (transactions and the ping) are served on plain node:http, before
+ * Express: a homeserver sends one transaction per event or so, and Express's request set-up,
+ * router and query parser cost more CPU than the rest of the request (`npm run bench`, homeserver
+ * phase). Express serves everything else (user and alias queries, /health, the avatar route) and
+ * the odd spellings of those two routes (a trailing slash, other letter case) through the same
+ * handlers.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorFields } from "../core/log.js";
 import express, { type Application, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "../core/log.js";
@@ -33,15 +41,34 @@ export const MAX_EVENT_BYTES = 1024 * 1024;
 const DRAIN_MAX_BYTES = 64 * 1024;
 
 export interface ListenerHandlers {
-  transaction(txnId: string, body: RawBody, res: Response): Promise<void>;
-  ping(body: RawBody, res: Response): Promise<void>;
+  transaction(txnId: string, body: RawBody, res: ServerResponse): Promise<void>;
+  ping(body: RawBody, res: ServerResponse): Promise<void>;
   userQuery(req: Request, res: Response): void;
   aliasQuery(req: Request, res: Response): void;
 }
 
-function sameSecret(a: string, b: string): boolean {
-  // Hash first so lengths match and timing says nothing about the token's length.
-  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
+/** The listener: `handle` is what the HTTP server calls; `app` takes extra routes (avatars) and the error handler. */
+export interface Listener {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  app: Application;
+}
+
+// Hashed first so lengths match and timing says nothing about the token's length.
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/** Answers with a JSON body (what express's res.json sends, less its ETag). */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** The path part of a request's URL, and the value of its `access_token` parameter ("" unless exactly one). */
+function splitUrl(url: string): { path: string; accessToken: string } {
+  const q = url.indexOf("?");
+  if (q < 0) return { path: url, accessToken: "" };
+  const tokens = new URLSearchParams(url.slice(q + 1)).getAll("access_token");
+  return { path: url.slice(0, q), accessToken: tokens.length === 1 ? tokens[0]! : "" };
 }
 
 /**
@@ -49,7 +76,7 @@ function sameSecret(a: string, b: string): boolean {
  * not read it (too large, unauthenticated, or we stopped part way), the connection is closed once
  * the answer is out, so the sender cannot make us read (or buffer) the rest.
  */
-export function refuse(req: Request, res: Response, status: number, errcode: string, error: string): void {
+export function refuse(req: IncomingMessage, res: ServerResponse, status: number, errcode: string, error: string): void {
   const declared = Number(req.headers["content-length"] ?? NaN);
   const untouched = req.readableFlowing === null;
   const pending = hasBody(req) && !req.complete && !(untouched && declared <= DRAIN_MAX_BYTES);
@@ -57,24 +84,35 @@ export function refuse(req: Request, res: Response, status: number, errcode: str
     res.setHeader("connection", "close");
     res.once("finish", () => req.socket.destroy());
   }
-  res.status(status).json({ errcode, error });
+  sendJson(res, status, { errcode, error });
 }
 
-export function createListenerApp(hsToken: string, log: Logger, handlers: ListenerHandlers): Application {
+/** An unexpected failure of a request: logged, and answered in Matrix's shape unless an answer is out. */
+function failed(log: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  log.error("appservice request failed", { path: splitUrl(req.url ?? "").path, ...errorFields(err) });
+  refuse(req, res, 500, "M_UNKNOWN", "Internal error");
+}
+
+/** `PUT …/transactions/{txnId}` and `POST /_matrix/app/v1/ping`, as the homeserver spells them. */
+const TRANSACTION_PATH = /^(?:\/_matrix\/app\/v1)?\/transactions\/([^/]+)$/;
+const PING_PATH = "/_matrix/app/v1/ping";
+
+export function createListener(hsToken: string, log: Logger, handlers: ListenerHandlers): Listener {
   const app = express();
   app.disable("x-powered-by");
+  const expected = digest(hsToken);
 
   let lastWrongTokenWarning = -Infinity;
   /** False (after answering 401/403) unless the request carries the hs_token. */
-  const authenticated = (req: Request, res: Response): boolean => {
+  const authenticated = (req: IncomingMessage, res: ServerResponse): boolean => {
     const header = req.headers.authorization;
-    const query = req.query.access_token;
-    const provided = header?.startsWith("Bearer ") ? header.slice(7) : typeof query === "string" ? query : "";
-    if (provided && sameSecret(provided, hsToken)) return true;
+    const { path, accessToken } = splitUrl(req.url ?? "");
+    const provided = header?.startsWith("Bearer ") ? header.slice(7) : accessToken;
+    if (provided && timingSafeEqual(digest(provided), expected)) return true;
     // A homeserver with an old registration looks like this: say so, at most once a minute (a flood stays one line a minute).
     if (provided && Date.now() - lastWrongTokenWarning >= 60_000) {
       lastWrongTokenWarning = Date.now();
-      log.warn("refused a request with a wrong hs_token; if it came from the homeserver, load the current registration file into it", { path: req.path });
+      log.warn("refused a request with a wrong hs_token; if it came from the homeserver, load the current registration file into it", { path });
     }
     refuse(req, res, provided ? 403 : 401, provided ? "M_FORBIDDEN" : "M_UNAUTHORIZED", "Bad token supplied");
     return false;
@@ -85,12 +123,12 @@ export function createListenerApp(hsToken: string, log: Logger, handlers: Listen
     refuse(req, res, e.status, e.errcode, "This route takes no request body");
     return false;
   };
-  const withBody = (limits: BodyLimits, handle: (req: Request, res: Response, body: RawBody) => Promise<void>) =>
-    (req: Request, res: Response, next: NextFunction) => {
+  const withBody = (limits: BodyLimits, handle: (res: ServerResponse, body: RawBody) => Promise<void>) =>
+    (req: IncomingMessage, res: ServerResponse, next: (err: unknown) => void) => {
       if (!authenticated(req, res)) return;
-      readBody(req, limits).then((body) => handle(req, res, body)).catch((err: unknown) => {
+      readBody(req, limits).then((body) => handle(res, body)).catch((err: unknown) => {
         if (err instanceof BodyError) {
-          if (err.status === 413 || err.errcode === "M_NOT_JSON") log.warn("appservice request refused", { path: req.path, error: err.message });
+          if (err.status === 413 || err.errcode === "M_NOT_JSON") log.warn("appservice request refused", { path: splitUrl(req.url ?? "").path, error: err.message });
           if (!res.headersSent && !req.socket.destroyed) refuse(req, res, err.status, err.errcode, err.message);
           return;
         }
@@ -98,14 +136,16 @@ export function createListenerApp(hsToken: string, log: Logger, handlers: Listen
       });
     };
   const bodyLimits = (maxBytes: number): BodyLimits => ({ maxBytes, maxDepth: MAX_DEPTH, maxElementDepth: MAX_EVENT_DEPTH });
+  const transaction = (txnId: string) => withBody(bodyLimits(TRANSACTION_MAX_BYTES), (res, body) => handlers.transaction(txnId, body, res));
+  const ping = withBody(bodyLimits(PING_MAX_BYTES), (res, body) => handlers.ping(body, res));
 
   // Both the spec'd paths and the legacy unprefixed ones (Synapse ≤ 1.x pushes to those, with ?access_token=).
   for (const prefix of ["/_matrix/app/v1", ""]) {
-    app.put(`${prefix}/transactions/:txnId`, withBody(bodyLimits(TRANSACTION_MAX_BYTES), (req, res, body) => handlers.transaction(String(req.params.txnId), body, res)));
+    app.put(`${prefix}/transactions/:txnId`, (req, res, next) => transaction(String(req.params.txnId))(req, res, next));
     app.get(`${prefix}/users/:userId`, (req, res) => { if (authenticated(req, res) && noBody(req, res)) handlers.userQuery(req, res); });
     app.get(`${prefix}/rooms/:alias`, (req, res) => { if (authenticated(req, res) && noBody(req, res)) handlers.aliasQuery(req, res); });
   }
-  app.post("/_matrix/app/v1/ping", withBody(bodyLimits(PING_MAX_BYTES), (_req, res, body) => handlers.ping(body, res)));
+  app.post(PING_PATH, ping);
   // Other appservice paths (third-party lookups): authenticated, then unknown.
   app.all("/_matrix/app/*", (req, res) => {
     if (authenticated(req, res)) refuse(req, res, 404, "M_UNRECOGNIZED", "Unrecognized request");
@@ -113,14 +153,34 @@ export function createListenerApp(hsToken: string, log: Logger, handlers: Listen
   app.get("/health", (req, res) => { if (noBody(req, res)) res.send("OK"); });
   // Every route mounted later (the public avatar route) takes no body: refused here, unread.
   app.use((req, res, next) => { if (noBody(req, res)) next(); });
-  return app;
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const method = req.method;
+    if (method === "PUT" || method === "POST") {
+      const { path } = splitUrl(req.url ?? "");
+      const onError = (err: unknown) => { if (!res.headersSent) failed(log, req, res, err); else res.destroy(); };
+      if (method === "POST" && path === PING_PATH) return ping(req, res, onError);
+      const m = method === "PUT" ? TRANSACTION_PATH.exec(path) : null;
+      const txnId = m ? decodedOrNull(m[1]!) : null;
+      if (txnId !== null) return transaction(txnId)(req, res, onError);
+    }
+    app(req, res);
+  };
+  return { handle, app };
+}
+
+function decodedOrNull(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null; // express answers it (400)
+  }
 }
 
 /** The last handler: errors in Matrix's shape, never express's default page (a stack trace outside production). */
 export function matrixErrors(log: Logger) {
   return (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    log.error("appservice request failed", { path: req.path, ...errorFields(err) });
-    refuse(req, res, 500, "M_UNKNOWN", "Internal error");
+    failed(log, req, res, err);
   };
 }
