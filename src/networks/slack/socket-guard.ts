@@ -3,8 +3,8 @@
  * `payload.event.type` of every events_api frame before anything else, so an envelope without
  * an event (Slack's app_rate_limited notice has none, and neither has garbage) throws inside its
  * socket handler: an unhandled rejection, which ends a Node process. Such frames are acked here
- * (so Slack does not redeliver them) and logged, and never reach the SDK; every other frame goes
- * to the SDK as before, with any failure logged instead of thrown.
+ * (so Slack does not redeliver them) and logged; any other failure of the SDK's handler is
+ * logged instead of thrown.
  */
 import type { SocketModeClient } from "@slack/socket-mode";
 import type { Logger } from "../../core/log.js";
@@ -32,20 +32,30 @@ export function unusableEnvelope(text: string): { envelopeId: string | undefined
   return { envelopeId: typeof frame.envelope_id === "string" ? frame.envelope_id : undefined, type: isObj(payload) ? payload.type : typeof payload };
 }
 
+/** Whether a frame's text is (or starts like) a JSON object; only those can be Slack envelopes. */
+const startsAsObject = (text: string) => /^\s*\{/.test(text);
+
 export function guardSocketMode(client: SocketModeClient, log: Logger): void {
   const sdk = client as unknown as SdkInternals;
   const handle = sdk.onWebSocketMessage.bind(client);
+  const textOf = (data: string | ArrayBuffer) => typeof data === "string" ? data : new TextDecoder().decode(data);
+  /** Acks and logs a frame the SDK cannot use; false if the frame is not one of those. */
+  const skipped = (text: string): boolean => {
+    const bad = unusableEnvelope(text);
+    if (!bad) return false;
+    log.warn("Slack sent an envelope without a usable event; acked and skipped", { envelope: bad.envelopeId, type: String(bad.type) });
+    if (bad.envelopeId) void sdk.send(bad.envelopeId).catch(() => undefined);
+    return true;
+  };
   client.removeAllListeners("ws_message");
   client.on("ws_message", (data: string | ArrayBuffer, isBinary: boolean) => {
-    if (!isBinary) {
-      const text = typeof data === "string" ? data : new TextDecoder().decode(data);
-      const bad = unusableEnvelope(text);
-      if (bad) {
-        log.warn("Slack sent an envelope without a usable event; acked and skipped", { envelope: bad.envelopeId, type: String(bad.type) });
-        if (bad.envelopeId) void sdk.send(bad.envelopeId).catch(() => undefined);
-        return;
-      }
-    }
-    handle(data, isBinary).catch((err: unknown) => log.warn("Slack Socket Mode frame not handled", { ...errorFields(err) }));
+    // Every frame is parsed once, by the SDK: an envelope is screened only when the SDK failed on
+    // it (it throws before emitting anything), or when it is not an object at all (the SDK would
+    // pass a number or a string on as an envelope).
+    if (!isBinary && !startsAsObject(textOf(data)) && skipped(textOf(data))) return;
+    handle(data, isBinary).catch((err: unknown) => {
+      if (!isBinary && skipped(textOf(data))) return;
+      log.warn("Slack Socket Mode frame not handled", { ...errorFields(err) });
+    });
   });
 }
