@@ -33,9 +33,9 @@ function stale(from: string, to: string): boolean {
   }
 }
 
-/** Returns the path of the compiled bench/child.js. */
+/** Returns the path of the compiled bench/child.js (bench/component-child.js is beside it). */
 export function buildForBench(): string {
-  const inputs = [...walk(SRC), path.join(ROOT, "bench", "child.ts")];
+  const inputs = [...walk(SRC), path.join(ROOT, "bench", "child.ts"), path.join(ROOT, "bench", "component-child.ts"), path.join(ROOT, "bench", "null-bridge.ts")];
   let n = 0;
   for (const file of inputs) {
     const rel = file.startsWith(SRC + path.sep) ? path.join("src", path.relative(SRC, file)) : path.relative(ROOT, file);

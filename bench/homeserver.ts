@@ -22,22 +22,20 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
-import ts from "typescript";
 import { FakeSlack, type TeamHandle } from "../test/fakes/slack.js";
 import { SynapseBridge } from "../test/homeserver/support/bridge.js";
 import type { MatrixUser } from "../test/homeserver/support/matrix-user.js";
 import { Synapse } from "../test/homeserver/support/synapse.js";
 import { waitFor } from "../test/support/bridge-process.js";
 import { freePort } from "../test/support/ports.js";
+import { buildForBench } from "./build.js";
 import { HS_DIRECTIONS, type HomeserverResult, type HsBridge, type HsDirection, type HsRun } from "./homeserver-report.js";
 import type { NullBridgeConfig } from "./null-bridge.js";
 import { OperatorBridge, cpuMsOf, rssOf } from "./operator.js";
 import type { BenchDatabases, DbTarget } from "./pg.js";
 import { mb, round, type BenchResult } from "./report.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DOMAIN = "bench.local";
 const CHATS = 5;
 const RATES = [10, 50];
@@ -331,16 +329,9 @@ async function nullRooms(hs: Synapse, admin: MatrixUser, cfg: NullBridgeConfig, 
   return chats;
 }
 
-/** bench/null-bridge.ts as plain JavaScript (run by node with no loader, as Tandem's dist/ is). */
+/** bench/null-bridge.ts as plain JavaScript (run by node with no loader, as Tandem's dist/ is), compiled with the bench's build. */
 function buildNullBridge(): string {
-  const src = path.join(ROOT, "bench", "null-bridge.ts");
-  const to = path.join(ROOT, "bench", "results", "build", "bench", "null-bridge.js");
-  const out = ts.transpileModule(fs.readFileSync(src, "utf8"), { fileName: src, compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });
-  fs.mkdirSync(path.dirname(to), { recursive: true });
-  fs.writeFileSync(to, out.outputText);
-  const pkg = path.join(ROOT, "bench", "results", "build", "package.json");
-  if (!fs.existsSync(pkg)) fs.writeFileSync(pkg, JSON.stringify({ type: "module" }) + "\n");
-  return to;
+  return path.join(path.dirname(buildForBench()), "null-bridge.js");
 }
 
 class NullBridgeProcess {

@@ -37,7 +37,7 @@ export interface NullBridgeConfig {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
 /** One HTTP call with a JSON body; resolves with the parsed answer, rejects on a non-2xx. */
-function call(url: string, method: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+export function call(url: string, method: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
   const data = Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, headers: { "content-type": "application/json; charset=utf-8", "content-length": data.length, ...headers } }, (res) => {

@@ -2,6 +2,7 @@
 
 import type { RestResult } from "./rest.js";
 import { homeserverRows, type HomeserverResult } from "./homeserver-report.js";
+import type { ComponentsResult } from "./components.js";
 
 export interface Pcts {
   n: number;
@@ -115,6 +116,8 @@ export interface BenchResult {
   homeserver?: HomeserverResult;
   /** Phase "rest" (bench/rest.ts): an idle bridge. */
   rest?: RestResult;
+  /** Phase "components" (bench/components.ts): three parts of the relay path alone, beside their floor. */
+  components?: ComponentsResult;
   budget: Array<{ what: string; budget: string; measured: string; ok: boolean | null }>;
   notes: string[];
 }
@@ -160,6 +163,14 @@ export function renderText(r: BenchResult): string {
     out.push("");
     out.push(`Through a real homeserver (fake Slack → ${h.homeserver} and back, durable Postgres; ${h.messagesPerRun} messages per run over 5 chats, ${h.repeats} interleaved repeat(s)${h.warmUpMessages ? `, ${h.warmUpMessages} messages each way of warm-up at 50 msg/s` : ""}; load ${h.load1.start} at start, ${h.load1.end} at end)`);
     out.push(table(["figure", "null bridge", "Tandem", "Tandem/null"], homeserverRows(h)));
+  }
+  if (r.components) {
+    const c = r.components;
+    out.push("");
+    out.push(`Components alone, each in a process of its own: CPU µs per item, one at a time, ${c.items} after ${c.warmUp} of warm-up`);
+    out.push(table(["component", "floor (node:http, ws)", "Tandem", "Tandem/floor"], ([
+      ["appservice transaction (one event)", c.transaction], ["Slack Web API call (chat.postMessage)", c.webCall], ["Socket Mode frame in, ack out", c.socketFrame],
+    ] as const).map(([what, f]) => [what, f.plainUs, f.tandemUs, f.ratio])));
   }
   if (r.import?.length) {
     out.push("");

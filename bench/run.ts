@@ -5,7 +5,7 @@
  *   npm run bench                 full run (about 5 minutes on 2 cores)
  *   npm run bench -- --quick      smoke run (< 60 s; CI): same phases, smaller; never fails on numbers
  *   npm run bench -- --profile    also write CPU profiles of the bridge process to bench/results/profiles/
- *   npm run bench -- --only relay only some phases (relay, fsync-off, ready, rest, memory, embedded, attack, link;
+ *   npm run bench -- --only relay only some phases (relay, fsync-off, ready, rest, memory, embedded, attack, link, components;
  *                                 and import and homeserver, only when asked: they need the real Synapse of ../shared/homeserver/)
  *   npm run bench -- --only homeserver [--repeats N] [--messages N] [--warm-up N]
  *                                 Tandem beside a null bridge through a real Synapse (bench/homeserver.ts):
@@ -44,6 +44,7 @@ import { restPhase } from "./rest.js";
 import { linkPhase } from "./link.js";
 import { importPhase } from "./import.js";
 import { homeserverPhase } from "./homeserver.js";
+import { componentsPhase } from "./components.js";
 import { worstRatio } from "./homeserver-report.js";
 import { updateReadme } from "./readme.js";
 import type { ChildStats } from "./child.js";
@@ -52,7 +53,7 @@ const quick = process.argv.includes("--quick");
 const profile = process.argv.includes("--profile");
 /** `--only relay,ready,memory,attack`: run some phases (for working on one number). */
 const onlyArg = process.argv.indexOf("--only");
-const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "fsync-off", "ready", "rest", "memory", "embedded", "attack", "link"]);
+const only = new Set(onlyArg >= 0 ? (process.argv[onlyArg + 1] ?? "").split(",") : ["relay", "fsync-off", "ready", "rest", "memory", "embedded", "attack", "link", "components"]);
 const writeReadme = process.argv.includes("--readme");
 /** `--rate N`: total messages/s of the latency run (default 100). */
 const rateArg = process.argv.indexOf("--rate");
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
     await phase("embedded", () => memoryPhase(dbs, result, true));
     await phase("attack", () => attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log, profileDir));
     await phase("link", () => linkPhase(dbs, result, quick ? [20] : [0, 20, 80], RESULTS, broken, log));
+    await phase("components", async () => { result.components = await componentsPhase({ quick, log }); });
     await phase("import", () => importPhase(result, { quick, log, broken }));
     await phase("homeserver", () => homeserverPhase(dbs, result, {
       quick, resultsDir: RESULTS, profileDir, broken, log, repeats: numArg("--repeats", 1), messages: numArg("--messages", quick ? 100 : 1000), warmUp: numArg("--warm-up", 0),
