@@ -17,8 +17,14 @@ describe("appservice listener lanes", () => {
 
   async function start() {
     const calls: string[] = [];
-    const listener = createListener(HS, silentLogger, {
-      transaction: async (txnId, body, res) => { calls.push(`txn ${txnId} ${body.data.toString()}`); sendJson(res, 200, {}); },
+    const errors: string[] = [];
+    const log = { ...silentLogger, error: (m: string, meta?: Record<string, unknown>) => { errors.push(`${m} ${JSON.stringify(meta)}`); }, child: () => log };
+    const listener = createListener(HS, log, {
+      transaction: async (txnId, body, res) => {
+        if (txnId === "boom") throw new Error("handler bug");
+        calls.push(`txn ${txnId} ${body.data.toString()}`);
+        sendJson(res, 200, {});
+      },
       ping: async (_body, res) => { calls.push("ping"); sendJson(res, 200, {}); },
       userQuery: (_req, res) => { calls.push("user"); res.json({}); },
       aliasQuery: (_req, res) => { calls.push("alias"); res.json({}); },
@@ -39,7 +45,7 @@ describe("appservice listener lanes", () => {
       const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, body, headers: { "content-type": "application/json", ...headers } });
       return { status: res.status, body: await res.text(), type: res.headers.get("content-type") };
     };
-    return { calls, throughExpress, send };
+    return { calls, errors, throughExpress, send };
   }
 
   it("serves transactions and the ping without Express, in both path forms, with the token in the header or the query", async () => {
@@ -59,6 +65,17 @@ describe("appservice listener lanes", () => {
     // Two access_token parameters are no token (express's query parser made them an array).
     expect((await send("PUT", `/transactions/t5?access_token=${HS}&access_token=${HS}`, "{}", {})).status).toBe(401);
     expect(calls).toEqual([]);
+    expect(throughExpress).toEqual([]);
+  });
+
+  it("answers a handler's unexpected failure on the plain lane in Matrix's shape, and logs it", async () => {
+    const { errors, throughExpress, send } = await start();
+    expect(await send("PUT", "/_matrix/app/v1/transactions/boom", "{}"))
+      .toMatchObject({ status: 500, body: JSON.stringify({ errcode: "M_UNKNOWN", error: "Internal error" }) });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain("appservice request failed");
+    expect(errors[0]).toContain("/_matrix/app/v1/transactions/boom");
+    expect(errors[0]).toContain("handler bug");
     expect(throughExpress).toEqual([]);
   });
 
