@@ -63,12 +63,20 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** The path part of a request's URL, and the value of its `access_token` parameter ("" unless exactly one). */
-function splitUrl(url: string): { path: string; accessToken: string } {
+/** The path part of a request's URL. */
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? "";
   const q = url.indexOf("?");
-  if (q < 0) return { path: url, accessToken: "" };
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/** The value of the URL's `access_token` parameter ("" unless there is exactly one). */
+function accessTokenOf(req: IncomingMessage): string {
+  const url = req.url ?? "";
+  const q = url.indexOf("?");
+  if (q < 0) return "";
   const tokens = new URLSearchParams(url.slice(q + 1)).getAll("access_token");
-  return { path: url.slice(0, q), accessToken: tokens.length === 1 ? tokens[0]! : "" };
+  return tokens.length === 1 ? tokens[0]! : "";
 }
 
 /**
@@ -89,7 +97,7 @@ export function refuse(req: IncomingMessage, res: ServerResponse, status: number
 
 /** An unexpected failure of a request: logged, and answered in Matrix's shape unless an answer is out. */
 function failed(log: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
-  log.error("appservice request failed", { path: splitUrl(req.url ?? "").path, ...errorFields(err) });
+  log.error("appservice request failed", { path: pathOf(req), ...errorFields(err) });
   refuse(req, res, 500, "M_UNKNOWN", "Internal error");
 }
 
@@ -106,13 +114,12 @@ export function createListener(hsToken: string, log: Logger, handlers: ListenerH
   /** False (after answering 401/403) unless the request carries the hs_token. */
   const authenticated = (req: IncomingMessage, res: ServerResponse): boolean => {
     const header = req.headers.authorization;
-    const { path, accessToken } = splitUrl(req.url ?? "");
-    const provided = header?.startsWith("Bearer ") ? header.slice(7) : accessToken;
+    const provided = header?.startsWith("Bearer ") ? header.slice(7) : accessTokenOf(req);
     if (provided && timingSafeEqual(digest(provided), expected)) return true;
     // A homeserver with an old registration looks like this: say so, at most once a minute (a flood stays one line a minute).
     if (provided && Date.now() - lastWrongTokenWarning >= 60_000) {
       lastWrongTokenWarning = Date.now();
-      log.warn("refused a request with a wrong hs_token; if it came from the homeserver, load the current registration file into it", { path });
+      log.warn("refused a request with a wrong hs_token; if it came from the homeserver, load the current registration file into it", { path: pathOf(req) });
     }
     refuse(req, res, provided ? 403 : 401, provided ? "M_FORBIDDEN" : "M_UNAUTHORIZED", "Bad token supplied");
     return false;
@@ -128,7 +135,7 @@ export function createListener(hsToken: string, log: Logger, handlers: ListenerH
       if (!authenticated(req, res)) return;
       readBody(req, limits).then((body) => handle(res, body)).catch((err: unknown) => {
         if (err instanceof BodyError) {
-          if (err.status === 413 || err.errcode === "M_NOT_JSON") log.warn("appservice request refused", { path: splitUrl(req.url ?? "").path, error: err.message });
+          if (err.status === 413 || err.errcode === "M_NOT_JSON") log.warn("appservice request refused", { path: pathOf(req), error: err.message });
           if (!res.headersSent && !req.socket.destroyed) refuse(req, res, err.status, err.errcode, err.message);
           return;
         }
@@ -157,7 +164,7 @@ export function createListener(hsToken: string, log: Logger, handlers: ListenerH
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method;
     if (method === "PUT" || method === "POST") {
-      const { path } = splitUrl(req.url ?? "");
+      const path = pathOf(req);
       const onError = (err: unknown) => { if (!res.headersSent) failed(log, req, res, err); else res.destroy(); };
       if (method === "POST" && path === PING_PATH) return ping(req, res, onError);
       const m = method === "PUT" ? TRANSACTION_PATH.exec(path) : null;
