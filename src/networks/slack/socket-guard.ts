@@ -38,7 +38,6 @@ const startsAsObject = (text: string) => /^\s*\{/.test(text);
 export function guardSocketMode(client: SocketModeClient, log: Logger): void {
   const sdk = client as unknown as SdkInternals;
   const handle = sdk.onWebSocketMessage.bind(client);
-  const textOf = (data: string | ArrayBuffer) => typeof data === "string" ? data : new TextDecoder().decode(data);
   /** Acks and logs a frame the SDK cannot use; false if the frame is not one of those. */
   const skipped = (text: string): boolean => {
     const bad = unusableEnvelope(text);
@@ -52,9 +51,10 @@ export function guardSocketMode(client: SocketModeClient, log: Logger): void {
     // Every frame is parsed once, by the SDK: an envelope is screened only when the SDK failed on
     // it (it throws before emitting anything), or when it is not an object at all (the SDK would
     // pass a number or a string on as an envelope).
-    if (!isBinary && !startsAsObject(textOf(data)) && skipped(textOf(data))) return;
+    const text = isBinary ? null : typeof data === "string" ? data : new TextDecoder().decode(data);
+    if (text !== null && !startsAsObject(text) && skipped(text)) return;
     handle(data, isBinary).catch((err: unknown) => {
-      if (!isBinary && skipped(textOf(data))) return;
+      if (text !== null && skipped(text)) return;
       log.warn("Slack Socket Mode frame not handled", { ...errorFields(err) });
     });
   });
