@@ -142,9 +142,11 @@ export interface QueueItem<P = unknown> {
    */
   mapRows?: NewMessageRow[];
   /**
-   * Not a column: set only on an item enqueueAndClaim handed out whose NewQueueItem had a `mapKey`,
-   * to whether the message map held rows for that key when the item was inserted (its duplicate
-   * check, answered in the insert's round trip). Undefined otherwise: the handler looks it up.
+   * Not a column: set only on an item handed out (enqueueAndClaim, claim, doneAndClaim) whose
+   * NewQueueItem had a `mapKey` (stored as relay_queue.map_key), to whether the message map held rows
+   * for that key when the statement that handed it out ran, the rows that statement wrote included:
+   * its duplicate check, answered in that round trip. Undefined otherwise (an item queued before
+   * map_key was stored, a hand-written fake): the handler looks it up.
    */
   mapped?: boolean;
 }
@@ -154,10 +156,10 @@ export interface NewQueueItem {
   sourceKey: string;
   payload: unknown;
   /**
-   * Not stored: the message-map rows whose presence makes this item a no-op. A remote message: any
-   * row of its (network, remoteRef), it is in Matrix already. A Matrix message for one chat: a row of
-   * its eventId in that (network, chat), it was sent there already. enqueueAndClaim answers it as
-   * `mapped` on the items it hands out.
+   * The message-map rows whose presence makes this item a no-op (stored with the item). A remote
+   * message: any row of its (network, remoteRef), it is in Matrix already. A Matrix message for one
+   * chat: a row of its eventId in that (network, chat), it was sent there already. The statements
+   * that hand items out answer it as `mapped` (see QueueItem).
    */
   mapKey?: MapKey;
 }
@@ -269,7 +271,8 @@ export interface Store {
      * enqueue(), and in the same statement hand out (claim, counting the try) the first new item
      * of each lane in `claimLanes` that had no pending item: the items handed out. The caller must
      * own those lanes (no worker of them runs). Optional so hand-written fakes need not provide it.
-     * An item handed out whose NewQueueItem had a `mapKey` comes with `mapped` (see QueueItem).
+     * An item handed out whose NewQueueItem had a `mapKey` comes with `mapped` (see QueueItem), as
+     * from claim and doneAndClaim.
      */
     enqueueAndClaim?(items: NewQueueItem[], claimLanes: string[]): Promise<QueueItem[]>;
     /**

@@ -4,7 +4,7 @@
  * no other lane). Done items stay until prune() so a redelivered source key is still a no-op.
  * Every method is one SQL statement.
  */
-import type { Db, QueueItem, Store } from "./api.js";
+import type { Db, NewQueueItem, QueueItem, Store } from "./api.js";
 import { insertMessagesSql, messageParams } from "./messages.js";
 
 const COLS = `id, lane, source_key AS "sourceKey", payload, status, attempts, tries, next_attempt_at AS "nextAttemptAt",
@@ -12,6 +12,29 @@ const COLS = `id, lane, source_key AS "sourceKey", payload, status, attempts, tr
 
 /** bigserial comes back as a string from pg and a number or bigint from PGlite. */
 const toItem = (row: QueueItem): QueueItem => ({ ...row, id: Number(row.id) });
+
+/** An item as handed out: `mapped` kept only where the statement answered it (see QueueItem). */
+const toHandedOut = ({ mapped, ...row }: QueueItem & { mapped: boolean | null }): QueueItem =>
+  mapped === null ? toItem(row) : { ...toItem(row), mapped };
+
+/** A NewQueueItem's mapKey as stored in relay_queue.map_key (jsonb text), or null. */
+const mapKeyJson = (i: NewQueueItem): string | null => (i.mapKey ? JSON.stringify(i.mapKey) : null);
+
+/**
+ * `mapped` for a relay_queue row `q` being handed out, from its stored map_key: whether the message map
+ * holds rows for that key (see NewQueueItem.mapKey), NULL when it names none. `written`, a CTE of
+ * message-map rows the same statement inserts, counts too: the statement's snapshot does not show them.
+ */
+function mappedSql(q: string, opts: { written?: string; handedOut?: string } = {}): string {
+  const { written, handedOut } = opts;
+  const byEvent = (t: string) => `${t}.event_id = ${q}.map_key->>'eventId' AND ${t}.network = ${q}.map_key->>'network' AND ${t}.chat = ${q}.map_key->>'chat'`;
+  const byRemote = (t: string) => `${t}.network = ${q}.map_key->>'network' AND ${t}.remote_ref = ${q}.map_key->>'remoteRef'`;
+  const either = (cond: (t: string) => string) =>
+    `EXISTS (SELECT 1 FROM messages m WHERE ${cond("m")})${written ? ` OR EXISTS (SELECT 1 FROM ${written} w WHERE ${cond("w")})` : ""}`;
+  return `CASE WHEN ${q}.map_key IS NULL${handedOut ? ` OR NOT (${handedOut})` : ""} THEN NULL
+               WHEN ${q}.map_key->>'eventId' IS NOT NULL THEN ${either(byEvent)}
+               ELSE ${either(byRemote)} END AS mapped`;
+}
 
 /** The distinct lanes with pending items: a skip scan of relay_queue_lane_pending (cost per busy lane, not per item). */
 const PENDING_LANES = `lanes(lane) AS (
@@ -41,9 +64,9 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
           // The common case (one remote event): a plain insert costs half the batch form's time on PGlite.
           const [item] = items as [(typeof items)[number]];
           const rows = await db.query(
-            `INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at) VALUES ($1, $2, $3::jsonb, $4)
+            `INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at, map_key) VALUES ($1, $2, $3::jsonb, $4, $5::jsonb)
              ON CONFLICT (source_key) DO NOTHING RETURNING 1`,
-            [item.lane, item.sourceKey, JSON.stringify(item.payload ?? null), new Date()],
+            [item.lane, item.sourceKey, JSON.stringify(item.payload ?? null), new Date(), mapKeyJson(item)],
           );
           return rows.length;
         }
@@ -54,9 +77,9 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
         : "";
       const [row] = await db.query<{ n: number }>(
         `WITH ins AS (
-           INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at)
-           SELECT u.lane, u.source_key, u.payload::jsonb, $4
-             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(lane, source_key, payload, ord)
+           INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at, map_key)
+           SELECT u.lane, u.source_key, u.payload::jsonb, $4, u.map_key::jsonb
+             FROM unnest($1::text[], $2::text[], $3::text[], $5::text[]) WITH ORDINALITY AS u(lane, source_key, payload, map_key, ord)
             ORDER BY u.ord
            ON CONFLICT (source_key) DO NOTHING
            RETURNING lane)
@@ -66,6 +89,7 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
           items.map((i) => i.sourceKey),
           items.map((i) => JSON.stringify(i.payload ?? null)),
           new Date(),
+          items.map(mapKeyJson),
         ],
       );
       return row!.n;
@@ -76,38 +100,30 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
       // An idle lane's first item is inserted already handed out (tries = 1): the worker that would
       // otherwise claim it in a round trip of its own gets it from here. Only where the lane had no
       // pending item, so a head waiting for a retry keeps its place.
+      // The handed-out item's duplicate check rides on the insert: the message map as it was before this
+      // statement, which is as its handler would read it (the lane is the caller's, nothing else applies to it).
       const rows = await db.query<QueueItem & { mapped: boolean | null }>(
         `WITH ins AS (
-           INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at, tries)
+           INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at, tries, map_key)
            SELECT u.lane, u.source_key, u.payload::jsonb, $4,
                   CASE WHEN u.lane = ANY($5::text[]) AND u.ord = min(u.ord) OVER (PARTITION BY u.lane)
-                        AND NOT EXISTS (SELECT 1 FROM relay_queue p WHERE p.lane = u.lane AND p.status = 'pending') THEN 1 ELSE 0 END
-             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(lane, source_key, payload, ord)
+                        AND NOT EXISTS (SELECT 1 FROM relay_queue p WHERE p.lane = u.lane AND p.status = 'pending') THEN 1 ELSE 0 END,
+                  u.map_key::jsonb
+             FROM unnest($1::text[], $2::text[], $3::text[], $6::text[]) WITH ORDINALITY AS u(lane, source_key, payload, map_key, ord)
             ORDER BY u.ord
            ON CONFLICT (source_key) DO NOTHING
-           RETURNING ${COLS})
-         SELECT ins.*, (SELECT CASE
-                  WHEN k.event_id IS NOT NULL THEN EXISTS (SELECT 1 FROM messages m WHERE m.event_id = k.event_id AND m.network = k.network AND m.chat = k.chat)
-                  WHEN k.remote_ref IS NOT NULL THEN EXISTS (SELECT 1 FROM messages m WHERE m.network = k.network AND m.remote_ref = k.remote_ref)
-                  END
-                FROM unnest($2::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS k(source_key, network, remote_ref, event_id, chat)
-               WHERE k.source_key = ins."sourceKey" LIMIT 1) AS mapped
-           FROM ins WHERE ins.tries = 1 ORDER BY ins.id`,
+           RETURNING ${COLS}, ${mappedSql("relay_queue", { handedOut: "relay_queue.tries = 1" })})
+         SELECT * FROM ins WHERE ins.tries = 1 ORDER BY ins.id`,
         [
           items.map((i) => i.lane),
           items.map((i) => i.sourceKey),
           items.map((i) => JSON.stringify(i.payload ?? null)),
           new Date(),
           claimLanes,
-          items.map((i) => i.mapKey?.network ?? null),
-          items.map((i) => (i.mapKey && "remoteRef" in i.mapKey ? i.mapKey.remoteRef : null)),
-          items.map((i) => (i.mapKey && "eventId" in i.mapKey ? i.mapKey.eventId : null)),
-          items.map((i) => (i.mapKey && "chat" in i.mapKey ? i.mapKey.chat : null)),
+          items.map(mapKeyJson),
         ],
       );
-      // The handed-out item's duplicate check rides on the insert: the message map as it was before this
-      // statement, which is as its handler would read it (the lane is the caller's, nothing else applies to it).
-      return rows.map(({ mapped, ...row }) => (mapped === null ? toItem(row) : { ...toItem(row), mapped }));
+      return rows.map(toHandedOut);
     },
     ...(db.listen ? {
       listen: (onLanes: (lanes: string[]) => void, onGap: () => void) => db.listen!(QUEUE_CHANNEL, (lane) => onLanes(lane ? [lane] : []), onGap),
@@ -141,14 +157,14 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
     async claim(lane, now = new Date()) {
       // One statement: hand out the lane's head if it is due, counting the hand-out first,
       // so a worker can tell that an earlier try may have reached the network (crash).
-      const [row] = await db.query<QueueItem>(
+      const [row] = await db.query<QueueItem & { mapped: boolean | null }>(
         `UPDATE relay_queue SET tries = tries + 1
           WHERE id = (SELECT id FROM relay_queue WHERE lane = $1 AND status = 'pending' ORDER BY id LIMIT 1)
             AND next_attempt_at <= $2
-          RETURNING ${COLS}`,
+          RETURNING ${COLS}, ${mappedSql("relay_queue")}`,
         [lane, now],
       );
-      return row ? toItem(row) : null;
+      return row ? toHandedOut(row) : null;
     },
     async done(id, messages = []) {
       // Stryker disable next-line ConditionalExpression,BlockStatement: a short cut; the statement with the map inserts no rows for none.
@@ -165,16 +181,16 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
       // done(id) and claim(lane) in one statement (a worker's every step), with the map rows the item
       // produced. The CTEs and the claim read the same snapshot, in which item `id` is still pending:
       // the claim skips it by id.
-      const map = messages.length > 0 ? `, map AS (${insertMessagesSql(4)})` : "";
-      const [row] = await db.query<QueueItem>(
+      const map = messages.length > 0 ? `, map AS (${insertMessagesSql(4)} RETURNING event_id, network, chat, remote_ref)` : "";
+      const [row] = await db.query<QueueItem & { mapped: boolean | null }>(
         `WITH fin AS (UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $3)${map}
          UPDATE relay_queue SET tries = tries + 1
           WHERE id = (SELECT id FROM relay_queue WHERE lane = $1 AND status = 'pending' AND id <> $3 ORDER BY id LIMIT 1)
             AND next_attempt_at <= $2
-          RETURNING ${COLS}`,
+          RETURNING ${COLS}, ${mappedSql("relay_queue", messages.length > 0 ? { written: "map" } : {})}`,
         messages.length > 0 ? [lane, now, id, ...messageParams(messages)] : [lane, now, id],
       );
-      return row ? toItem(row) : null;
+      return row ? toHandedOut(row) : null;
     },
     async retry(id, error, nextAttemptAt) {
       await db.query(`UPDATE relay_queue SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1`, [

@@ -286,6 +286,34 @@ describe("Slack end to end", () => {
     for (const text of fromMatrix) expect(h.messages(general).filter((e) => body(e).includes(text))).toHaveLength(1);
   });
 
+  it("a burst into one channel: each message handed out after another needs no duplicate look-up of its own", async () => {
+    // Carol and #general are known by now: what is counted is the relay's own statements. The messages
+    // arrive faster than the worker sends them, so all but the first are handed out by the statement
+    // that finishes the one before (done + map rows + next), which answers their duplicate check too.
+    const n = 20;
+    const db = h.bridge.store.db as { query: (sql: string, params?: unknown[]) => Promise<unknown[]> };
+    const query = db.query;
+    const lookUps: string[] = [];
+    db.query = (sql, params) => {
+      if (/FROM messages WHERE/.test(sql)) lookUps.push(sql);
+      return query.call(db, sql, params);
+    };
+    try {
+      const done = () => h.bridge.core.queue.counts.done;
+      const doneBefore = done();
+      const before = h.bridge.store.db.statementCount;
+      for (let i = 0; i < n; i++) slack.userPosts(team, "C0001", "U0001", `burst ${i}`);
+      await waitUntil(() => done() - doneBefore >= n, 10_000, "every item of the burst done");
+      const statements = h.bridge.store.db.statementCount - before;
+      expect(h.messages(general).filter((e) => body(e).startsWith("burst ")).map(body)).toEqual(Array.from({ length: n }, (_, i) => `burst ${i}`));
+      expect(lookUps).toEqual([]);
+      // Each message: at most its insert (several envelopes may share one) and the statement that finishes it.
+      expect(statements).toBeLessThanOrEqual(2 * n);
+    } finally {
+      db.query = query;
+    }
+  });
+
   it("an envelope is acked only once queued; a redelivery (retry_attempt 1) does not double the message", async () => {
     const core = h.bridge.core as unknown as { enqueue: (items: unknown[]) => Promise<void> };
     const original = core.enqueue.bind(core);

@@ -187,9 +187,43 @@ describeEachBackend("relay queue", (backend) => {
     // on another network; d1: no key, nothing said.
     expect(claimed.map((c) => [c.sourceKey, c.mapped])).toEqual([["a1", true], ["b1", false], ["c1", false], ["d1", undefined]]);
     expect("mapped" in claimed[3]!).toBe(false);
-    // The key is not stored: a2, claimed later, carries no answer (its handler looks it up).
+    // The key is stored with the item: a2, claimed later, is answered by its claim (its ref is not in the map).
     await s.queue.done(claimed[0]!.id);
-    expect(await s.queue.claim("a")).not.toHaveProperty("mapped");
+    expect(await s.queue.claim("a")).toMatchObject({ sourceKey: "a2", mapped: false });
+  });
+
+  it("claim and doneAndClaim answer the duplicate check of the item they hand out, from the key stored with it", async () => {
+    const s = await open(backend);
+    const row = (ref: string, eventId = `$${ref}`, chat = "C1") => ({ roomId: "!r:x", eventId, network: "slack", chat, remoteRef: ref, part: 0,
+      origin: "remote" as const, senderMxid: "@g:x", threadRootEvent: null, threadRootRemote: null });
+    await s.messages.insert([row("0.5")]);
+    const remote = (key: string, remoteRef: string) => ({ ...item("L", key), mapKey: { network: "slack", remoteRef } });
+    const matrix = (key: string, eventId: string, chat: string) => ({ ...item("L", key), mapKey: { eventId, network: "slack", chat } });
+    // Queued by both insert forms (one item, a batch); l4 is the same message as l3, queued again under
+    // another source key (a backfill and the live event), l6 names no key.
+    await s.queue.enqueue([remote("l1", "0.5")]);
+    await s.queue.enqueue([remote("l2", "1.5"), remote("l3", "2.5"), remote("l4", "2.5"), matrix("l5", "$0.5", "C1"), matrix("l5b", "$0.5", "C2"), item("L", "l6")]);
+    const l1 = await s.queue.claim("L");
+    expect(l1).toMatchObject({ sourceKey: "l1", mapped: true });
+    let before = s.db.statementCount;
+    const l2 = await s.queue.doneAndClaim!(l1!.id, "L");
+    expect(s.db.statementCount - before).toBe(1);
+    expect(l2).toMatchObject({ sourceKey: "l2", mapped: false });
+    const l3 = await s.queue.doneAndClaim!(l2!.id, "L", undefined, [row("1.5")]);
+    expect(l3).toMatchObject({ sourceKey: "l3", mapped: false });
+    // l3's map rows are written by the statement that hands out l4: they count, though its snapshot has them not.
+    before = s.db.statementCount;
+    const l4 = await s.queue.doneAndClaim!(l3!.id, "L", undefined, [row("2.5")]);
+    expect(s.db.statementCount - before).toBe(1);
+    expect(l4).toMatchObject({ sourceKey: "l4", mapped: true });
+    // A Matrix event's key, per chat: sent to C1 already, not to C2.
+    const l5 = await s.queue.doneAndClaim!(l4!.id, "L");
+    expect(l5).toMatchObject({ sourceKey: "l5", mapped: true });
+    const l5b = await s.queue.doneAndClaim!(l5!.id, "L");
+    expect(l5b).toMatchObject({ sourceKey: "l5b", mapped: false });
+    const l6 = await s.queue.doneAndClaim!(l5b!.id, "L");
+    expect(l6).toMatchObject({ sourceKey: "l6" });
+    expect(l6).not.toHaveProperty("mapped");
   });
 
   it("a Matrix event's key is answered per chat: sent to this network and chat already, or not", async () => {
