@@ -5,6 +5,6 @@
  */
 import "./sdk-patches.js";
 
-export { AppService, AppServiceRegistration, Bridge, PrometheusMetrics } from "matrix-appservice-bridge";
+export { AppService, AppServiceRegistration, Bridge } from "matrix-appservice-bridge";
 export type { Intent } from "matrix-appservice-bridge";
 export { LogService } from "@vector-im/matrix-bot-sdk";

@@ -1,6 +1,6 @@
 /**
- * The metrics listener: GET /metrics (Prometheus text from matrix-appservice-bridge's
- * PrometheusMetrics registry), GET /health (JSON; 200 when ok, 503 when degraded), and any
+ * The metrics listener: GET /metrics (Prometheus text from the registry observability/metrics.ts
+ * builds), GET /health (JSON; 200 when ok, 503 when degraded), and any
  * extra routes main adds (the signed avatar URLs, the status page).
  */
 import http from "node:http";

@@ -3,12 +3,13 @@
  * relay queue), never rebuilt from a snapshot or reset by a scrape; a logged-out login's series
  * go; one name per figure.
  */
+import perfHooks from "node:perf_hooks";
 import { afterAll, expect, it } from "vitest";
 import { RemoteError } from "../../../src/core/errors.js";
 import { HealthBoard } from "../../../src/core/health.js";
 import { silentLogger } from "../../../src/core/log.js";
 import { RelayQueue } from "../../../src/core/relay-queue.js";
-import { createMetrics } from "../../../src/observability/metrics.js";
+import { createMetrics, EVENT_LOOP_SAMPLE_MS } from "../../../src/observability/metrics.js";
 import { cleanupBackends, describeEachBackend, storeOpener } from "../../support/db.js";
 
 afterAll(cleanupBackends);
@@ -27,6 +28,29 @@ async function until(pred: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+it("the process and Node.js default metrics come along, their event-loop sampler waking the process once a second (not prom-client's every 10 ms)", async () => {
+  // prom-client asks Node for the event-loop delay histogram; the resolution it asks for is a timer
+  // that runs for the life of the process, at rest too (every 10 ms: 0.66 % of a core on its own).
+  const monitor = perfHooks.monitorEventLoopDelay;
+  const resolutions: Array<number | undefined> = [];
+  perfHooks.monitorEventLoopDelay = (opts) => {
+    resolutions.push(opts?.resolution);
+    return monitor(opts);
+  };
+  try {
+    const queue = { observe: () => undefined };
+    const { scrape } = createMetrics(new HealthBoard(), async () => 0, queue);
+    expect(resolutions).toEqual([EVENT_LOOP_SAMPLE_MS]);
+    expect(EVENT_LOOP_SAMPLE_MS).toBeGreaterThanOrEqual(1000);
+    const text = await scrape();
+    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_p99_seconds", "nodejs_heap_size_used_bytes", "tandem_queue_depth"]) {
+      expect(text).toMatch(new RegExp(`^${name}[ {]`, "m"));
+    }
+  } finally {
+    perfHooks.monitorEventLoopDelay = monitor;
+  }
+});
 
 describeEachBackend("metrics", (backend) => {
   const open = storeOpener();
