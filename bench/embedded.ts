@@ -20,7 +20,6 @@ import { OPERATOR_FLAGS, OperatorBridge, type OperatorStart } from "./operator.j
 import type { BenchDatabases } from "./pg.js";
 import { mb, round, type BenchResult, type EmbeddedResult } from "./report.js";
 import { World } from "./world.js";
-import { freePort } from "../test/support/ports.js";
 
 /**
  * The light steady load, per direction (messages/s): inside the pacing an operator's bridge
@@ -51,7 +50,7 @@ export async function embeddedPhase(dbs: BenchDatabases, result: BenchResult, o:
   let bridge: OperatorBridge | null = null;
   try {
     // The operator's files: config (JSON is YAML), the registration the fake homeserver knows.
-    const cfg = { ...w.raw, metrics: { enabled: true, hostname: "127.0.0.1", port: await freePort() } };
+    const cfg = w.raw; // metrics on (World's default), as `tandem start` runs by default
     const configFile = path.join(w.dir, "bridge.yaml");
     fs.writeFileSync(configFile, JSON.stringify(cfg, null, 2));
     fs.writeFileSync(path.join(w.dir, "registration.yaml"), registrationYaml(w.registration), { mode: 0o600 });

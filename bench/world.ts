@@ -76,7 +76,8 @@ export class World {
       slack: { api_url: w.slack.apiUrl, conversation_count: 0 },
       telegram: { api_root: w.tg.apiRoot },
       bridge: { permissions: { "*": "relay", [DOMAIN]: "user" }, encryption_key: ENCRYPTION_KEY, download_allowed_origins: new URL(w.slack.apiUrl).origin },
-      metrics: { enabled: false },
+      // On, as by default: what the bridge costs includes its metrics (their sampler runs at rest too).
+      metrics: { enabled: true, hostname: "127.0.0.1", port: await freePort() },
       logging: { level: logLevel, format: "json" },
     };
     const config = parseConfig(w.raw, {}, { baseDir: w.dir });
