@@ -36,6 +36,43 @@ function mappedSql(q: string, opts: { written?: string; handedOut?: string } = {
                ELSE ${either(byRemote)} END AS mapped`;
 }
 
+/**
+ * enqueueAndClaim: insert the new items; an idle lane's first is inserted already handed out
+ * (tries = 1), with its duplicate check.
+ */
+const ENQUEUE_AND_CLAIM = `WITH ins AS (
+           INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at, tries, map_key)
+           SELECT u.lane, u.source_key, u.payload::jsonb, $4,
+                  CASE WHEN u.lane = ANY($5::text[]) AND u.ord = min(u.ord) OVER (PARTITION BY u.lane)
+                        AND NOT EXISTS (SELECT 1 FROM relay_queue p WHERE p.lane = u.lane AND p.status = 'pending') THEN 1 ELSE 0 END,
+                  u.map_key::jsonb
+             FROM unnest($1::text[], $2::text[], $3::text[], $6::text[]) WITH ORDINALITY AS u(lane, source_key, payload, map_key, ord)
+            ORDER BY u.ord
+           ON CONFLICT (source_key) DO NOTHING
+           RETURNING ${COLS}, ${mappedSql("relay_queue", { handedOut: "relay_queue.tries = 1" })})
+         SELECT * FROM ins WHERE ins.tries = 1 ORDER BY ins.id`;
+
+/** claim: the lane's head if due, counted as handed out, with its duplicate check. */
+const CLAIM = `UPDATE relay_queue SET tries = tries + 1
+  WHERE id = (SELECT id FROM relay_queue WHERE lane = $1 AND status = 'pending' ORDER BY id LIMIT 1)
+    AND next_attempt_at <= $2
+  RETURNING ${COLS}, ${mappedSql("relay_queue")}`;
+
+/**
+ * doneAndClaim: item $3 done (with the map rows from $4 on, when it has any) and the lane's next
+ * due item handed out. Built once: the hot path's every step runs one of the two.
+ */
+function doneAndClaimSql(withRows: boolean): string {
+  const map = withRows ? `, map AS (${insertMessagesSql(4)} RETURNING event_id, network, chat, remote_ref)` : "";
+  return `WITH fin AS (UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $3)${map}
+   UPDATE relay_queue SET tries = tries + 1
+    WHERE id = (SELECT id FROM relay_queue WHERE lane = $1 AND status = 'pending' AND id <> $3 ORDER BY id LIMIT 1)
+      AND next_attempt_at <= $2
+    RETURNING ${COLS}, ${mappedSql("relay_queue", withRows ? { written: "map" } : {})}`;
+}
+const DONE_AND_CLAIM = doneAndClaimSql(false);
+const DONE_AND_CLAIM_WITH_ROWS = doneAndClaimSql(true);
+
 /** The distinct lanes with pending items: a skip scan of relay_queue_lane_pending (cost per busy lane, not per item). */
 const PENDING_LANES = `lanes(lane) AS (
    (SELECT lane FROM relay_queue WHERE status = 'pending' ORDER BY lane LIMIT 1)
@@ -103,17 +140,7 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
       // The handed-out item's duplicate check rides on the insert: the message map as it was before this
       // statement, which is as its handler would read it (the lane is the caller's, nothing else applies to it).
       const rows = await db.query<QueueItem & { mapped: boolean | null }>(
-        `WITH ins AS (
-           INSERT INTO relay_queue (lane, source_key, payload, next_attempt_at, tries, map_key)
-           SELECT u.lane, u.source_key, u.payload::jsonb, $4,
-                  CASE WHEN u.lane = ANY($5::text[]) AND u.ord = min(u.ord) OVER (PARTITION BY u.lane)
-                        AND NOT EXISTS (SELECT 1 FROM relay_queue p WHERE p.lane = u.lane AND p.status = 'pending') THEN 1 ELSE 0 END,
-                  u.map_key::jsonb
-             FROM unnest($1::text[], $2::text[], $3::text[], $6::text[]) WITH ORDINALITY AS u(lane, source_key, payload, map_key, ord)
-            ORDER BY u.ord
-           ON CONFLICT (source_key) DO NOTHING
-           RETURNING ${COLS}, ${mappedSql("relay_queue", { handedOut: "relay_queue.tries = 1" })})
-         SELECT * FROM ins WHERE ins.tries = 1 ORDER BY ins.id`,
+        ENQUEUE_AND_CLAIM,
         [
           items.map((i) => i.lane),
           items.map((i) => i.sourceKey),
@@ -157,13 +184,7 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
     async claim(lane, now = new Date()) {
       // One statement: hand out the lane's head if it is due, counting the hand-out first,
       // so a worker can tell that an earlier try may have reached the network (crash).
-      const [row] = await db.query<QueueItem & { mapped: boolean | null }>(
-        `UPDATE relay_queue SET tries = tries + 1
-          WHERE id = (SELECT id FROM relay_queue WHERE lane = $1 AND status = 'pending' ORDER BY id LIMIT 1)
-            AND next_attempt_at <= $2
-          RETURNING ${COLS}, ${mappedSql("relay_queue")}`,
-        [lane, now],
-      );
+      const [row] = await db.query<QueueItem & { mapped: boolean | null }>(CLAIM, [lane, now]);
       return row ? toHandedOut(row) : null;
     },
     async done(id, messages = []) {
@@ -181,15 +202,9 @@ export function queueRepo(db: Db, opts: { notify?: boolean } = {}): Store["queue
       // done(id) and claim(lane) in one statement (a worker's every step), with the map rows the item
       // produced. The CTEs and the claim read the same snapshot, in which item `id` is still pending:
       // the claim skips it by id.
-      const map = messages.length > 0 ? `, map AS (${insertMessagesSql(4)} RETURNING event_id, network, chat, remote_ref)` : "";
-      const [row] = await db.query<QueueItem & { mapped: boolean | null }>(
-        `WITH fin AS (UPDATE relay_queue SET status = 'done', done_at = now() WHERE id = $3)${map}
-         UPDATE relay_queue SET tries = tries + 1
-          WHERE id = (SELECT id FROM relay_queue WHERE lane = $1 AND status = 'pending' AND id <> $3 ORDER BY id LIMIT 1)
-            AND next_attempt_at <= $2
-          RETURNING ${COLS}, ${mappedSql("relay_queue", messages.length > 0 ? { written: "map" } : {})}`,
-        messages.length > 0 ? [lane, now, id, ...messageParams(messages)] : [lane, now, id],
-      );
+      const [row] = messages.length > 0
+        ? await db.query<QueueItem & { mapped: boolean | null }>(DONE_AND_CLAIM_WITH_ROWS, [lane, now, id, ...messageParams(messages)])
+        : await db.query<QueueItem & { mapped: boolean | null }>(DONE_AND_CLAIM, [lane, now, id]);
       return row ? toHandedOut(row) : null;
     },
     async retry(id, error, nextAttemptAt) {
