@@ -41,7 +41,10 @@ export interface HttpResult {
   body: string;
 }
 
-/** A small HTTP client on node:http without connection pooling (nothing lingers after stop()). */
+/**
+ * A small HTTP client on node:http. Without `agent`, one connection per request (nothing lingers);
+ * with one, its keep-alive connections are reused (the caller destroys it).
+ */
 export function httpRequest(
   method: string,
   url: string,
@@ -49,6 +52,7 @@ export function httpRequest(
   headers: Record<string, string>,
   timeoutMs: number,
   signal?: AbortSignal,
+  agent?: http.Agent,
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
@@ -57,7 +61,7 @@ export function httpRequest(
       u,
       {
         method,
-        agent: false,
+        agent: u.protocol === "https:" || !agent ? false : agent,
         headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), ...headers },
         timeout: timeoutMs,
         signal,
@@ -110,6 +114,11 @@ export class AppservicePusher {
   private paused = false;
   private stopped = false;
   private abort = new AbortController();
+  /**
+   * Transactions go over kept-alive connections, as Synapse's (Twisted's persistent connection
+   * pool) and conduwuit's (reqwest) do: an appservice sees a new connection only now and then.
+   */
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   // Numeric, increasing, and unique across fake instances (matrix-appservice dedupes on the last txnId).
   private nextTxn = Date.now();
   private readonly firstTxn = this.nextTxn;
@@ -198,8 +207,8 @@ export class AppservicePusher {
     const base = target.url.replace(/\/+$/, "");
     const id = encodeURIComponent(txnId);
     return this.pushOpts.legacyPaths
-      ? httpRequest("PUT", `${base}/transactions/${id}?access_token=${encodeURIComponent(target.hsToken)}`, body, {}, this.requestTimeoutMs, this.abort.signal)
-      : httpRequest("PUT", `${base}/_matrix/app/v1/transactions/${id}`, body, { Authorization: `Bearer ${target.hsToken}` }, this.requestTimeoutMs, this.abort.signal);
+      ? httpRequest("PUT", `${base}/transactions/${id}?access_token=${encodeURIComponent(target.hsToken)}`, body, {}, this.requestTimeoutMs, this.abort.signal, this.agent)
+      : httpRequest("PUT", `${base}/_matrix/app/v1/transactions/${id}`, body, { Authorization: `Bearer ${target.hsToken}` }, this.requestTimeoutMs, this.abort.signal, this.agent);
   }
 
   stop(): void {
@@ -207,6 +216,7 @@ export class AppservicePusher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.abort.abort();
+    this.agent.destroy();
   }
 
   private kick(): void {

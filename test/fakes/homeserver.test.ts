@@ -48,6 +48,8 @@ async function expectMatrixError(p: Promise<unknown>, status: number, errcode: s
 async function startFakeBridge(failFirst = 0): Promise<{
   url: string;
   received: Array<{ txnId: string; auth: string | undefined; body: { events: ClientEvent[] } }>;
+  /** TCP connections the homeserver opened to it. */
+  connections(): number;
   close(): Promise<void>;
 }> {
   const received: Array<{ txnId: string; auth: string | undefined; body: { events: ClientEvent[] } }> = [];
@@ -70,10 +72,13 @@ async function startFakeBridge(failFirst = 0): Promise<{
       res.writeHead(200, { "Content-Type": "application/json" }).end("{}");
     });
   });
+  let connections = 0;
+  server.on("connection", () => connections++);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     received,
+    connections: () => connections,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -313,6 +318,26 @@ describe("FakeHomeserver", () => {
       await alice.sendMessage(lonely, "private");
       await hs.waitForPushIdle();
       expect(hs.transactions.flatMap((t) => t.events).some((e) => e.room_id === lonely)).toBe(false);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it("keeps its connection to the appservice open between transactions, as Synapse's connection pool does", async () => {
+    const bridge = await startFakeBridge();
+    try {
+      hs.setRegistration(registration(bridge.url));
+      const alice = hs.createUser("alice");
+      const roomId = await alice.createRoom({ invite: [`@tandembot:${DOMAIN}`] });
+      await asClient(hs).call("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/join`, {});
+      await hs.waitForPushIdle();
+      const before = bridge.received.length;
+      for (const body of ["one", "two", "three"]) {
+        await alice.sendMessage(roomId, body);
+        await hs.waitForPushIdle(); // one transaction each, the next after the last was answered
+      }
+      expect(bridge.received.length).toBe(before + 3);
+      expect(bridge.connections()).toBe(1);
     } finally {
       await bridge.close();
     }
