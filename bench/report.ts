@@ -3,6 +3,7 @@
 import type { RestResult } from "./rest.js";
 import { homeserverRows, type HomeserverResult } from "./homeserver-report.js";
 import type { ComponentsResult } from "./components.js";
+import type { RateResult } from "./rate.js";
 
 export interface Pcts {
   n: number;
@@ -118,6 +119,8 @@ export interface BenchResult {
   rest?: RestResult;
   /** Phase "components" (bench/components.ts): three parts of the relay path alone, beside their floor. */
   components?: ComponentsResult;
+  /** Phase "rate" (bench/rate.ts): CPU per message against the offered rate, on the fakes. */
+  rate?: RateResult;
   budget: Array<{ what: string; budget: string; measured: string; ok: boolean | null }>;
   notes: string[];
 }
@@ -171,6 +174,12 @@ export function renderText(r: BenchResult): string {
     out.push(table(["component", "floor (node:http, ws)", "Tandem", "Tandem/floor"], ([
       ["appservice transaction (one event)", c.transaction], ["Slack Web API call (chat.postMessage)", c.webCall], ["Socket Mode frame in, ack out", c.socketFrame],
     ] as const).map(([what, f]) => [what, f.plainUs, f.tandemUs, f.ratio])));
+  }
+  if (r.rate) {
+    const q = r.rate;
+    out.push("");
+    out.push(`CPU per message against the rate (fakes, one chat at a time over 5; cold: right after start; warm: after ${q.warmUp} messages; ${q.secondsPerRate} s per rate)`);
+    out.push(table(["direction", "", "msg/s", "messages", "bridge CPU ms/msg", "statements/msg"], q.rows.map((x) => [x.direction, x.warm ? "warm" : "cold", x.rate, x.messages, x.cpuMsPerMessage, x.statementsPerMessage])));
   }
   if (r.import?.length) {
     out.push("");

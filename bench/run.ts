@@ -10,6 +10,7 @@
  *   npm run bench -- --only homeserver [--repeats N] [--messages N] [--warm-up N]
  *                                 Tandem beside a null bridge through a real Synapse (bench/homeserver.ts):
  *                                 N interleaved repeats (default 1), N messages per run (default 1,000; --quick 100)
+ *   npm run bench -- --only rate  CPU per message against the offered rate, cold and warm (bench/rate.ts; only when asked)
  *   npm run bench -- --rate 50    the latency run's total rate (default 100 messages/s)
  *   npm run bench -- --readme     also rewrite README's budget table from this run (bench/readme.ts)
  *
@@ -45,6 +46,7 @@ import { linkPhase } from "./link.js";
 import { importPhase } from "./import.js";
 import { homeserverPhase } from "./homeserver.js";
 import { componentsPhase } from "./components.js";
+import { ratePhase } from "./rate.js";
 import { worstRatio } from "./homeserver-report.js";
 import { updateReadme } from "./readme.js";
 import type { ChildStats } from "./child.js";
@@ -120,6 +122,7 @@ async function main(): Promise<void> {
     await phase("attack", () => attackPhase(dbs, result, RESULTS, quick ? 1 : 3, broken, log, profileDir));
     await phase("link", () => linkPhase(dbs, result, quick ? [20] : [0, 20, 80], RESULTS, broken, log));
     await phase("components", async () => { result.components = await componentsPhase({ quick, log }); });
+    await phase("rate", async () => { result.rate = await ratePhase(dbs, { quick, resultsDir: RESULTS, log }); });
     await phase("import", () => importPhase(result, { quick, log, broken }));
     await phase("homeserver", () => homeserverPhase(dbs, result, {
       quick, resultsDir: RESULTS, profileDir, broken, log, repeats: numArg("--repeats", 1), messages: numArg("--messages", quick ? 100 : 1000), warmUp: numArg("--warm-up", 0),
