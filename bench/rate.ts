@@ -17,7 +17,7 @@ import { Traffic, type Direction } from "./drive.js";
 import type { BenchDatabases } from "./pg.js";
 import { BridgeProcess } from "./proc.js";
 import { round } from "./report.js";
-import { World } from "./world.js";
+import { World, worldSpec } from "./world.js";
 
 const DIRS: Direction[] = ["slack->matrix", "matrix->slack"];
 const RATES = [2, 10, 50, 200];
@@ -49,7 +49,7 @@ export async function ratePhase(dbs: BenchDatabases, o: { quick: boolean; result
     let proc: BridgeProcess | null = null;
     const traffic = new Traffic(w);
     try {
-      await w.seed({ slack: 5, telegram: 0, linked: 0, usersPerChat: 1, distinctUsers: false, coldPortals: 0, coldGhosts: 0 }, db);
+      await w.seed(worldSpec({ slack: 5 }), db);
       const bridge = (await BridgeProcess.start(w, { logFile: path.join(o.resultsDir, "bridge-rate.log"), quiet: true })).proc;
       proc = bridge;
       if (!(await bridge.connected(30_000))) throw new Error("the Slack login did not connect within 30 s");

@@ -38,7 +38,7 @@ import { measureEnvironment } from "./env.js";
 import { BenchDatabases, type DbTarget } from "./pg.js";
 import { BridgeProcess, NODE_FLAGS } from "./proc.js";
 import { mb, pcts, renderText, round, type BenchResult, type DirectionResult } from "./report.js";
-import { World, type WorldSpec } from "./world.js";
+import { World, worldSpec } from "./world.js";
 import { attackPhase, IDLE, VALID } from "./attack.js";
 import { embeddedPhase } from "./embedded.js";
 import { restPhase } from "./rest.js";
@@ -142,7 +142,6 @@ async function main(): Promise<void> {
   }
 }
 
-const spec = (over: Partial<WorldSpec>): WorldSpec => ({ slack: 0, telegram: 0, linked: 0, usersPerChat: 1, distinctUsers: false, coldPortals: 0, coldGhosts: 0, ...over });
 
 /** The latency run again on an fsync-off Postgres: a labelled comparison line, not the budget's. */
 async function fsyncOffPhase(result: BenchResult): Promise<void> {
@@ -169,7 +168,7 @@ async function relayPhase(dbs: BenchDatabases, result: BenchResult, profileDir?:
   let proc: BridgeProcess | null = null;
   try {
     const s = SIZE.relay;
-    const seeded = await w.seed(spec({ slack: s.slack, telegram: s.telegram, linked: s.linked, usersPerChat: s.users }), db);
+    const seeded = await w.seed(worldSpec({ slack: s.slack, telegram: s.telegram, linked: s.linked, usersPerChat: s.users }), db);
     const portals = s.slack + s.telegram + s.linked;
     log(`relay: ${portals} portals seeded in ${seeded} s`);
     const started = await BridgeProcess.start(w, { logFile: path.join(RESULTS, latencyOnly ? "bridge-relay-fsync-off.log" : "bridge-relay.log"), profileDir });
@@ -291,7 +290,7 @@ async function readyPhase(dbs: BenchDatabases, result: BenchResult, portals: num
   const w = await World.start(db, "warn");
   let proc: BridgeProcess | null = null;
   try {
-    const seeded = await w.seed(spec({ coldPortals: portals }), db);
+    const seeded = await w.seed(worldSpec({ coldPortals: portals }), db);
     log(`ready: ${portals} portals seeded in ${seeded} s`);
     const started = await BridgeProcess.start(w, { logFile: path.join(RESULTS, `bridge-ready-${portals}.log`) });
     proc = started.proc;
@@ -324,7 +323,7 @@ async function memoryPhase(dbs: BenchDatabases, result: BenchResult, embedded: b
   let proc: BridgeProcess | null = null;
   try {
     const half = portals / 2;
-    const seeded = await w.seed(spec({ slack: half, telegram: half, usersPerChat: ghosts / portals, distinctUsers: true }), db);
+    const seeded = await w.seed(worldSpec({ slack: half, telegram: half, usersPerChat: ghosts / portals, distinctUsers: true }), db);
     log(`memory: ${portals} portals and ${ghosts} ghosts seeded in ${seeded} s`);
     const started = await BridgeProcess.start(w, { logFile: path.join(RESULTS, embedded ? "bridge-memory-embedded.log" : "bridge-memory.log") });
     proc = started.proc;

@@ -42,6 +42,9 @@ export interface WorldSpec {
   extraLogins?: number;
 }
 
+/** A WorldSpec with nothing in it but what `over` names. */
+export const worldSpec = (over: Partial<WorldSpec>): WorldSpec => ({ slack: 0, telegram: 0, linked: 0, usersPerChat: 1, distinctUsers: false, coldPortals: 0, coldGhosts: 0, ...over });
+
 export interface Chat {
   roomId: string;
   slack?: string;      // channel id
