@@ -116,7 +116,7 @@ export const tooLarge = (max: number) => new BodyError(413, "M_TOO_LARGE", `Requ
 
 /**
  * Reads the body, refusing it (BodyError) past `limits.maxBytes` or `limits.maxDepth`; on a
- * refusal the rest is left unread (the caller answers and closes the connection).
+ * refusal the rest is left unread (the caller answers and closes the connection: listener.ts refuse).
  */
 export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<RawBody> {
   const declared = contentLength(req);

@@ -11,7 +11,7 @@
  *      compared in constant time, before a byte of the body is read;
  *   3. body: streamed with the route's size limit and a nesting limit (json-body.ts).
  * A refused request whose body is still coming is answered and its connection closed, so the
- * rest of the body is never read.
+ * rest of the body is never read; the close waits LINGER_MS after the answer (see refuse).
  *
  * The two routes with a body (transactions and the ping) are served on plain node:http, before
  * Express: a homeserver sends one transaction per event or so, and Express's request set-up,
@@ -39,6 +39,8 @@ export const MAX_EVENT_DEPTH = 64;
 export const MAX_EVENT_BYTES = 1024 * 1024;
 /** A refused request with a body this small is read to its end (cheap) so the connection is kept. */
 const DRAIN_MAX_BYTES = 64 * 1024;
+/** How long a refused request's connection stays open, unread, after its answer is out (see refuse). */
+export const LINGER_MS = 2000;
 
 export interface ListenerHandlers {
   transaction(txnId: string, body: RawBody, res: ServerResponse): Promise<void>;
@@ -81,18 +83,36 @@ function accessTokenOf(req: IncomingMessage): string {
 
 /**
  * Answers a refused request in Matrix's error shape. If its body is still on its way and we will
- * not read it (too large, unauthenticated, or we stopped part way), the connection is closed once
- * the answer is out, so the sender cannot make us read (or buffer) the rest.
+ * not read it (too large, unauthenticated, or we stopped part way), the connection is closed after
+ * the answer, so the sender cannot make us read (or buffer) the rest.
+ *
+ * Not at once, though: closing a socket with unread bytes makes the kernel answer with a reset,
+ * and a client still writing its body sees that reset on its next write, often before it has
+ * read our answer (a homeserver would log a broken connection, not the 413). So the answer goes
+ * out whole (its length is declared) and the response is ended, and the socket closed, only
+ * LINGER_MS later or when the client closes first; meanwhile nothing is read, the client's writes
+ * stall on TCP flow control, and it reads the answer. This is the lingering close of HTTP servers
+ * (Apache, nginx), without the reading: a client cannot make us take more bytes by waiting.
  */
 export function refuse(req: IncomingMessage, res: ServerResponse, status: number, errcode: string, error: string): void {
   const declared = Number(req.headers["content-length"] ?? NaN);
   const untouched = req.readableFlowing === null;
   const pending = hasBody(req) && !req.complete && !(untouched && declared <= DRAIN_MAX_BYTES);
-  if (pending) {
-    res.setHeader("connection", "close");
-    res.once("finish", () => req.socket.destroy());
-  }
-  sendJson(res, status, { errcode, error });
+  if (!pending) return sendJson(res, status, { errcode, error });
+  const text = JSON.stringify({ errcode, error });
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), connection: "close" });
+  res.write(text);
+  const socket = req.socket;
+  const close = () => {
+    clearTimeout(timer);
+    socket.off("close", close);
+    // Node's own end of a `connection: close` response may first resume the request to drain it.
+    res.once("finish", () => socket.destroy());
+    res.end();
+  };
+  const timer = setTimeout(close, LINGER_MS);
+  timer.unref();
+  socket.once("close", close);
 }
 
 /** An unexpected failure of a request: logged, and answered in Matrix's shape unless an answer is out. */
