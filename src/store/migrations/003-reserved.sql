@@ -1,3 +1,4 @@
--- v3: reserved (no change): number 3 belongs to another branch's migration; this file holds the place so 004 applies
--- Replace this file with that migration when the branches are merged (same number, same effect on a fresh database).
+-- v3: empty on purpose (its number was held for a parallel branch, which landed without a migration)
+-- Databases have recorded version 3 as applied, so the file stays; a new migration takes the next
+-- free number, never 3.
 SELECT 1;
