@@ -14,7 +14,7 @@ import path from "node:path";
 import type { BenchDatabases } from "./pg.js";
 import { BridgeProcess } from "./proc.js";
 import { round, type BenchResult } from "./report.js";
-import { World } from "./world.js";
+import { World, worldSpec } from "./world.js";
 
 const MB19 = 19 * 1024 * 1024;
 /** No request at all, 3 s: what the machine alone costs. Shown, not judged. */
@@ -51,7 +51,7 @@ export async function attackPhase(dbs: BenchDatabases, result: BenchResult, resu
   const w = await World.start(db, "warn");
   let proc: BridgeProcess | null = null;
   try {
-    await w.seed({ slack: 1, telegram: 1, linked: 0, usersPerChat: 1, distinctUsers: false, coldPortals: 0, coldGhosts: 0 }, db);
+    await w.seed(worldSpec({ slack: 1, telegram: 1 }), db);
     proc = (await BridgeProcess.start(w, { logFile: path.join(resultsDir, "bridge-attack.log"), profileDir })).proc;
     if (!(await proc.connected(30_000))) broken.push("attack: the logins did not connect");
     const base = String(w.raw.appservice!.address);

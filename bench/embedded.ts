@@ -19,7 +19,7 @@ import { DIRECTIONS, Traffic, sleep, type Direction } from "./drive.js";
 import { OPERATOR_FLAGS, OperatorBridge, type OperatorStart } from "./operator.js";
 import type { BenchDatabases } from "./pg.js";
 import { mb, round, type BenchResult, type EmbeddedResult } from "./report.js";
-import { World } from "./world.js";
+import { World, worldSpec } from "./world.js";
 
 /**
  * The light steady load, per direction (messages/s): inside the pacing an operator's bridge
@@ -70,7 +70,7 @@ export async function embeddedPhase(dbs: BenchDatabases, result: BenchResult, o:
     out.firstStart = { ...startRow(first.start), rssIdleMB: mb(idleFirst), stopMs: round(stopMs, 0) };
 
     // 2. Seed while it is stopped (the bench process opens the same data directory).
-    const seeded = await w.seed({ slack: 1, telegram: 1, linked: 1, usersPerChat: 2, distinctUsers: false, coldPortals: 0, coldGhosts: 0 }, db);
+    const seeded = await w.seed(worldSpec({ slack: 1, telegram: 1, linked: 1, usersPerChat: 2 }), db);
     o.log(`embedded: 3 portals seeded in ${seeded} s`);
 
     // 3. Restart: the deployment as it runs from then on. A restart is short and the machine may

@@ -13,7 +13,7 @@ import { Traffic } from "./drive.js";
 import type { BenchDatabases } from "./pg.js";
 import { BridgeProcess } from "./proc.js";
 import { round, type BenchResult, type LinkResult } from "./report.js";
-import { ENCRYPTION_KEY, ghostMxid, pool, World } from "./world.js";
+import { ENCRYPTION_KEY, ghostMxid, pool, World, worldSpec } from "./world.js";
 
 const CHANNELS = 20;
 const PEOPLE = 5;
@@ -36,7 +36,7 @@ async function linkOnce(dbs: BenchDatabases, busy: number, resultsDir: string, b
   let proc: BridgeProcess | null = null;
   try {
     if (!w.hs.userExists(w.botMxid)) await registerAsUser(w, w.botMxid); // the bridge has not started yet
-    await w.seed({ slack: CHANNELS, telegram: 0, linked: 0, usersPerChat: PEOPLE, distinctUsers: false, coldPortals: 0, coldGhosts: 0 }, db);
+    await w.seed(worldSpec({ slack: CHANNELS, usersPerChat: PEOPLE }), db);
     const people = w.slackChats[0]!.users;
     const ghosts = people.map((id) => ghostMxid("slack", `${w.team.id}:${id}`));
     // People new to the bridge (the seed knows them), each with their own picture.
