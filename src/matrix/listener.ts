@@ -90,9 +90,10 @@ function accessTokenOf(req: IncomingMessage): string {
  * and a client still writing its body sees that reset on its next write, often before it has
  * read our answer (a homeserver would log a broken connection, not the 413). So the answer goes
  * out whole (its length is declared) and the response is ended, and the socket closed, only
- * LINGER_MS later or when the client closes first; meanwhile nothing is read, the client's writes
- * stall on TCP flow control, and it reads the answer. This is the lingering close of HTTP servers
- * (Apache, nginx), without the reading: a client cannot make us take more bytes by waiting.
+ * LINGER_MS later or when the client closes first. Meanwhile this process reads nothing: the
+ * kernel's socket buffers take what fits, then the client's writes stall on TCP flow control, and
+ * it reads the answer. This is the lingering close of HTTP servers (Apache, nginx), without their
+ * reading and discarding: a client cannot make us take more bytes by waiting.
  */
 export function refuse(req: IncomingMessage, res: ServerResponse, status: number, errcode: string, error: string): void {
   const declared = Number(req.headers["content-length"] ?? NaN);
