@@ -68,12 +68,15 @@ describe("appservice listener HTTP layer", () => {
   }
   /** More than the kernel buffers on a loopback connection whose server reads nothing (tcp_rmem's maximum is 32 MB here). */
   const UNDELIVERABLE = 96 * 1024 * 1024;
-  /** Writes `bytes` more; "written" only if the server took them all. */
-  const writeRest = (sock: net.Socket, bytes: number) => new Promise<string>((resolve) => {
+  /** Writes `bytes` more (spaces, or as well-formed 1 MiB chunks of a chunked body); "written" only if the server took them all. */
+  const writeRest = (sock: net.Socket, bytes: number, framing: "raw" | "chunked" = "raw") => new Promise<string>((resolve) => {
     if (sock.destroyed) return resolve("closed");
     sock.once("close", () => resolve("closed"));
+    const MIB = 1024 * 1024;
+    const data = framing === "raw" ? Buffer.alloc(bytes, 0x20)
+      : Buffer.concat(Array.from({ length: Math.ceil(bytes / MIB) }, () => Buffer.concat([Buffer.from(`${MIB.toString(16)}\r\n`), Buffer.alloc(MIB, 0x20), Buffer.from("\r\n")])));
     // A write still pending when the connection is reset is called back without an error (Node 20), so an open socket is what says the server took it.
-    sock.write(Buffer.alloc(bytes, 0x20), (err) => resolve(err ? "error" : sock.destroyed ? "closed" : "written"));
+    sock.write(data, (err) => resolve(err ? "error" : sock.destroyed ? "closed" : "written"));
   });
 
   it("an unauthenticated 19 MB transaction is answered before its body is sent, and the rest is never read", async () => {
@@ -105,10 +108,37 @@ describe("appservice listener HTTP layer", () => {
     expect(warnings.join("\n")).not.toMatch(/wrong-\d|access_token=/);
   });
 
+  it("an unauthenticated chunked body (no declared length) is refused unread too", async () => {
+    const { sock, answer } = await rawRequest(`PUT /_matrix/app/v1/transactions/t3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`, "10\r\n{\"events\":[     \r\n");
+    expect(await answer).toMatch(/^HTTP\/1\.1 401[^]*connection: close[^]*M_UNAUTHORIZED/i);
+    // Well-formed chunks: a server that read on would take them all (garbage would end it with a parse error instead).
+    expect(await writeRest(sock, UNDELIVERABLE, "chunked")).not.toBe("written");
+    sock.destroy();
+    expect(bytesReadByServer()).toBeLessThan(1024 * 1024);
+  });
+
+  it("a refused request with a small body is read to its end and its connection kept for the next request", async () => {
+    const body = "x".repeat(1000);
+    const { sock, answer } = await rawRequest(`PUT /_matrix/app/v1/transactions/t4?access_token=wrong HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`, body);
+    const first = await answer;
+    expect(first).toMatch(/^HTTP\/1\.1 403[^]*M_FORBIDDEN/);
+    expect(first).not.toMatch(/connection: close/i);
+    // The same connection serves the next request.
+    const second = new Promise<string>((resolve) => {
+      let text = "";
+      sock.on("data", (d) => { text += d.toString("latin1"); if (/\r\n\r\nOK$/.test(text)) resolve(text); });
+      sock.on("close", () => resolve(text));
+    });
+    sock.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect(await second).toMatch(/^HTTP\/1\.1 200/);
+    sock.destroy();
+  });
+
   it("an authenticated body over the route's limit is refused with 413 before it is read (declared or streamed)", async () => {
     const declared = await rawRequest(`PUT /_matrix/app/v1/transactions/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${HS}\r\nContent-Length: ${21 * 1024 * 1024}\r\n\r\n`);
     expect(await declared.answer).toMatch(/^HTTP\/1\.1 413[^]*M_TOO_LARGE/);
     declared.sock.destroy();
+    expect(warnings.filter((w) => /appservice request refused/.test(w))).toEqual([expect.stringMatching(/transactions\/big.*over 20971520 bytes/)]);
     // Chunked, no length: refused once it passes the limit (20 MiB), long before the 96 MiB the
     // client would send: it never gets to end its request, and it reads the 413 while still
     // sending (not a reset: the server does not close at once, see refuse), then gives up.
