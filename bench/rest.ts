@@ -10,7 +10,7 @@ import path from "node:path";
 import { BridgeProcess } from "./proc.js";
 import type { BenchDatabases } from "./pg.js";
 import { mb, round, type BenchResult } from "./report.js";
-import { World, worldSpec, type WorldSpec } from "./world.js";
+import { World, worldSpec } from "./world.js";
 
 export interface RestOptions {
   quick: boolean;
@@ -42,7 +42,7 @@ export async function restPhase(dbs: BenchDatabases, result: BenchResult, o: Res
   const w = await World.start(db, "warn");
   let proc: BridgeProcess | null = null;
   try {
-    const spec: WorldSpec = worldSpec({ coldPortals: PORTALS, extraLogins: LOGINS - 2 });
+    const spec = worldSpec({ coldPortals: PORTALS, extraLogins: LOGINS - 2 });
     await w.seed(spec, db);
     const started = await BridgeProcess.start(w, { logFile: path.join(o.resultsDir, "bridge-rest.log"), profileDir: o.profileDir, quiet: true });
     proc = started.proc;

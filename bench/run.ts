@@ -142,7 +142,6 @@ async function main(): Promise<void> {
   }
 }
 
-
 /** The latency run again on an fsync-off Postgres: a labelled comparison line, not the budget's. */
 async function fsyncOffPhase(result: BenchResult): Promise<void> {
   const fast = await BenchDatabases.openFsyncOff();
